@@ -1,0 +1,277 @@
+"""The lab: a miniature internet of mail servers and client hosts on 127.0.0.1.
+
+    >>> from mailcourse import Lab
+    >>> with Lab.classic(seed=1) as lab:
+    ...     joe = lab.client("joe-laptop")
+    ...     _ = joe.compose("jane@somewhereelse.com", "Lunch tomorrow", "Noon?")
+    ...     _ = joe.send_all()
+    ...     lab.wait_for_delivery()
+    ...     [m["Subject"] for m in lab.server("somewhereelse.com").mailbox("jane")]
+    ['Lunch tomorrow']
+
+Every server of a lab runs on one background thread with its own asyncio
+loop. The notebook's own loop is never used: a blocking client (smtplib) in a
+cell talking to a server on the kernel's loop would wait for itself forever.
+Every port is chosen by the kernel (port 0) on 127.0.0.1, so two labs, or a
+cell run twice, never collide, and nothing is reachable from another machine.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import smtplib
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Coroutine, TypeVar
+
+from .devices import ClientHost, LabError, Limits, MailServer, domain_of
+from .tap import Network
+from .trace import Trace
+
+T = TypeVar("T")
+
+CLASSIC_USERS = {
+    "joe@someplace.org": "joe-password",
+    "jane@somewhereelse.com": "jane-password",
+}
+
+
+@dataclass(frozen=True)
+class MXRecord:
+    """What the directory answers for a domain, like a DNS MX record (RFC 5321 section 5.1)."""
+
+    domain: str
+    preference: int
+    exchange: str  # the mail server's host name
+    address: tuple[str, int]  # where its MX endpoint listens
+
+    def __str__(self) -> str:
+        return f"{self.domain}  MX {self.preference} {self.exchange}"
+
+
+class Directory:
+    """The lab's stand-in for DNS: which server accepts mail for which domain."""
+
+    def __init__(self) -> None:
+        self._servers: dict[str, MailServer] = {}
+
+    def add(self, server: MailServer) -> None:
+        self._servers[server.domain] = server
+
+    def lookup(self, domain: str) -> MailServer | None:
+        """The server that accepts mail for ``domain``, or None if the lab has none."""
+        return self._servers.get(domain.lower().rstrip("."))
+
+    def mx(self, domain: str) -> MXRecord | None:
+        server = self.lookup(domain)
+        if server is None:
+            return None
+        return MXRecord(server.domain, 10, server.hostname, server.mx.address)
+
+    @property
+    def domains(self) -> list[str]:
+        return list(self._servers)
+
+
+class SMTPClient(smtplib.SMTP):
+    """The standard library's SMTP client, on behalf of one lab device.
+
+    Only two things are added: the connection is labelled with the device's
+    name in the trace, and the server's reply to DATA (which `sendmail`
+    does not return) is kept in ``data_reply``.
+    """
+
+    def __init__(self, lab: Lab, device: str, address: tuple[str, int], timeout: float = 10.0) -> None:
+        self._lab, self._device = lab, device
+        self.data_reply = ""
+        super().__init__(timeout=timeout)
+        self.connect(*address)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        sock = super()._get_socket(host, port, timeout)
+        self._lab.network.claim(sock, self._device)
+        return sock
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        code, text = super().data(msg)
+        self.data_reply = f"{code} {text.decode('utf-8', 'replace')}"
+        return code, text
+
+
+class Lab:
+    """A miniature internet: mail servers, client hosts, a directory and a trace.
+
+    ``workspace`` is the folder for every file of the lab (mailboxes, queues,
+    outboxes); by default a fresh temporary folder, removed by `stop`. Give a
+    folder to keep the mail between runs. ``seed`` makes queue ids,
+    Message-IDs and MIME boundaries the same on every run.
+    ``retry_intervals`` and ``queue_lifetime`` (seconds) set how a server
+    retries mail it cannot relay yet, and when it gives up and bounces.
+    """
+
+    def __init__(self, workspace: str | Path | None = None, *, seed: int | None = None,
+                 retry_intervals: tuple[float, ...] = (1, 2, 4, 8, 15, 30, 60),
+                 queue_lifetime: float = 600.0, limits: Limits | None = None) -> None:
+        self._temporary = workspace is None
+        self.workspace = Path(tempfile.mkdtemp(prefix="mailcourse-") if workspace is None else workspace)
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.retry_intervals = tuple(retry_intervals)
+        self.queue_lifetime = queue_lifetime
+        self.limits = limits
+        self._rng = random.Random(seed)
+        self._id_lock = threading.Lock()
+        self.trace = Trace()
+        self.network = Network(self.trace)
+        self.directory = Directory()
+        self.servers: dict[str, MailServer] = {}
+        self.clients: dict[str, ClientHost] = {}
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailcourse-relay")
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="mailcourse-lab", daemon=True)
+        self._thread.start()
+        self._stopped = False
+
+    # -- building the lab ---------------------------------------------------------
+
+    @classmethod
+    def classic(cls, seed: int | None = None, **kwargs: Any) -> Lab:
+        """The chapter's example: joe@someplace.org writes to jane@somewhereelse.com.
+
+        Two servers, mail.someplace.org and mail.somewhereelse.com, and two
+        client hosts, "joe-laptop" and "jane-laptop". Passwords are in
+        `CLASSIC_USERS`: fake accounts for a lab, never real ones.
+        """
+        lab = cls(seed=seed, **kwargs)
+        try:
+            for address, password in CLASSIC_USERS.items():
+                lab.add_user(address, password)
+                local = address.partition("@")[0]
+                lab.add_client(address, f"{local}-laptop")
+        except BaseException:
+            lab.stop()
+            raise
+        return lab
+
+    def add_server(self, domain: str, limits: Limits | None = None) -> MailServer:
+        """Start a mail server for ``domain`` and enter it in the directory."""
+        domain = domain.lower()
+        if domain in self.servers:
+            raise LabError(f"the lab already has a server for {domain}")
+        server = MailServer(self, domain, limits or self.limits)
+        self.call(server.start())
+        self.servers[domain] = server
+        self.directory.add(server)
+        return server
+
+    def add_user(self, address: str, password: str) -> str:
+        """Create an account on the server of the address's domain (starting it if needed)."""
+        domain = domain_of(address)
+        server = self.servers.get(domain) or self.add_server(domain)
+        return server.add_user(address, password)
+
+    def add_client(self, address: str, name: str | None = None) -> ClientHost:
+        """A client host (a device) for an existing account."""
+        server = self.directory.lookup(domain_of(address))
+        local = address.partition("@")[0].lower()
+        if server is None or local not in server.users:
+            raise LabError(f"{address} has no account in this lab; use add_user first")
+        name = name or f"{local}-laptop"
+        if name in self.clients:
+            raise LabError(f"the lab already has a device called {name!r}")
+        client = ClientHost(self, name, address, server.users[local])
+        self.clients[name] = client
+        return client
+
+    def server(self, domain: str) -> MailServer:
+        found = self.directory.lookup(domain)
+        if found is None:
+            raise LabError(f"no mail server for {domain!r}; the lab has {self.directory.domains}")
+        return found
+
+    def client(self, name: str) -> ClientHost:
+        try:
+            return self.clients[name]
+        except KeyError:
+            raise LabError(f"no device called {name!r}; the lab has {sorted(self.clients)}") from None
+
+    @property
+    def users(self) -> dict[str, str]:
+        """Every account of the lab: address -> password."""
+        return {f"{local}@{s.domain}": pw for s in self.servers.values() for local, pw in s.users.items()}
+
+    # -- running things on the lab's loop ---------------------------------------------
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run a coroutine on the lab's loop and wait for its result (from any other thread)."""
+        if self._stopped:
+            coro.close()
+            raise LabError("this lab has been stopped; create a new one")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def smtp(self, device: str, endpoint: Any, timeout: float = 10.0) -> SMTPClient:
+        """An `smtplib.SMTP` connected to ``endpoint`` on behalf of ``device``."""
+        return SMTPClient(self, device, endpoint.address if hasattr(endpoint, "address") else endpoint, timeout)
+
+    def new_id(self) -> str:
+        """A queue id, like Postfix's: reproducible when the lab has a seed."""
+        with self._id_lock:
+            return f"{self._rng.getrandbits(40):010X}"
+
+    def new_message_id(self, domain: str) -> str:
+        """A Message-ID (RFC 5322 section 3.6.4), unique in the lab, reproducible with a seed."""
+        return f"<{self.new_id()}.{self.new_id()}@{domain}>"
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> bool:
+        """Wait until ``condition()`` is true; False if ``timeout`` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(interval)
+        return True
+
+    def wait_for_delivery(self, timeout: float = 10.0) -> bool:
+        """Wait until every server's queue is empty (delivered or bounced)."""
+        return self.wait_for(lambda: all(not s.queue.items for s in self.servers.values()), timeout)
+
+    # -- stopping ------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Close every port, stop the thread, and remove a temporary workspace."""
+        if self._stopped:
+            return
+        try:
+            if self.loop.is_running():
+                self.call(self._shutdown())
+        finally:
+            self._stopped = True
+            self.executor.shutdown(wait=True)  # relays end fast: every port is closed now
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+            self.loop.close()
+            if self._temporary:
+                shutil.rmtree(self.workspace, ignore_errors=True)
+
+    async def _shutdown(self) -> None:
+        for server in self.servers.values():
+            await server.shutdown()
+        # Let cancelled server tasks finish their clean-up.
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped else "running"
+        return f"<Lab {state}: {', '.join(self.directory.domains) or 'no servers'}>"

@@ -1,0 +1,144 @@
+"""Small, exact edits on raw messages (bytes), and the bounce message.
+
+Servers edit messages as bytes, never by parsing and re-serialising them:
+the message a recipient gets must be the one the sender wrote, byte for byte,
+apart from the trace headers each hop puts on top (RFC 5321 section 4.4) and
+the Bcc: header a submission server removes (RFC 6409 section 8).
+"""
+from __future__ import annotations
+
+import email.utils
+import re
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import SMTP as SMTP_POLICY
+
+CRLF = b"\r\n"
+
+
+def split_header(raw: bytes) -> tuple[bytes, bytes]:
+    """Split a message into its header section and the rest (blank line, body).
+
+    Joining the two parts gives back the message exactly.
+    """
+    m = re.search(rb"\r?\n\r?\n", raw)
+    if m is None:
+        return raw, b""
+    cut = m.start() + (2 if raw[m.start():m.start() + 2] == CRLF else 1)
+    return raw[:cut], raw[cut:]
+
+
+def _fields(header: bytes) -> list[bytes]:
+    """Header fields, each with its folded continuation lines (RFC 5322 section 2.2.3)."""
+    fields: list[bytes] = []
+    for line in header.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line
+        elif line.strip():
+            fields.append(line)
+    return fields
+
+
+def header_values(raw: bytes, name: str) -> list[str]:
+    """The unfolded values of every ``name:`` field in the message's header."""
+    header, _ = split_header(raw)
+    key = name.lower().encode() + b":"
+    out = []
+    for field in _fields(header):
+        if field.lower().startswith(key):
+            value = field[len(key):]
+            out.append(re.sub(rb"\r?\n[ \t]", b" ", value).strip().decode("utf-8", "replace"))
+    return out
+
+
+def remove_header(raw: bytes, name: str) -> bytes:
+    """Remove every ``name:`` field (continuation lines included); the rest is untouched."""
+    header, body = split_header(raw)
+    key = name.lower().encode() + b":"
+    kept = [f for f in _fields(header) if not f.lower().startswith(key)]
+    if len(kept) == len(_fields(header)):
+        return raw
+    return b"".join(kept) + body
+
+
+def prepend_header(raw: bytes, name: str, value: str) -> bytes:
+    """Put a field on top of the message, as each hop does with Received:."""
+    return f"{name}: {value}".encode() + CRLF + raw
+
+
+def add_header_if_missing(raw: bytes, name: str, value: str) -> bytes:
+    if header_values(raw, name):
+        return raw
+    header, body = split_header(raw)
+    return header + f"{name}: {value}".encode() + CRLF + body
+
+
+def received(helo: str, peer_name: str, peer_ip: str, by: str, protocol: str,
+             queue_id: str, recipients: list[str], when: float) -> str:
+    """A Received: field as RFC 5321 section 4.4 describes it (folded for reading)."""
+    value = f"from {helo} ({peer_name} [{peer_ip}])\r\n\tby {by} (mailcourse) with {protocol} id {queue_id}"
+    if len(recipients) == 1:  # naming several would tell each who else got it (think Bcc)
+        value += f"\r\n\tfor <{recipients[0]}>"
+    return value + "; " + email.utils.formatdate(when, localtime=False)
+
+
+def delivery_status_notification(
+    *,
+    reporting_mta: str,
+    sender: str,
+    original: bytes,
+    failures: dict[str, str],
+    arrival: float,
+    when: float,
+    boundary: str,
+    message_id: str,
+    reason: str,
+) -> bytes:
+    """A bounce: the delivery status notification of RFC 3464 (multipart/report, RFC 6522).
+
+    Three parts: words for the person, the machine-readable status of each
+    failed recipient, and the original message's header (so the sender can
+    tell which message it was without receiving the whole thing back).
+    ``failures`` maps each failed recipient to the server's reply or to our
+    own reason (e.g. "4.4.7 delivery time expired").
+    """
+    report = MIMEMultipart("report", boundary=boundary, report_type="delivery-status")
+    report["From"] = f"Mail Delivery System <MAILER-DAEMON@{reporting_mta}>"
+    report["To"] = sender
+    report["Subject"] = "Undelivered Mail Returned to Sender"
+    report["Date"] = email.utils.formatdate(when)
+    report["Message-ID"] = message_id
+    report["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-reply to this, please
+    lines = [
+        f"This is the mail system at host {reporting_mta}.",
+        "",
+        f"Your message could not be delivered to one or more recipients: {reason}.",
+        "",
+    ]
+    lines += [f"<{rcpt}>: {why}" for rcpt, why in failures.items()]
+    report.attach(MIMEText("\n".join(lines) + "\n"))
+
+    per_message = Message()
+    per_message["Reporting-MTA"] = f"dns; {reporting_mta}"
+    per_message["Arrival-Date"] = email.utils.formatdate(arrival)
+    blocks = [per_message]
+    for rcpt, why in failures.items():
+        block = Message()
+        block["Final-Recipient"] = f"rfc822; {rcpt}"
+        block["Action"] = "failed"
+        status = re.search(r"\b([245]\.\d{1,3}\.\d{1,3})\b", why)
+        block["Status"] = status.group(1) if status else "5.0.0"
+        block["Diagnostic-Code"] = f"smtp; {why}" if why[:3].isdigit() else f"X-mailcourse; {why}"
+        blocks.append(block)
+    status_part = MIMEBase("message", "delivery-status")
+    del status_part["MIME-Version"]
+    status_part.set_payload(blocks)
+    report.attach(status_part)
+
+    header, _ = split_header(original)
+    headers_part = MIMEText(header.decode("utf-8", "replace"), "rfc822-headers")
+    del headers_part["MIME-Version"]
+    report.attach(headers_part)
+    return report.as_bytes(policy=SMTP_POLICY)

@@ -1,0 +1,278 @@
+"""The outgoing queue of a mail server: hold, relay, retry, bounce.
+
+This is what makes e-mail "send and forget". When a server accepts a
+message for another domain it writes it here first (on disk, fsynced), then
+answers 250. A runner on the lab's loop relays what is due:
+
+* it looks each recipient's domain up in the lab's directory (the MX lookup
+  of RFC 5321 section 5.1) and groups the recipients by destination server;
+* it opens one SMTP session per destination server and sends every due
+  message for that server in it, one transaction each;
+* a 2yz reply for a recipient means done; a 4yz reply, or no connection at
+  all, means "try again later" (RFC 5321 section 4.5.4.1): the next attempt
+  waits a little longer each time (``retry_intervals``);
+* a 5yz reply, or a message still undelivered after ``lifetime`` seconds
+  (RFC 5321 section 4.5.4.1 suggests 4-5 days; the lab uses seconds so that a
+  lesson can watch it), ends the attempt: the sender gets a bounce
+  (`mailcourse.message.delivery_status_notification`). A bounce has the null
+  sender ``<>``, so a bounce that cannot be delivered is dropped rather than
+  bounced again (RFC 5321 section 6.1).
+
+The SMTP client is the standard library's `smtplib`, run in a worker thread
+so that the lab's loop keeps serving while it waits on the network.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import smtplib
+import time
+from concurrent.futures import Executor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from .protocols.smtp_replies import is_permanent
+
+if TYPE_CHECKING:
+    from .devices import MailServer
+
+NULL_SENDER = "<>"
+
+
+@dataclass
+class QueueItem:
+    """One queued message: its envelope and how delivery is going, per recipient."""
+
+    id: str
+    mail_from: str
+    pending: list[str]
+    created: float
+    next_attempt: float
+    attempts: int = 0
+    last_reply: dict[str, str] = field(default_factory=dict)  # recipient -> last 4yz
+
+
+@dataclass
+class Outcome:
+    """What one relay session said about each recipient of one message."""
+
+    delivered: list[str] = field(default_factory=list)
+    deferred: dict[str, str] = field(default_factory=dict)  # recipient -> reason
+    failed: dict[str, str] = field(default_factory=dict)  # recipient -> 5yz reply
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def relay_session(address: tuple[str, int], helo: str, batch: list[tuple[QueueItem, bytes, list[str]]],
+                  claim: Callable, timeout: float) -> list[Outcome]:
+    """One SMTP session to one destination server, one transaction per message.
+
+    Runs in a worker thread. Never raises: every failure becomes an outcome.
+    """
+    outcomes = [Outcome() for _ in batch]
+    client = smtplib.SMTP(timeout=timeout)
+    try:
+        client.connect(*address)
+        claim(client.sock)
+        client.ehlo(helo)
+        for (item, raw, rcpts), outcome in zip(batch, outcomes):
+            sender = "" if item.mail_from == NULL_SENDER else item.mail_from
+            try:
+                refused = client.sendmail(sender, rcpts, raw)
+            except smtplib.SMTPRecipientsRefused as e:
+                refused = e.recipients
+            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as e:
+                refused = {r: (e.smtp_code, e.smtp_error) for r in rcpts}
+            for rcpt in rcpts:
+                if rcpt not in refused:
+                    outcome.delivered.append(rcpt)
+                    continue
+                code, text = refused[rcpt]
+                reply = f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+                (outcome.failed if is_permanent(code) else outcome.deferred)[rcpt] = reply
+        client.quit()
+    except (OSError, smtplib.SMTPException) as e:
+        # No connection, or it broke: whatever was not answered is tried again later.
+        reason = "connection refused" if isinstance(e, ConnectionRefusedError) else f"connection failed ({e})"
+        for (item, raw, rcpts), outcome in zip(batch, outcomes):
+            for rcpt in rcpts:
+                if rcpt not in outcome.delivered and rcpt not in outcome.failed:
+                    outcome.deferred.setdefault(rcpt, reason)
+    finally:
+        client.close()
+    return outcomes
+
+
+class OutgoingQueue:
+    """The persistent queue of one `MailServer` (its ``queue/`` folder)."""
+
+    def __init__(self, server: MailServer, path: Path, retry_intervals: tuple[float, ...],
+                 lifetime: float, executor: Executor, relay_timeout: float = 10.0) -> None:
+        self.server = server
+        self.path = path
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.retry_intervals = tuple(retry_intervals) or (1.0,)
+        self.lifetime = lifetime
+        self.executor = executor
+        self.relay_timeout = relay_timeout
+        self.items: dict[str, QueueItem] = {}
+        self.log: list[str] = []  # what the queue did, for lessons and tests
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._load()
+
+    # -- on disk -------------------------------------------------------------------
+
+    def _load(self) -> None:
+        for meta in sorted(self.path.glob("*.json")):
+            if (self.path / (meta.stem + ".eml")).exists():
+                item = QueueItem(**json.loads(meta.read_text()))
+                self.items[item.id] = item
+        for stray in self.path.glob("*.tmp"):
+            stray.unlink()
+
+    def _save(self, item: QueueItem) -> None:
+        _write_durably(self.path / f"{item.id}.json", json.dumps(asdict(item)).encode())
+
+    def _remove(self, item: QueueItem) -> None:
+        self.items.pop(item.id, None)
+        (self.path / f"{item.id}.json").unlink(missing_ok=True)
+        (self.path / f"{item.id}.eml").unlink(missing_ok=True)
+
+    def raw(self, item: QueueItem) -> bytes:
+        return (self.path / f"{item.id}.eml").read_bytes()
+
+    def enqueue(self, queue_id: str, mail_from: str, rcpts: list[str], raw: bytes) -> QueueItem:
+        """Write the message and its envelope to disk (fsync) and wake the runner.
+
+        Safe to call from any thread.
+        """
+        now = time.time()
+        item = QueueItem(queue_id, mail_from or NULL_SENDER, list(rcpts), now, now)
+        _write_durably(self.path / f"{queue_id}.eml", raw)
+        self._save(item)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.items[queue_id] = item
+        self.wake()
+        return item
+
+    # -- the runner ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start relaying (on the lab's loop)."""
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def wake(self) -> None:
+        """Look at the queue now (thread-safe)."""
+        if self._wake is not None:
+            self.server.lab.loop.call_soon_threadsafe(self._wake.set)
+
+    def flush(self) -> None:
+        """Make every item due now, like Postfix's ``postqueue -f``."""
+        for item in list(self.items.values()):
+            item.next_attempt = 0
+        self.wake()
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            now = time.time()
+            due = [i for i in list(self.items.values()) if i.next_attempt <= now]
+            if due:
+                await self._attempt(due)
+                continue
+            waits = [i.next_attempt - now for i in self.items.values()]
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=min(waits) if waits else None)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _attempt(self, due: list[QueueItem]) -> None:
+        """One delivery attempt for every due item: one session per destination server."""
+        lab = self.server.lab
+        by_server: dict[str, list[tuple[QueueItem, bytes, list[str]]]] = {}
+        results: dict[str, Outcome] = {item.id: Outcome() for item in due}
+        for item in due:
+            groups: dict[str, list[str]] = {}
+            for rcpt in item.pending:
+                dest = lab.directory.lookup(rcpt.rpartition("@")[2])
+                if dest is None:
+                    results[item.id].failed[rcpt] = "550 5.1.2 no mail server for this domain in the directory"
+                else:
+                    groups.setdefault(dest.domain, []).append(rcpt)
+            raw = self.raw(item)
+            for domain, rcpts in groups.items():
+                by_server.setdefault(domain, []).append((item, raw, rcpts))
+
+        loop = asyncio.get_running_loop()
+        sessions = []
+        for domain, batch in by_server.items():
+            dest = lab.directory.lookup(domain)
+            assert dest is not None
+            sessions.append(loop.run_in_executor(
+                self.executor, relay_session, dest.mx.address, self.server.hostname, batch,
+                lambda sock: lab.network.claim(sock, self.server.hostname), self.relay_timeout))
+        for batch, outcomes in zip(by_server.values(), await asyncio.gather(*sessions)):
+            for (item, _, _), outcome in zip(batch, outcomes):
+                total = results[item.id]
+                total.delivered += outcome.delivered
+                total.deferred.update(outcome.deferred)
+                total.failed.update(outcome.failed)
+        for item in due:
+            self._settle(item, results[item.id])
+
+    def _settle(self, item: QueueItem, outcome: Outcome) -> None:
+        item.attempts += 1
+        now = time.time()
+        for rcpt in outcome.delivered:
+            self.log.append(f"{item.id}: delivered to <{rcpt}>")
+        failed = dict(outcome.failed)
+        item.pending = [r for r in item.pending if r in outcome.deferred]
+        item.last_reply = {r: outcome.deferred[r] for r in item.pending}
+        if item.pending and now - item.created >= self.lifetime:
+            for rcpt in item.pending:
+                failed[rcpt] = f"4.4.7 delivery time expired; last attempt said: {item.last_reply[rcpt]}"
+            item.pending = []
+        for rcpt, why in failed.items():
+            self.log.append(f"{item.id}: failed for <{rcpt}>: {why}")
+        if failed:
+            self._bounce(item, failed)
+        if item.pending:
+            step = self.retry_intervals[min(item.attempts - 1, len(self.retry_intervals) - 1)]
+            item.next_attempt = min(now + step, item.created + self.lifetime)
+            self.log.append(f"{item.id}: deferred, next attempt in {step:g} s")
+            self._save(item)
+        else:
+            self._remove(item)
+
+    def _bounce(self, item: QueueItem, failed: dict[str, str]) -> None:
+        if item.mail_from == NULL_SENDER:
+            self.log.append(f"{item.id}: a bounce cannot be bounced; dropped")
+            return
+        expired = any(why.startswith("4.4.7") for why in failed.values())
+        self.server.send_bounce(item.mail_from, self.raw(item), failed, item.created,
+                                "delivery time expired" if expired else "the remote server refused it")

@@ -1,0 +1,185 @@
+"""Taps: every endpoint of the lab is reached through one.
+
+A tap sits between the listening socket and the server's protocol object. It
+hands every byte on unchanged and records it in the lab's `Trace`, so the
+trace is exactly what crossed the wire. Because it wraps the server's asyncio
+protocol in the same process (rather than proxying through a second socket),
+it costs almost nothing and never reorders bytes.
+
+A tap is also where a link is cut: `Endpoint.offline()` closes the listening
+socket, so a client gets "connection refused", as it would from a switched-off
+server; `online()` listens again on the same port.
+
+The `Network` remembers which lab device owns which client socket, so that a
+connection can be labelled "joe-laptop -> mail.someplace.org" rather than
+with port numbers. Programs outside the lab (a real mail client talking to
+``python -m mailcourse serve``) show as "client".
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from typing import Any, Callable
+
+from .trace import C2S, S2C, Connection, CredentialMask, Trace
+
+LOOPBACK = "127.0.0.1"
+
+
+class Network:
+    """The lab's loopback network: who owns which client socket, and its trace."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self._owners: dict[tuple[str, int], str] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, sock: socket.socket, device: str) -> None:
+        """Record that the client socket ``sock`` belongs to ``device``."""
+        addr = sock.getsockname()[:2]
+        with self._lock:
+            self._owners[addr] = device
+
+    def owner(self, addr: tuple[str, int]) -> str | None:
+        with self._lock:
+            return self._owners.get(tuple(addr[:2]))
+
+    def record_local(self, user: str, server: str, data: bytes) -> None:
+        """Record a hand-over that uses no network (a user's ``sendmail`` on the server host)."""
+        conn = self.trace.open("local", "sendmail", server, ("local", 0), lambda _: user)
+        self.trace.data(conn, C2S, data, len(data))
+        self.trace.close(conn)
+
+
+class _TapTransport:
+    """The transport the server protocol writes to: records, then sends."""
+
+    def __init__(self, real: asyncio.Transport, tap: TapProtocol) -> None:
+        self._real = real
+        self._tap = tap
+
+    def write(self, data: bytes) -> None:
+        self._tap.record(S2C, bytes(data))
+        self._real.write(data)
+
+    @property
+    def connection(self) -> Connection | None:
+        """The trace's record of this connection (device names of both ends)."""
+        return self._tap.conn
+
+    def writelines(self, chunks) -> None:
+        self.write(b"".join(chunks))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class TapProtocol(asyncio.Protocol):
+    """Wraps one server protocol object for one connection."""
+
+    def __init__(self, inner: asyncio.Protocol, endpoint: Endpoint) -> None:
+        self.inner = inner
+        self.endpoint = endpoint
+        self.conn: Connection | None = None
+        self.mask = CredentialMask()
+        self.transport: asyncio.Transport | None = None
+
+    def record(self, direction: str, data: bytes) -> None:
+        if self.conn is None or not data:
+            return
+        if direction == C2S:
+            shown = self.mask.client(data)
+        else:
+            self.mask.server(data)
+            shown = data
+        self.endpoint.trace.data(self.conn, direction, shown, len(data))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        ep = self.endpoint
+        self.conn = ep.trace.open(ep.protocol, ep.service, ep.device,
+                                  transport.get_extra_info("peername")[:2], ep.network.owner)
+        if len(ep.active) >= ep.max_connections:
+            # Refuse politely, in the protocol's own words, and keep serving the others.
+            self.record(S2C, ep.busy_reply)
+            transport.write(ep.busy_reply)
+            transport.close()
+            return
+        ep.active.add(self)
+        self.inner.connection_made(_TapTransport(transport, self))  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        if self not in self.endpoint.active:
+            return  # refused at connection_made
+        self.record(C2S, data)
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        if self not in self.endpoint.active:
+            return None
+        return self.inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.endpoint.trace.close(self.conn)
+        if self in self.endpoint.active:
+            self.endpoint.active.discard(self)
+            self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
+class Endpoint:
+    """One listening service of a device (e.g. the SMTP submission port), behind a tap.
+
+    All methods except the properties run on the lab's loop.
+    """
+
+    def __init__(self, network: Network, device: str, service: str, protocol: str,
+                 factory: Callable[[], asyncio.Protocol], max_connections: int = 50,
+                 busy_reply: bytes = b"") -> None:
+        self.network = network
+        self.trace = network.trace
+        self.device = device
+        self.service = service
+        self.protocol = protocol
+        self.factory = factory
+        self.max_connections = max_connections
+        self.busy_reply = busy_reply
+        self.port = 0
+        self.active: set[TapProtocol] = set()
+        self._server: asyncio.Server | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (LOOPBACK, self.port)
+
+    @property
+    def online(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 only; the first time on a free port chosen by the kernel."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: TapProtocol(self.factory(), self), LOOPBACK, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self, drop_connections: bool = True) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        if drop_connections:
+            for tap in list(self.active):
+                if tap.transport is not None:
+                    tap.transport.abort()
+            # Let connection_lost callbacks run before the loop goes away.
+            await asyncio.sleep(0)
+        if server is not None:
+            await server.wait_closed()

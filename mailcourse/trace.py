@@ -1,0 +1,293 @@
+"""The trace: what crossed the wire in the lab, in order.
+
+Every connection in the lab passes through a tap (see `mailcourse.tap`), and
+the tap records `TraceEvent`s here: a connection opened, bytes went one way or
+the other, the connection closed. Nothing else writes to the trace, so what
+you see is what a packet capture on the loopback interface would show (with
+passwords masked, see `CredentialMask`).
+
+A `Trace` renders the classic textbook transcript of a session::
+
+    S: 220 mail.somewhereelse.com ESMTP mailcourse
+    C: EHLO mail.someplace.org
+    S: 250-mail.somewhereelse.com
+    ...
+
+and gives the pieces the figures in `mailcourse.viz` need: the sessions, the
+lines of each, and the hops a given message took.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+C2S = "c2s"  # client to server
+S2C = "s2c"  # server to client
+
+MASK = b"********"
+
+
+@dataclass
+class Connection:
+    """One TCP connection to a lab endpoint, as seen by its tap."""
+
+    id: int
+    protocol: str  # "SMTP", "POP3", "IMAP", "HTTP"
+    service: str  # "submission", "mx", "pop3", ...
+    server: str  # device name of the server end
+    client_addr: tuple[str, int]
+    opened: float
+    closed: float | None = None
+    _resolve: Callable[[tuple[str, int]], str | None] | None = field(default=None, repr=False)
+    _client: str | None = field(default=None, repr=False)
+
+    @property
+    def client(self) -> str:
+        """The device name of the client end ("client" for programs outside the lab)."""
+        if self._client is None and self._resolve is not None:
+            self._client = self._resolve(self.client_addr)
+        return self._client or "client"
+
+    @property
+    def label(self) -> str:
+        return f"{self.client} -> {self.server} ({self.protocol} {self.service})"
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """One thing a tap saw: ``kind`` is "open", "data" or "close"."""
+
+    time: float  # seconds since the lab started
+    connection: Connection
+    kind: str
+    direction: str = C2S  # C2S or S2C, for "data"
+    data: bytes = b""  # what crossed, credentials masked
+    size: int = 0  # bytes that really crossed
+
+    @property
+    def src(self) -> str:
+        c = self.connection
+        return c.client if self.direction == C2S else c.server
+
+    @property
+    def dst(self) -> str:
+        c = self.connection
+        return c.server if self.direction == C2S else c.client
+
+    @property
+    def protocol(self) -> str:
+        return self.connection.protocol
+
+
+class CredentialMask:
+    """Hides passwords as the tap records them, so no view can show one.
+
+    Knows the login commands of SMTP AUTH (RFC 4954), POP3 USER/PASS, APOP
+    and AUTH (RFC 1939, RFC 5034) and IMAP LOGIN and AUTHENTICATE (RFC 3501):
+    the secret part of the command is replaced by ``********``, and so is any
+    client line that answers a server challenge (``334`` in SMTP, ``+`` in
+    POP3 and IMAP). A message body is never masked: SMTP's DATA phase is
+    followed so that a body line reading "AUTH ..." stays as it was.
+    """
+
+    _COMMAND = re.compile(
+        rb"^(?P<keep>(?:\S+ )?(?:AUTH(?:ENTICATE)? \S+|PASS|APOP \S+|LOGIN \S+))(?P<secret> .*)?$",
+        re.IGNORECASE,
+    )
+
+    _SASL = re.compile(rb"^(?:\S+ )?AUTH(?:ENTICATE)? ", re.IGNORECASE)
+
+    def __init__(self) -> None:
+        self.authenticating = False  # the client started AUTH / AUTHENTICATE
+        self.challenged = False  # ... and the server's last line was a challenge
+        self.in_data = False  # inside SMTP DATA: client lines are message text
+        self.data_asked = False
+
+    def client(self, data: bytes) -> bytes:
+        out = []
+        for line in data.splitlines(keepends=True):
+            body = line.rstrip(b"\r\n")
+            ending = line[len(body):]
+            if self.in_data:
+                if body == b".":
+                    self.in_data = False
+                out.append(line)
+                continue
+            if self.challenged and body not in (b"", b"*"):
+                out.append(MASK + ending)
+                self.challenged = False
+                continue
+            if body.upper() == b"DATA":
+                self.data_asked = True
+            if self._SASL.match(body):
+                self.authenticating = True
+            m = self._COMMAND.match(body)
+            if m and m.group("secret"):
+                out.append(m.group("keep") + b" " + MASK + ending)
+            else:
+                out.append(line)
+        return b"".join(out)
+
+    def server(self, data: bytes) -> None:
+        for line in data.splitlines():
+            challenge = line.startswith((b"334 ", b"+ ")) or line in (b"334", b"+")
+            self.challenged = self.authenticating and challenge
+            self.authenticating = self.challenged
+            if line.startswith(b"354") and self.data_asked:
+                self.in_data, self.data_asked = True, False
+            elif self.data_asked and line[:1] in b"2345":
+                self.data_asked = False
+
+
+class Trace:
+    """The ordered events of a lab, with filters, views and subscriptions.
+
+    Taps append from the lab's thread; cells read from the notebook's thread.
+    Subscribers are called on the lab's thread: they must be quick and must
+    not print (see JUPYTER_NOTES: output from another thread lands in the
+    wrong cell). Widgets copy what they need and redraw from the main thread.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._start = clock()
+        self._lock = threading.Lock()
+        self.events: list[TraceEvent] = []
+        self.connections: list[Connection] = []
+        self._subscribers: list[Callable[[TraceEvent], None]] = []
+
+    # -- recording (called by taps) --------------------------------------------
+
+    def now(self) -> float:
+        return self._clock() - self._start
+
+    def open(self, protocol: str, service: str, server: str, client_addr: tuple[str, int],
+             resolve: Callable[[tuple[str, int]], str | None] | None = None) -> Connection:
+        with self._lock:
+            conn = Connection(len(self.connections) + 1, protocol, service, server,
+                              client_addr, self.now(), _resolve=resolve)
+            self.connections.append(conn)
+        self._add(TraceEvent(conn.opened, conn, "open"))
+        return conn
+
+    def data(self, conn: Connection, direction: str, data: bytes, size: int) -> None:
+        self._add(TraceEvent(self.now(), conn, "data", direction, data, size))
+
+    def close(self, conn: Connection) -> None:
+        if conn.closed is None:
+            conn.closed = self.now()
+            self._add(TraceEvent(conn.closed, conn, "close"))
+
+    def _add(self, event: TraceEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            callback(event)
+
+    # -- reading ---------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[TraceEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every new event; returns an unsubscribe function."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def mark(self) -> int:
+        """A bookmark: pass it as ``since=`` to see only what happens after now."""
+        with self._lock:
+            return len(self.connections)
+
+    def sessions(self, protocol: str | None = None, service: str | None = None,
+                 device: str | None = None, since: int = 0) -> list[Connection]:
+        """Connections in the order they opened, filtered by protocol, service or device."""
+        with self._lock:
+            conns = list(self.connections[since:])
+        return [
+            c for c in conns
+            if (protocol is None or c.protocol.upper() == protocol.upper())
+            and (service is None or c.service == service)
+            and (device is None or device in (c.client, c.server))
+        ]
+
+    def filter(self, connection: Connection | int | None = None, protocol: str | None = None,
+               kind: str | None = None) -> list[TraceEvent]:
+        cid = connection.id if isinstance(connection, Connection) else connection
+        with self._lock:
+            events = list(self.events)
+        return [
+            e for e in events
+            if (cid is None or e.connection.id == cid)
+            and (protocol is None or e.protocol.upper() == protocol.upper())
+            and (kind is None or e.kind == kind)
+        ]
+
+    def lines(self, connection: Connection) -> list[tuple[str, str]]:
+        """The session as ``(direction, line)`` pairs, in the order they were complete."""
+        return list(_lines(self.filter(connection, kind="data")))
+
+    def transcript(self, sessions: Connection | Iterable[Connection] | None = None,
+                   max_body_lines: int | None = None) -> str:
+        """The classic textbook transcript (``C:`` client, ``S:`` server) of sessions.
+
+        ``max_body_lines`` shortens long message bodies; by default every line is shown.
+        """
+        if sessions is None:
+            sessions = self.sessions()
+        elif isinstance(sessions, Connection):
+            sessions = [sessions]
+        blocks = []
+        for conn in sessions:
+            out = [f"--- session {conn.id}: {conn.label} ---"]
+            body_lines, in_data = 0, False
+            for direction, line in self.lines(conn):
+                if direction == C2S and in_data and line != ".":
+                    body_lines += 1
+                    if max_body_lines is not None and body_lines > max_body_lines:
+                        if body_lines == max_body_lines + 1:
+                            out.append("C: ...")
+                        continue
+                if direction == S2C and line.startswith("354"):
+                    in_data, body_lines = True, 0
+                elif direction == C2S and line == ".":
+                    in_data = False
+                out.append(("C: " if direction == C2S else "S: ") + line)
+            blocks.append("\n".join(out))
+        return "\n\n".join(blocks)
+
+    def bytes_on_wire(self, connection: Connection) -> int:
+        return sum(e.size for e in self.filter(connection, kind="data"))
+
+    def hops(self, message_id: str) -> list[Connection]:
+        """The connections that carried a message, found by its Message-ID, in order."""
+        needle = message_id.strip().encode()
+        found = []
+        for conn in self.sessions():
+            if any(e.direction == C2S and needle in e.data for e in self.filter(conn, kind="data")):
+                found.append(conn)
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self.events.clear()
+
+
+def _lines(events: Iterable[TraceEvent]) -> Iterator[tuple[str, str]]:
+    buffers = {C2S: b"", S2C: b""}
+    for event in events:
+        buffers[event.direction] += event.data
+        *complete, buffers[event.direction] = buffers[event.direction].split(b"\n")
+        for raw in complete:
+            yield event.direction, raw.rstrip(b"\r").decode("utf-8", "replace")
+    for direction, rest in buffers.items():
+        if rest:
+            yield direction, rest.decode("utf-8", "replace")
