@@ -21,8 +21,14 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .message import (add_header_if_missing, delivery_status_notification, header_values,
-                      prepend_header, received, remove_header)
+from .message import (
+    add_header_if_missing,
+    delivery_status_notification,
+    header_values,
+    prepend_header,
+    received,
+    remove_header,
+)
 from .queue import NULL_SENDER, OutgoingQueue
 from .servers.smtp import MX, SUBMISSION, LabSMTP, SMTPHandler
 from .store import INBOX, MailStore
@@ -70,7 +76,7 @@ class MailServer:
         self.path = lab.workspace / "servers" / self.domain
         self.store = MailStore(self.path / "mail", hostname=self.hostname)
         self.queue = OutgoingQueue(self, self.path / "queue", lab.retry_intervals,
-                                   lab.queue_lifetime, lab.executor)
+                                   lab.queue_lifetime, lab.relay_executor)
         self.users: dict[str, str] = {}  # local part -> password
         self.errors: list[str] = []
         self.endpoints: dict[str, Endpoint] = {
@@ -112,10 +118,15 @@ class MailServer:
 
     # -- running -----------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, queue: bool = True) -> None:
         for endpoint in self.endpoints.values():
             await endpoint.start()
-        self.queue.start()
+        if queue:
+            await self.start_queue()
+
+    async def start_queue(self) -> None:
+        if self.queue._task is None:
+            self.queue.start()
 
     async def shutdown(self) -> None:
         await self.queue.stop()
@@ -140,8 +151,7 @@ class MailServer:
             for endpoint in self.endpoints.values():
                 if not endpoint.online:
                     await endpoint.start()
-            if self.queue._task is None:
-                self.queue.start()
+            await self.start_queue()
         self.lab.call(on())
 
     # -- users ------------------------------------------------------------------
@@ -184,6 +194,8 @@ class MailServer:
         injection. Everything is on disk when this returns.
         """
         queue_id = self.lab.new_id()
+        while queue_id in self.queue.items:  # a seeded lab on a kept workspace draws its old ids again
+            queue_id = self.lab.new_id()
         now = time.time()
         if submission:
             # RFC 6409 section 8: a submission server may complete the message.
@@ -362,7 +374,7 @@ class ClientHost:
             return []
         results = []
         with self.lab.smtp(self.name, self.server.submission) as client:
-            client.ehlo(self.name)
+            client.ehlo()
             client.login(self.address, self.password)
             for path in spooled:
                 envelope = json.loads(path.with_suffix(".json").read_text())

@@ -18,18 +18,20 @@ cell run twice, never collide, and nothing is reachable from another machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import shutil
-import smtplib
 import tempfile
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine, Iterator, TypeVar
 
 from .devices import ClientHost, LabError, Limits, MailServer, domain_of
+from .smtpclient import SMTPClient
 from .tap import Network
 from .trace import Trace
 
@@ -78,31 +80,6 @@ class Directory:
         return list(self._servers)
 
 
-class SMTPClient(smtplib.SMTP):
-    """The standard library's SMTP client, on behalf of one lab device.
-
-    Only two things are added: the connection is labelled with the device's
-    name in the trace, and the server's reply to DATA (which `sendmail`
-    does not return) is kept in ``data_reply``.
-    """
-
-    def __init__(self, lab: Lab, device: str, address: tuple[str, int], timeout: float = 10.0) -> None:
-        self._lab, self._device = lab, device
-        self.data_reply = ""
-        super().__init__(timeout=timeout)
-        self.connect(*address)
-
-    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
-        sock = super()._get_socket(host, port, timeout)
-        self._lab.network.claim(sock, self._device)
-        return sock
-
-    def data(self, msg: Any) -> tuple[int, bytes]:
-        code, text = super().data(msg)
-        self.data_reply = f"{code} {text.decode('utf-8', 'replace')}"
-        return code, text
-
-
 class Lab:
     """A miniature internet: mail servers, client hosts, a directory and a trace.
 
@@ -113,6 +90,8 @@ class Lab:
     ``retry_intervals`` and ``queue_lifetime`` (seconds) set how a server
     retries mail it cannot relay yet, and when it gives up and bounces.
     """
+
+    _running: weakref.WeakSet[Lab] = weakref.WeakSet()  # for `stop_all`
 
     def __init__(self, workspace: str | Path | None = None, *, seed: int | None = None,
                  retry_intervals: tuple[float, ...] = (1, 2, 4, 8, 15, 30, 60),
@@ -130,11 +109,18 @@ class Lab:
         self.directory = Directory()
         self.servers: dict[str, MailServer] = {}
         self.clients: dict[str, ClientHost] = {}
-        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailcourse-relay")
+        # Two pools, so that they can never wait on each other: relay sessions
+        # (blocking smtplib clients) and disk writes (fsync before SMTP's 250).
+        # A relay waiting for a 250 that needs a disk worker would deadlock if
+        # both came from one pool.
+        self.relay_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mailcourse-relay")
+        self.disk_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailcourse-disk")
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="mailcourse-lab", daemon=True)
         self._thread.start()
         self._stopped = False
+        self._holding_queues = False
+        Lab._running.add(self)
 
     # -- building the lab ---------------------------------------------------------
 
@@ -148,14 +134,31 @@ class Lab:
         """
         lab = cls(seed=seed, **kwargs)
         try:
-            for address, password in CLASSIC_USERS.items():
-                lab.add_user(address, password)
-                local = address.partition("@")[0]
-                lab.add_client(address, f"{local}-laptop")
+            with lab.building():
+                for address, password in CLASSIC_USERS.items():
+                    lab.add_user(address, password)
+                    local = address.partition("@")[0]
+                    lab.add_client(address, f"{local}-laptop")
         except BaseException:
             lab.stop()
             raise
         return lab
+
+    @contextlib.contextmanager
+    def building(self) -> Iterator[Lab]:
+        """Add several servers before any queue starts relaying.
+
+        A workspace kept from an earlier run may hold queued mail for a domain
+        whose server is added a moment later: relaying it before the directory
+        is complete would bounce it as "no such domain".
+        """
+        self._holding_queues = True
+        try:
+            yield self
+        finally:
+            self._holding_queues = False
+            for server in self.servers.values():
+                self.call(server.start_queue())
 
     def add_server(self, domain: str, limits: Limits | None = None) -> MailServer:
         """Start a mail server for ``domain`` and enter it in the directory."""
@@ -163,7 +166,7 @@ class Lab:
         if domain in self.servers:
             raise LabError(f"the lab already has a server for {domain}")
         server = MailServer(self, domain, limits or self.limits)
-        self.call(server.start())
+        self.call(server.start(queue=not self._holding_queues))
         self.servers[domain] = server
         self.directory.add(server)
         return server
@@ -214,8 +217,10 @@ class Lab:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def smtp(self, device: str, endpoint: Any, timeout: float = 10.0) -> SMTPClient:
-        """An `smtplib.SMTP` connected to ``endpoint`` on behalf of ``device``."""
-        return SMTPClient(self, device, endpoint.address if hasattr(endpoint, "address") else endpoint, timeout)
+        """An `smtplib.SMTP` connected to ``endpoint`` (or a (host, port)) on behalf of ``device``."""
+        client = SMTPClient(device, self.network.claim, timeout)
+        client.connect(*(endpoint.address if hasattr(endpoint, "address") else endpoint))
+        return client
 
     def new_id(self) -> str:
         """A queue id, like Postfix's: reproducible when the lab has a seed."""
@@ -241,16 +246,31 @@ class Lab:
 
     # -- stopping ------------------------------------------------------------------
 
+    @classmethod
+    def stop_all(cls) -> int:
+        """Stop every lab still running in this process; returns how many.
+
+        A notebook's set-up cell calls this before it builds its lab, so that
+        running the cell again (or a lesson after another one in the same
+        kernel) first frees the old lab's ports and threads.
+        """
+        labs = list(cls._running)
+        for lab in labs:
+            lab.stop()
+        return len(labs)
+
     def stop(self) -> None:
         """Close every port, stop the thread, and remove a temporary workspace."""
         if self._stopped:
             return
+        Lab._running.discard(self)
         try:
             if self.loop.is_running():
                 self.call(self._shutdown())
         finally:
             self._stopped = True
-            self.executor.shutdown(wait=True)  # relays end fast: every port is closed now
+            self.relay_executor.shutdown(wait=True)  # relays end fast: every port is closed now
+            self.disk_executor.shutdown(wait=True)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
             self.loop.close()

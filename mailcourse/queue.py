@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import smtplib
+import threading
 import time
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .protocols.smtp_replies import is_permanent
+from .smtpclient import SMTPClient
 
 if TYPE_CHECKING:
     from .devices import MailServer
@@ -79,11 +81,10 @@ def relay_session(address: tuple[str, int], helo: str, batch: list[tuple[QueueIt
     Runs in a worker thread. Never raises: every failure becomes an outcome.
     """
     outcomes = [Outcome() for _ in batch]
-    client = smtplib.SMTP(timeout=timeout)
+    client = SMTPClient(helo, claim, timeout)
     try:
         client.connect(*address)
-        claim(client.sock)
-        client.ehlo(helo)
+        client.ehlo()
         for (item, raw, rcpts), outcome in zip(batch, outcomes):
             sender = "" if item.mail_from == NULL_SENDER else item.mail_from
             try:
@@ -125,6 +126,7 @@ class OutgoingQueue:
         self.executor = executor
         self.relay_timeout = relay_timeout
         self.items: dict[str, QueueItem] = {}
+        self._lock = threading.Lock()  # enqueue may run in a worker thread
         self.log: list[str] = []  # what the queue did, for lessons and tests
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -132,24 +134,43 @@ class OutgoingQueue:
 
     # -- on disk -------------------------------------------------------------------
 
+    # A queue file is one line of JSON (the envelope as received) and then the
+    # message: one file, so one fsync makes both durable before SMTP says 250.
+    # How delivery is going (attempts, recipients still pending) is written to
+    # <id>.json after each attempt that leaves the message in the queue.
+
     def _load(self) -> None:
-        for meta in sorted(self.path.glob("*.json")):
-            if (self.path / (meta.stem + ".eml")).exists():
-                item = QueueItem(**json.loads(meta.read_text()))
-                self.items[item.id] = item
         for stray in self.path.glob("*.tmp"):
             stray.unlink()
+        for queued in sorted(self.path.glob("*.queued")):
+            with open(queued, "rb") as f:
+                envelope = json.loads(f.readline())
+                size = envelope.pop("size", None)
+                torn = size is not None and len(f.read()) != size
+            if torn:  # cut short by a crash before the 250: the client still has it
+                queued.unlink()
+                continue
+            state = queued.with_suffix(".json")
+            if state.exists():
+                envelope = json.loads(state.read_text())
+            item = QueueItem(**envelope)
+            self.items[item.id] = item
 
     def _save(self, item: QueueItem) -> None:
         _write_durably(self.path / f"{item.id}.json", json.dumps(asdict(item)).encode())
 
     def _remove(self, item: QueueItem) -> None:
-        self.items.pop(item.id, None)
+        # Files first: once ``items`` is empty, `Lab.wait_for_delivery` says the queue is.
         (self.path / f"{item.id}.json").unlink(missing_ok=True)
-        (self.path / f"{item.id}.eml").unlink(missing_ok=True)
+        (self.path / f"{item.id}.queued").unlink(missing_ok=True)
+        with self._lock:
+            self.items.pop(item.id, None)
 
     def raw(self, item: QueueItem) -> bytes:
-        return (self.path / f"{item.id}.eml").read_bytes()
+        """The queued message itself (what will be sent after DATA)."""
+        with open(self.path / f"{item.id}.queued", "rb") as f:
+            f.readline()
+            return f.read()
 
     def enqueue(self, queue_id: str, mail_from: str, rcpts: list[str], raw: bytes) -> QueueItem:
         """Write the message and its envelope to disk (fsync) and wake the runner.
@@ -158,32 +179,44 @@ class OutgoingQueue:
         """
         now = time.time()
         item = QueueItem(queue_id, mail_from or NULL_SENDER, list(rcpts), now, now)
-        _write_durably(self.path / f"{queue_id}.eml", raw)
-        self._save(item)
+        head = json.dumps(dict(asdict(item), size=len(raw))).encode()
+        # Written in place rather than through a temporary file and a rename:
+        # one fsync then makes the data and the new directory entry durable
+        # together; a file cut short by a crash is recognised by its size.
+        with open(self.path / f"{queue_id}.queued", "xb") as f:
+            f.write(head + b"\n" + raw)
+            f.flush()
+            os.fsync(f.fileno())
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            os.fsync(fd)
+            os.fsync(fd)  # what POSIX asks for the directory entry (nearly free after the above)
         finally:
             os.close(fd)
-        self.items[queue_id] = item
+        with self._lock:
+            self.items[queue_id] = item
         self.wake()
         return item
 
     # -- the runner ----------------------------------------------------------------
 
+    # At most this many delivery attempts run at once, each with its own
+    # sessions, as Postfix runs several deliveries in parallel: a message that
+    # arrives while an attempt is under way does not wait for it to end.
+    max_parallel_attempts = 4
+
     def start(self) -> None:
         """Start relaying (on the lab's loop)."""
         self._wake = asyncio.Event()
+        self._in_flight: set[str] = set()
+        self._attempts: set[asyncio.Task] = set()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        tasks = [t for t in (self._task, *getattr(self, "_attempts", ())) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
 
     def wake(self) -> None:
         """Look at the queue now (thread-safe)."""
@@ -200,16 +233,33 @@ class OutgoingQueue:
         assert self._wake is not None
         while True:
             now = time.time()
-            due = [i for i in list(self.items.values()) if i.next_attempt <= now]
-            if due:
-                await self._attempt(due)
+            with self._lock:
+                waiting = [i for i in self.items.values() if i.id not in self._in_flight]
+            due = [i for i in waiting if i.next_attempt <= now]
+            if due and len(self._attempts) < self.max_parallel_attempts:
+                self._in_flight.update(i.id for i in due)
+                task = asyncio.get_running_loop().create_task(self._attempt(due))
+                self._attempts.add(task)
+                task.add_done_callback(lambda t, ids=[i.id for i in due]: self._attempt_done(t, ids))
                 continue
-            waits = [i.next_attempt - now for i in self.items.values()]
+            waits = [i.next_attempt - now for i in waiting if i.next_attempt > now]
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=min(waits) if waits else None)
             except asyncio.TimeoutError:
                 pass
+
+    def _attempt_done(self, task: asyncio.Task, ids: list[str]) -> None:
+        self._attempts.discard(task)
+        self._in_flight.difference_update(ids)
+        if not task.cancelled() and task.exception() is not None:
+            # A bug, not a reply: try these again later rather than at once, forever.
+            self.log.append(f"delivery attempt failed: {task.exception()!r}")
+            for item_id in ids:
+                if item_id in self.items:
+                    self.items[item_id].next_attempt = time.time() + self.retry_intervals[0]
+        if self._wake is not None:
+            self._wake.set()
 
     async def _attempt(self, due: list[QueueItem]) -> None:
         """One delivery attempt for every due item: one session per destination server."""
@@ -235,7 +285,7 @@ class OutgoingQueue:
             assert dest is not None
             sessions.append(loop.run_in_executor(
                 self.executor, relay_session, dest.mx.address, self.server.hostname, batch,
-                lambda sock: lab.network.claim(sock, self.server.hostname), self.relay_timeout))
+                lab.network.claim, self.relay_timeout))
         for batch, outcomes in zip(by_server.values(), await asyncio.gather(*sessions)):
             for (item, _, _), outcome in zip(batch, outcomes):
                 total = results[item.id]

@@ -45,7 +45,7 @@ _FLAG_LETTERS = {
 }
 _LETTER_FOR_FLAG = {flag: letter for letter, flag in _FLAG_LETTERS.items()}
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}\Z")  # \Z: "$" would allow a final newline
 
 
 class StoreError(Exception):
@@ -147,10 +147,10 @@ class _Folder:
         uid = self.uidnext
         self.uidnext += 1
         self.messages[uid] = MessageInfo(uid, name, flags, internaldate, len(raw), final)
+        # No fsync here: the message file is safe already, and a line lost in a
+        # crash is rebuilt when the folder is opened (see `_load`).
         with open(self.uidlist, "a") as f:
             f.write(f"{uid} {name}\n")
-            f.flush()
-            os.fsync(f.fileno())
         return uid
 
     def _path_for(self, name: str, flags: frozenset[str], sub: str = "cur") -> Path:

@@ -116,7 +116,9 @@ class CredentialMask:
                     self.in_data = False
                 out.append(line)
                 continue
-            if self.challenged and body not in (b"", b"*"):
+            # Every line sent while an AUTH exchange is open is a SASL response,
+            # even one a client writes before the server's 334 has arrived.
+            if (self.challenged or self.authenticating) and body not in (b"", b"*"):
                 out.append(MASK + ending)
                 self.challenged = False
                 continue
@@ -272,7 +274,8 @@ class Trace:
         needle = message_id.strip().encode()
         found = []
         for conn in self.sessions():
-            if any(e.direction == C2S and needle in e.data for e in self.filter(conn, kind="data")):
+            sent = b"".join(e.data for e in self.filter(conn, kind="data") if e.direction == C2S)
+            if needle in sent:
                 found.append(conn)
         return found
 

@@ -61,6 +61,7 @@ _ENHANCED: dict[tuple[str | None, int], str] = {
     ("DATA", 250): "2.6.0",
     (None, 250): "2.0.0",
     (None, 221): "2.0.0",
+    (None, 252): "2.0.0",  # VRFY: "cannot verify, will try" (as Postfix answers)
     (None, 235): "2.7.0",
     (None, 421): "4.4.2",
     (None, 450): "4.2.1",

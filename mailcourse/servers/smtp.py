@@ -23,6 +23,8 @@ One mail server has two SMTP endpoints, as real providers do:
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import warnings
 from base64 import b64decode
@@ -158,12 +160,16 @@ class SMTPHandler:
         transport = smtp.transport
         conn = getattr(transport, "connection", None)
         peer = conn.client if conn is not None else "client"
-        queue_id = self.server.receive(
+        receive = functools.partial(
+            self.server.receive,
             envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
             helo=session.host_name or "unknown", peer=peer,
             protocol="ESMTPA" if session.authenticated else ("ESMTP" if session.extended_smtp else "SMTP"),
             submission=self.service == SUBMISSION,
         )
+        # Writing to disk (with fsync) happens in a worker thread: while it
+        # waits for the disk, the lab's loop goes on serving other sessions.
+        queue_id = await asyncio.get_running_loop().run_in_executor(self.server.lab.disk_executor, receive)
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
     async def handle_exception(self, error: Exception) -> str:

@@ -1,0 +1,294 @@
+"""How fast is the lab on this machine? (``python -m mailcourse bench``)
+
+The main numbers, each the median over several runs:
+
+* **lab start**: building `Lab.classic()` (two servers, four listening
+  sockets, a loop thread).
+* **end-to-end latency**: one smtplib session to joe's submission endpoint,
+  one message for jane; the clock stops when the message is in jane's Maildir.
+  That is the whole journey: submission, queue (on disk, fsynced), relay to
+  the MX of somewhereelse.com, delivery (on disk, fsynced).
+* **end-to-end throughput**: ``messages`` messages in one smtplib session, the
+  clock stopped when the last of them is in jane's Maildir.
+* **sink throughput**: the same messages, the same client code, to a bare
+  aiosmtpd server whose ``handle_DATA`` just answers 250. This is the speed
+  of aiosmtpd and smtplib alone on this machine: the yardstick.
+
+The ratio of the two throughputs says what the lab's own work costs (two
+SMTP hops instead of one, taps, the trace, fsyncs). The goal is a ratio of
+at least `GOAL_RATIO`. Also reported: how long stopping a lab takes, the
+peak memory of the process, and how long one durable (fsynced) file write
+takes where the labs keep their files, since the lab makes several for each
+message it accepts.
+
+Everything runs in this process, on 127.0.0.1, with ephemeral ports.
+"""
+from __future__ import annotations
+
+import asyncio
+import email.policy
+import email.utils
+import os
+import platform
+import shutil
+import smtplib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from aiosmtpd.smtp import SMTP
+
+from .lab import CLASSIC_USERS, Lab
+
+GOAL_RATIO = 0.40
+SENDER = "joe@someplace.org"
+RECIPIENT = "jane@somewhereelse.com"
+
+
+def sample_messages(count: int, tag: str = "bench") -> list[bytes]:
+    """``count`` small, realistic messages from joe to jane, each with its own Message-ID."""
+    out = []
+    for i in range(count):
+        msg = EmailMessage()
+        msg["From"] = SENDER
+        msg["To"] = RECIPIENT
+        msg["Subject"] = f"Benchmark message {i + 1} of {count}"
+        msg["Date"] = email.utils.formatdate()
+        msg["Message-ID"] = f"<{tag}.{i + 1}@someplace.org>"
+        msg.set_content("Lunch tomorrow? The usual place, at noon.\n" * 8)
+        out.append(msg.as_bytes(policy=email.policy.SMTP))
+    return out
+
+
+def submit(address: tuple[str, int], messages: list[bytes],
+           login: tuple[str, str] | None = None) -> None:
+    """One smtplib session: EHLO, AUTH if ``login`` is given, one transaction per message.
+
+    Both measurements use this very function, so that the client costs the
+    same on both sides of the ratio.
+    """
+    with smtplib.SMTP(*address, local_hostname="bench-client", timeout=30) as client:
+        client.ehlo()
+        if login is not None:
+            client.login(*login)
+        for raw in messages:
+            client.sendmail(SENDER, [RECIPIENT], raw)
+
+
+class _Arrivals:
+    """Counts messages delivered into one account, with an event at a target count.
+
+    The store calls ``__call__`` from the delivering thread right after a
+    message is on disk: no polling, so no polling delay in the numbers.
+    """
+
+    def __init__(self, account: str) -> None:
+        self.account = account
+        self.count = 0
+        self.target = 0
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def expect(self, more: int) -> None:
+        with self._lock:
+            self.target = self.count + more
+            self.done.clear()
+
+    def __call__(self, account: str, folder: str) -> None:
+        if account != self.account:
+            return
+        with self._lock:
+            self.count += 1
+            if self.count >= self.target:
+                self.done.set()
+
+
+class _SinkHandler:
+    """aiosmtpd handler that accepts everything and keeps nothing."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 OK"
+
+
+@contextmanager
+def sink_server() -> Iterator[tuple[str, int]]:
+    """A bare aiosmtpd `SMTP` on its own loop thread, as the lab hosts its servers."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="mailcourse-bench-sink", daemon=True)
+    thread.start()
+
+    async def start() -> asyncio.Server:
+        return await loop.create_server(
+            lambda: SMTP(_SinkHandler(), hostname="sink", ident="sink"), "127.0.0.1", 0)
+
+    server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    try:
+        yield server.sockets[0].getsockname()[:2]
+    finally:
+        async def stop() -> None:
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (``ru_maxrss`` is KiB on Linux, bytes on macOS).
+
+    0.0 where the `resource` module does not exist (Windows).
+    """
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def durable_write_ms(folder: Path, count: int = 20) -> float:
+    """Median time to create, write, fsync and rename a 1 KB file, then fsync its folder.
+
+    That is how the lab stores every message it accepts (queue file, Maildir
+    file): the cost of "250 means it is on disk". On some virtual machines
+    creating a file alone takes a millisecond; this number shows it.
+    """
+    times = []
+    for i in range(count):
+        t0 = time.perf_counter()
+        tmp, final = folder / f"probe{i}.tmp", folder / f"probe{i}"
+        with open(tmp, "wb") as f:
+            f.write(b"x" * 1024)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        times.append(time.perf_counter() - t0)
+        final.unlink()
+    return _ms(statistics.median(times))
+
+
+def one_run(messages: int, latency_samples: int, workspace: Path, timeout: float = 60.0) -> dict[str, float]:
+    """One repeat: start a lab in ``workspace``, measure latency and throughput, stop; then the sink."""
+    login = (SENDER, CLASSIC_USERS[SENDER])
+    batch = sample_messages(messages, tag=f"bench{time.monotonic_ns()}")
+    singles = sample_messages(latency_samples, tag=f"latency{time.monotonic_ns()}")
+    t0 = time.perf_counter()
+    lab = Lab.classic(workspace=workspace)
+    start = time.perf_counter() - t0
+    try:
+        arrivals = _Arrivals("jane")
+        lab.server("somewhereelse.com").store.subscribe(arrivals)
+        address = lab.server("someplace.org").submission.address
+
+        latencies = []
+        for raw in singles:
+            arrivals.expect(1)
+            t0 = time.perf_counter()
+            submit(address, [raw], login)
+            if not arrivals.done.wait(timeout):
+                raise RuntimeError("a message did not reach jane's inbox in time")
+            latencies.append(time.perf_counter() - t0)
+
+        arrivals.expect(messages)
+        t0 = time.perf_counter()
+        submit(address, batch, login)
+        if not arrivals.done.wait(timeout):
+            raise RuntimeError(f"only {arrivals.count} messages reached jane's inbox in time")
+        e2e = time.perf_counter() - t0
+    finally:
+        t0 = time.perf_counter()
+        lab.stop()
+        stop = time.perf_counter() - t0
+
+    with sink_server() as sink:
+        t0 = time.perf_counter()
+        submit(sink, batch)
+        sink_time = time.perf_counter() - t0
+
+    return {
+        "lab_start_ms": _ms(start),
+        "lab_stop_ms": _ms(stop),
+        "e2e_latency_ms": _ms(statistics.median(latencies)),
+        "e2e_msgs_per_s": messages / e2e,
+        "sink_msgs_per_s": messages / sink_time,
+    }
+
+
+def run(repeats: int = 5, messages: int = 200, latency_samples: int = 5, tmpdir: str | None = None,
+        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure ``repeats`` times and return the medians (the keys of ``bench --json``).
+
+    Each run gets a fresh lab in a fresh folder under ``tmpdir`` (the system's
+    temporary folder by default; try a RAM disk such as /dev/shm to see how
+    much of the time is the disk's).
+    """
+    if repeats < 1 or messages < 1 or latency_samples < 1:
+        raise ValueError("repeats, messages and latency samples must be at least 1")
+    runs = []
+    parent = Path(tempfile.mkdtemp(prefix="mailcourse-bench-", dir=tmpdir))
+    try:
+        disk = durable_write_ms(parent)
+        for i in range(repeats):
+            if progress is not None:
+                progress(f"run {i + 1} of {repeats} ...")
+            workspace = parent / f"run{i + 1}"
+            runs.append(one_run(messages, latency_samples, workspace))
+            shutil.rmtree(workspace, ignore_errors=True)
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+    result: dict[str, Any] = {key: round(statistics.median(r[key] for r in runs), 3) for key in runs[0]}
+    result["ratio_e2e_vs_sink"] = round(result["e2e_msgs_per_s"] / result["sink_msgs_per_s"], 3)
+    result["goal_ratio"] = GOAL_RATIO
+    result["durable_write_ms"] = round(disk, 3)
+    result["repeats"] = repeats
+    result["messages"] = messages
+    result["latency_samples"] = latency_samples
+    result["rss_mb"] = round(peak_rss_mb(), 1)
+    result["python"] = platform.python_version()
+    result["platform"] = platform.platform(terse=True)
+    result["tmpdir"] = str(parent.parent)
+    return result
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The result for humans, one measurement a line, and what the ratio means."""
+    ratio = result["ratio_e2e_vs_sink"]
+    verdict = "meets the goal" if ratio >= GOAL_RATIO else "below the goal"
+    rows = [
+        ("lab start (Lab.classic())", f"{result['lab_start_ms']:.1f} ms"),
+        ("lab stop", f"{result['lab_stop_ms']:.1f} ms"),
+        ("latency, submission -> relay -> inbox", f"{result['e2e_latency_ms']:.1f} ms"),
+        ("throughput, submission -> relay -> inbox", f"{result['e2e_msgs_per_s']:.0f} messages/s"),
+        ("throughput, bare aiosmtpd sink", f"{result['sink_msgs_per_s']:.0f} messages/s"),
+        ("ratio lab / sink", f"{ratio:.2f}  (goal: >= {GOAL_RATIO:.2f}, {verdict})"),
+        ("one durable file write (fsync)", f"{result['durable_write_ms']:.2f} ms  in {result['tmpdir']}"),
+        ("peak memory (RSS)", f"{result['rss_mb']:.1f} MB"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join([
+        f"mailcourse bench: medians of {result['repeats']} runs, {result['messages']} messages each,",
+        f"Python {result['python']} on {result['platform']}",
+        "",
+        *(f"  {name:<{width}}  {value}" for name, value in rows),
+        "",
+        "The lab carries each message twice (submission, then relay to the MX) and writes it",
+        "to disk twice (queue, then Maildir), fsynced before each 250; the sink does one hop",
+        "and keeps nothing. Both run in this one Python process.",
+    ])

@@ -1,0 +1,11 @@
+"""The terminal side of the course: what ``python -m mailcourse <command>`` runs.
+
+* `mailcourse.cli.demo`   the four-device journey, printed as transcripts;
+* `mailcourse.cli.serve`  the classic lab for real mail programs (swaks, curl,
+  Thunderbird...), until Ctrl-C;
+* ``bench`` lives in `mailcourse.bench`, because a notebook may want it too.
+
+`mailcourse.__main__` holds only the argument parsing; each command is a plain
+function here that a test or a notebook can call with ordinary arguments.
+"""
+from __future__ import annotations

@@ -1,0 +1,186 @@
+"""``python -m mailcourse serve``: the classic lab, for real mail programs.
+
+The lab of the notebooks, started from a terminal and left running, so that
+programs outside Python can use it: swaks, curl, Thunderbird, mutt. Every
+port is chosen by the kernel on 127.0.0.1, so the printed addresses change on
+every start, nothing is reachable from another machine, and two students on
+one JupyterHub never collide (they can still reach each other's ports, which
+is why every account here is a fake one).
+
+``--json`` is for programs (tests, scripts): the first line of output is one
+JSON object with every endpoint and login, then nothing more::
+
+    {"domains": {"someplace.org": {"hostname": "mail.someplace.org",
+                                   "submission": ["127.0.0.1", 40001],
+                                   "mx": ["127.0.0.1", 40002]}, ...},
+     "users": [{"address": "joe@someplace.org", "login": "joe@someplace.org",
+                "password": "joe-password"}, ...],
+     "workspace": "/tmp/mailcourse-..."}
+
+Each domain lists every service its server offers (``server.endpoints``), so
+POP3, IMAP and webmail endpoints appear here as soon as the servers have them.
+The lab stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence, TextIO
+
+from ..lab import Lab
+from ..trace import S2C, Connection, Trace
+
+# One line per service for humans; a service not listed here is shown by name.
+SERVICE_HINTS = {
+    "submission": "SMTP submission (RFC 6409): mail programs send here; login required (AUTH PLAIN or LOGIN)",
+    "mx": "SMTP MX (RFC 5321): other servers deliver here; only mail for this domain, no login",
+    "pop3": "POP3 (RFC 1939): download mail",
+    "imap": "IMAP (RFC 3501): mail stays on the server, in folders",
+    "webmail": "webmail (HTTP): open in a browser",
+}
+
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")  # what the mail store accepts as a name
+_DOMAIN = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+
+# Replies worth a line in the activity log: logins, accepted messages, every refusal.
+_NOTABLE = re.compile(r"^(?:235 |[45]\d\d[ -])|queued as")
+
+
+def parse_user(value: str) -> tuple[str, str]:
+    """``ADDRESS:PASSWORD`` (the password may contain ``:``) -> (address, password).
+
+    Raises ValueError with a sentence a user can act on.
+    """
+    address, sep, password = value.partition(":")
+    example = "for example ann@example.net:secret"
+    if not sep or not password:
+        raise ValueError(f"{value!r}: expected ADDRESS:PASSWORD, {example}")
+    local, at, domain = address.rpartition("@")
+    if not at or not _LOCAL_PART.match(local) or ".." in local or not _DOMAIN.match(domain):
+        raise ValueError(f"{address!r} is not a usable mail address; expected ADDRESS:PASSWORD, {example}")
+    return address.lower(), password
+
+
+def endpoints_document(lab: Lab) -> dict[str, Any]:
+    """Every endpoint and login of ``lab``, as ``serve --json`` prints it."""
+    domains: dict[str, Any] = {}
+    for domain, server in lab.servers.items():
+        entry: dict[str, Any] = {"hostname": server.hostname}
+        for service, endpoint in server.endpoints.items():
+            entry[service] = list(endpoint.address)
+        domains[domain] = entry
+    users = [{"address": address, "login": address, "password": password}
+             for address, password in lab.users.items()]
+    return {"domains": domains, "users": users, "workspace": str(lab.workspace)}
+
+
+def describe(document: dict[str, Any], kept: bool) -> str:
+    """The same facts as `endpoints_document`, for a person at a terminal."""
+    lines = ["mailcourse: the classic lab is running on 127.0.0.1. Press Ctrl-C to stop it.", "",
+             "Mail servers (one per domain; every port listens on 127.0.0.1 only)"]
+    for domain, entry in document["domains"].items():
+        lines.append(f"  {domain}  ({entry['hostname']})")
+        for service, value in entry.items():
+            if service != "hostname":
+                host, port = value
+                lines.append(f"      {service:<11} {host}:{port:<6}  {SERVICE_HINTS.get(service, service)}")
+    users = document["users"]
+    width = max(len(u["address"]) for u in users) + 2
+    lines += ["", "Logins (fake accounts for this lab only: never type a real password here)",
+              f"  {'address':<{width}}{'login':<{width}}password"]
+    lines += [f"  {u['address']:<{width}}{u['login']:<{width}}{u['password']}" for u in users]
+
+    sender = users[0]
+    sender_domain = sender["address"].rpartition("@")[2]
+    recipient = next((u for u in users if not u["address"].endswith("@" + sender_domain)), sender)["address"]
+    host, port = document["domains"][sender_domain]["submission"]
+    login, password, q = sender["login"], sender["password"], shlex.quote
+    lines += [
+        "", "Try it (from another terminal)",
+        f"  swaks --server {host}:{port} --auth PLAIN --auth-user {q(login)} "
+        f"--auth-password {q(password)} --from {q(sender['address'])} --to {q(recipient)}",
+        f"  curl smtp://{host}:{port} --user {q(login + ':' + password)} "
+        f"--mail-from {q(sender['address'])} --mail-rcpt {q(recipient)} --upload-file message.eml",
+        "      (message.eml: header lines such as From:, To:, Subject:, then a blank line and the text)",
+        f"  A mail program: outgoing (SMTP) server {host}, port {port}, no encryption,",
+        f"  normal password, user name {login}.",
+    ]
+    workspace = document["workspace"]
+    lines += ["", f"Mailboxes are Maildir folders (mutt -f DIR reads one): {workspace}/servers/<domain>/mail/<user>/",
+              "The mail stays there between runs (--workspace)." if kept else
+              "This temporary folder is removed when the lab stops (--workspace DIR keeps the mail).",
+              "", "Sessions, as they end:"]
+    return "\n".join(lines)
+
+
+def session_summary(trace: Trace, conn: Connection) -> str:
+    """One line for a finished session: who talked to whom, and the replies that matter."""
+    notable = [line for direction, line in trace.lines(conn) if direction == S2C and _NOTABLE.search(line)]
+    return f"{time.strftime('%H:%M:%S')}  {conn.label}: {'; '.join(notable) or 'no mail'}"
+
+
+@contextmanager
+def stop_signals(stop: threading.Event) -> Iterator[None]:
+    """Turn Ctrl-C (SIGINT) and SIGTERM into ``stop.set()`` for the duration, then restore."""
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = None, *, as_json: bool = False,
+          retry_intervals: tuple[float, ...] | None = None, lifetime: float | None = None,
+          transcript: bool = False, out: TextIO | None = None,
+          stop: threading.Event | None = None) -> int:
+    """Run the classic lab (plus ``users``) until a signal or ``stop`` is set; returns an exit status.
+
+    Must run on the main thread (signal handlers); ``stop`` lets a caller end it otherwise.
+    """
+    out = out or sys.stdout
+    stop = stop or threading.Event()
+    options: dict[str, Any] = {}
+    if retry_intervals is not None:
+        options["retry_intervals"] = retry_intervals
+    if lifetime is not None:
+        options["queue_lifetime"] = lifetime
+
+    def say(text: str) -> None:
+        try:
+            print(text, file=out, flush=True)
+        except (BrokenPipeError, ValueError):  # nobody reads any more; keep serving
+            pass
+
+    with stop_signals(stop):
+        lab = Lab.classic(workspace=workspace, **options)
+        try:
+            for address, password in users:
+                lab.add_user(address, password)
+            document = endpoints_document(lab)
+            say(json.dumps(document) if as_json else describe(document, kept=workspace is not None))
+            seen, pending = lab.trace.mark(), []
+            while not stop.wait(0.2):
+                if as_json:
+                    continue
+                new = lab.trace.sessions(since=seen)
+                seen += len(new)
+                pending += new
+                for conn in [c for c in pending if c.closed is not None]:
+                    say(lab.trace.transcript(conn) + "\n" if transcript else session_summary(lab.trace, conn))
+                    pending.remove(conn)
+        finally:
+            lab.stop()
+    if not as_json:
+        say("\nStopped." + (f" The mail is kept in {workspace}." if workspace is not None else ""))
+    return 0

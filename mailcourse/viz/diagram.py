@@ -1,0 +1,135 @@
+"""`Diagram`: one figure, in the two forms a notebook needs.
+
+A notebook shows the richest form an object offers. ``Diagram`` offers a PNG
+(``_repr_png_``), which JupyterLab, nbviewer and GitHub all display, and a
+plain-text description (``__repr__``), which is the figure's alt text for a
+screen reader and the output that nbval compares, so it must never contain a
+port, a time or an object address.
+
+The figure is a `matplotlib.figure.Figure` made without `matplotlib.pyplot`.
+pyplot keeps a list of open figures and Jupyter's inline backend shows every
+one of them at the end of a cell, so a figure made with pyplot and also
+returned by the cell would appear twice. A bare ``Figure`` with an Agg
+canvas belongs to nobody but this object.
+
+What was drawn is kept as data too (``lifelines`` and ``arrows`` for a
+ladder, ``nodes``, ``edges`` and ``hops`` for a topology), so that a test or
+an exercise check can ask "which arrows are there?" without comparing images.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+DPI = 100
+
+
+@dataclass(frozen=True)
+class Arrow:
+    """One arrow of a ladder diagram: one command, one (folded) reply or one message.
+
+    ``lines`` are the lines on the wire that the arrow stands for; ``label``
+    is the text drawn above it. ``kind`` is "command", "reply", "message",
+    "encrypted" or "data". ``session`` counts the diagram's sessions from 1.
+    """
+
+    session: int
+    src: str
+    dst: str
+    direction: str  # trace.C2S or trace.S2C
+    kind: str
+    label: str
+    lines: tuple[str, ...]
+
+
+@dataclass
+class Edge:
+    """One edge of the topology: a link of the four-device model or one traffic used.
+
+    ``used`` tells whether a session in the trace went this way; ``sessions``
+    counts them. ``hops`` holds the numbers (1, 2, ...) of the highlighted
+    message's hops that took this edge.
+    """
+
+    src: str
+    dst: str
+    label: str
+    family: str  # "SMTP", "retrieval", "local" or "other" (its colour)
+    used: bool = False
+    sessions: int = 0
+    hops: list[int] = field(default_factory=list)
+
+    @property
+    def highlighted(self) -> bool:
+        return bool(self.hops)
+
+
+@dataclass(eq=False, repr=False)
+class Diagram:
+    """A figure plus its text: ``.figure``, ``.alt``, ``_repr_png_()``, ``save(path)``.
+
+    ``repr(diagram)`` is the alt text, so printing a diagram describes it in
+    words.
+    """
+
+    figure: Figure
+    alt: str
+    kind: str  # "ladder" or "topology"
+    lifelines: list[str] = field(default_factory=list)
+    arrows: list[Arrow] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    hops: list[Edge] = field(default_factory=list)  # one per hop, in order (an edge may repeat)
+    graph: Any = None  # the topology's networkx.DiGraph
+    _png: bytes | None = field(default=None, init=False)
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes (100 dpi), made once and kept."""
+        if self._png is None:
+            buffer = io.BytesIO()
+            # No "Software" entry: the bytes then depend on the drawing only.
+            self.figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+            self._png = buffer.getvalue()
+        return self._png
+
+    def _repr_png_(self) -> bytes:
+        return self.png()
+
+    def save(self, path: str | Path) -> Path:
+        """Write the figure to ``path``; the suffix picks the format (.png, .svg, .pdf)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".png":
+            path.write_bytes(self.png())
+        else:
+            self.figure.savefig(path, dpi=DPI)
+        return path
+
+    def __repr__(self) -> str:
+        return self.alt
+
+    def __str__(self) -> str:
+        return self.alt
+
+
+def new_figure(width: float, height: float) -> tuple[Figure, Any]:
+    """A pyplot-free figure of ``width`` x ``height`` inches and one axes filling it.
+
+    The axes' data units are inches (x to the right, y downwards), which
+    makes the layout arithmetic of the figures plain: 0.3 is 0.3 inch.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)
+    ax = figure.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.set_axis_off()
+    return figure, ax

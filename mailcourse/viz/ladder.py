@@ -1,0 +1,436 @@
+"""The ladder (sequence) diagram: who said what to whom, in order.
+
+One vertical lifeline per device, time flowing down, one arrow per thing
+that crossed the wire. It is the picture RFC 5321 draws in words in its
+Appendix D ("Scenarios"), and the one every textbook draws for SMTP::
+
+    joe-laptop            mail.someplace.org
+        |  <- - - 220 mail.someplace.org ESMTP - - |
+        |  EHLO joe-laptop  ---------------------> |
+        ...
+
+Drawing every line of a session would bury the dialogue, so lines are
+folded the way a reader groups them, and nothing else is changed:
+
+- a multi-line reply (RFC 5321 section 4.2.1: ``250-`` lines, then a last
+  ``250`` line) is one arrow, "250 mail.someplace.org … (7 lines)";
+- the message that follows ``354`` is one arrow, "message: 12 lines", with
+  its first few lines shown and the final ``.`` that ends it (section
+  4.1.1.4);
+- after STARTTLS (RFC 3207) the bytes are ciphertext: each run in one
+  direction is one arrow, "encrypted (TLS)".
+
+Command verbs are written in capitals: SMTP verbs are case-insensitive
+(RFC 5321 section 2.4) and Python's smtplib sends "mail FROM:"; the arrow
+shows "MAIL FROM:", as the RFC writes it. Everything else is the wire's text,
+cut with "…" where it is too long for its arrow.
+"""
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
+
+from ..trace import C2S, S2C, Connection, Trace
+from . import style
+from .diagram import Arrow, Diagram, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+LABEL_WIDTH = 44  # characters in an arrow's label
+PREVIEW_WIDTH = 46  # characters in a line of a message preview
+
+# Layout, in inches (the figure's axes are in inches, see diagram.new_figure).
+LANE = 3.7  # between two lifelines
+MARGIN = 1.5  # left and right of the outer lifelines
+ROW = 0.38  # one arrow
+PREVIEW_ROW = 0.153  # one line of a message preview
+SEPARATOR = 0.55  # the band that starts a session
+HEAD = 0.46  # a lifeline's name box
+
+
+@dataclass
+class Step:
+    """An arrow before it has a place: direction, kind, label, wire lines."""
+
+    direction: str
+    kind: str
+    label: str
+    lines: list[str]
+
+
+# -- folding the lines of a session into arrows ----------------------------------------
+
+_REPLY = re.compile(r"^(\d{3})([ -]|$)")
+_TLS_COMMANDS = {"STARTTLS", "STLS"}  # RFC 3207 (SMTP), RFC 2595 (POP3's STLS, IMAP's STARTTLS)
+
+
+def fold(protocol: str, lines: Iterable[tuple[str, str]]) -> list[Step]:
+    """Group a session's ``(direction, line)`` pairs into the arrows of a ladder."""
+    protocol = protocol.upper()
+    if protocol == "LOCAL":
+        # A local hand-over is the message itself, in one piece (see MailServer.inject).
+        body = [line for direction, line in lines if direction == C2S]
+        return [_message(body, dot=False)] if body else []
+    if protocol == "SMTP":
+        return _fold_smtp(lines)
+    return _fold_generic(protocol, lines)
+
+
+def _fold_smtp(lines: Iterable[tuple[str, str]]) -> list[Step]:
+    steps: list[Step] = []
+    waiting: deque[str] = deque()  # verbs sent but not answered yet (PIPELINING, RFC 2920)
+    reply: Step | None = None  # a multi-line reply still open
+    body: list[str] | None = None  # inside DATA: the message so far
+    encrypted = False
+    for direction, line in lines:
+        if encrypted:
+            _encrypted(steps, direction, line)
+            continue
+        if direction == C2S:
+            if body is not None:
+                if line == ".":
+                    steps.append(_message(body, dot=True))
+                    body = None
+                else:
+                    body.append(line)
+                continue
+            verb = line.split(" ", 1)[0].upper()
+            waiting.append(verb)
+            steps.append(Step(C2S, "command", _command(line), [line]))
+            continue
+        # A server line: the first, a middle or the last line of a reply.
+        if reply is None:
+            reply = Step(S2C, "reply", "", [])
+            steps.append(reply)
+        reply.lines.append(line)
+        match = _REPLY.match(line)
+        if match and match.group(2) == "-":
+            continue  # more lines of this reply follow
+        reply.label = _reply_label(reply.lines)
+        code = match.group(1) if match else ""
+        verb = waiting.popleft() if waiting else ""  # the greeting answers no command
+        reply = None
+        if verb == "DATA" and code == "354":
+            body = []
+        elif verb in _TLS_COMMANDS and code == "220":
+            encrypted = True
+    if reply is not None:  # the connection ended in the middle of a reply
+        reply.label = _reply_label(reply.lines)
+    if body is not None:
+        steps.append(_message(body, dot=False, unfinished=True))
+    return steps
+
+
+def _fold_generic(protocol: str, lines: Iterable[tuple[str, str]]) -> list[Step]:
+    """POP3, IMAP, HTTP: one arrow per client line, one per run of server lines.
+
+    A POP3 multi-line response (RFC 1939 section 3) and an IMAP command's
+    untagged responses with their tagged completion (RFC 3501 section 2.2.2)
+    are each one run of server lines. HTTP's request and response, with their
+    header fields and body, are each one run too.
+    """
+    steps: list[Step] = []
+    encrypted = tls_asked = False
+    for direction, line in lines:
+        if encrypted:
+            _encrypted(steps, direction, line)
+            continue
+        last = steps[-1] if steps else None
+        if last is not None and last.direction == direction and (direction == S2C or protocol == "HTTP"):
+            last.lines.append(line)
+        else:
+            last = Step(direction, "command" if direction == C2S else "reply", "", [line])
+            steps.append(last)
+            if direction == C2S:
+                words = line.split()
+                verb = words[1] if protocol == "IMAP" and len(words) > 1 else (words[0] if words else "")
+                tls_asked = verb.upper() in _TLS_COMMANDS
+        last.label = _generic_label(protocol, last)
+        if tls_asked and direction == S2C and _positive(protocol, line):
+            encrypted, tls_asked = True, False
+    return steps
+
+
+def _positive(protocol: str, line: str) -> bool:
+    if protocol == "POP3":
+        return line.startswith("+OK")
+    words = line.split()
+    return protocol == "IMAP" and len(words) > 1 and words[0] != "*" and words[1].upper() == "OK"
+
+
+def _encrypted(steps: list[Step], direction: str, line: str) -> None:
+    last = steps[-1] if steps else None
+    if last is not None and last.kind == "encrypted" and last.direction == direction:
+        last.lines.append(line)
+    else:
+        steps.append(Step(direction, "encrypted", "encrypted (TLS)", [line]))
+
+
+def _command(line: str) -> str:
+    verb, space, rest = line.partition(" ")
+    return style.shorten(verb.upper() + space + rest, LABEL_WIDTH)
+
+
+def _reply_label(lines: list[str]) -> str:
+    first = style.shorten(lines[0], LABEL_WIDTH)
+    if len(lines) == 1:
+        return first
+    # "250-mail.someplace.org" becomes "250 mail.someplace.org … (7 lines)".
+    first = re.sub(r"^(\d{3})-", r"\1 ", first)
+    return style.shorten(first, LABEL_WIDTH - 12) + f" … ({len(lines)} lines)"
+
+
+def _generic_label(protocol: str, step: Step) -> str:
+    if step.direction == C2S and protocol != "HTTP":
+        return _command(step.lines[0]) if protocol == "POP3" else style.shorten(step.lines[0], LABEL_WIDTH)
+    # IMAP's tagged line, last, says how the command ended; elsewhere the first line does.
+    shown = step.lines[-1] if protocol == "IMAP" else step.lines[0]
+    if len(step.lines) == 1:
+        return style.shorten(shown, LABEL_WIDTH)
+    return style.shorten(shown, LABEL_WIDTH - 12) + f" … ({len(step.lines)} lines)"
+
+
+def _message(body: list[str], *, dot: bool, unfinished: bool = False) -> Step:
+    """The message as one arrow; ``dot``: it was ended by a line holding only "."."""
+    label = f"message: {_count(len(body), 'line')}" + (", unfinished" if unfinished else "")
+    return Step(C2S, "message", label, body + (["."] if dot else []))
+
+
+def preview(lines: list[str], max_lines: int) -> list[str]:
+    """The first ``max_lines`` lines of a message as a reader sees them, then "..." and ".".
+
+    Header fields folded over several lines (RFC 5322 section 2.2.3, as a
+    Received: field usually is) are unfolded first, so each preview line is a
+    whole field.
+    """
+    ended = bool(lines) and lines[-1] == "."
+    body = lines[:-1] if ended else list(lines)
+    logical: list[str] = []
+    in_header = True
+    for line in body:
+        if in_header and line[:1] in (" ", "\t") and logical:
+            logical[-1] += " " + line.strip()
+            continue
+        if line == "":
+            in_header = False
+        logical.append(line)
+    shown = [style.shorten(line, PREVIEW_WIDTH) for line in logical[:max_lines]]
+    if len(logical) > max_lines:
+        shown.append("...")
+    return shown + (["."] if ended else [])
+
+
+# -- the figure ---------------------------------------------------------------------------
+
+
+def ladder(trace: Trace, sessions: Connection | Iterable[Connection] | None = None, *,
+           max_body_lines: int = 3, title: str | None = None) -> Diagram:
+    """A ladder diagram of SMTP (or other) sessions from a lab's trace.
+
+    ``sessions`` are `Connection` objects from ``trace.sessions(...)``
+    (default: every session). Several sessions are drawn one after the other
+    on the same lifelines, each under a separator that names it: a
+    submission and the relay that followed read top to bottom as the
+    message's journey. ``max_body_lines`` is how many lines of each message
+    are shown with its arrow (0: only its size).
+    """
+    if sessions is None:
+        sessions = trace.sessions()
+    elif isinstance(sessions, Connection):
+        sessions = [sessions]
+    sessions = list(sessions)
+    servers = {c.server for c in trace.sessions()}
+
+    lifelines: list[str] = []
+    for conn in sessions:
+        for device in (conn.client, conn.server):
+            if device not in lifelines:
+                lifelines.append(device)
+
+    arrows: list[Arrow] = []
+    folded: list[tuple[Connection, list[Arrow]]] = []
+    for number, conn in enumerate(sessions, start=1):
+        these = []
+        for step in fold(conn.protocol, trace.lines(conn)):
+            src, dst = (conn.client, conn.server) if step.direction == C2S else (conn.server, conn.client)
+            these.append(Arrow(number, src, dst, step.direction, step.kind, step.label, tuple(step.lines)))
+        arrows.extend(these)
+        folded.append((conn, these))
+
+    figure = _draw(lifelines, folded, servers, max_body_lines, title)
+    alt = _alt(lifelines, folded, servers)
+    return Diagram(figure, alt, "ladder", lifelines=lifelines, arrows=arrows)
+
+
+def _session_title(number: int, conn: Connection, servers: set[str]) -> str:
+    return f"Session {number}:  {conn.client} → {conn.server},  {style.service_name(conn, servers)}"
+
+
+def _draw(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]], servers: set[str],
+          max_body_lines: int, title: str | None) -> Figure:
+    x_of = {name: MARGIN + i * LANE for i, name in enumerate(lifelines)}
+    width = 2 * MARGIN + LANE * max(len(lifelines) - 1, 1)
+    count = sum(len(arrows) for _, arrows in folded)
+    heads_below = count > 12  # a long diagram names its lifelines at the bottom too
+
+    # Heights first: every arrow's row, then the whole figure.
+    top = 0.25 + (0.45 if title else 0) + 0.4  # title, legend
+    y = top + HEAD + 0.15
+    # ("session", y, (number, conn)), ("arrow", y, (arrow, preview lines)) or ("empty", y, conn)
+    rows: list[tuple[str, float, Any]] = []
+    for number, (conn, arrows) in enumerate(folded, start=1):
+        rows.append(("session", y, (number, conn)))
+        y += SEPARATOR
+        for arrow in arrows:
+            shown = []
+            if arrow.kind == "message" and max_body_lines > 0:
+                shown = preview(list(arrow.lines), max_body_lines)
+            y += ROW + (PREVIEW_ROW * len(shown) + 0.16 if shown else 0)
+            rows.append(("arrow", y, (arrow, shown)))
+        if not arrows:
+            y += ROW
+            rows.append(("empty", y, conn))
+    y += 0.3
+    lifeline_end = y
+    height = y + (HEAD + 0.35 if heads_below else 0.2)
+
+    figure, ax = new_figure(width, height)
+    if title:
+        ax.text(width / 2, 0.25, title, ha="center", va="top", fontsize=style.FONT + 3,
+                fontweight="bold", color=style.TEXT)
+    _legend(ax, width / 2, top - 0.2)
+
+    head_top = top
+    for name, x in x_of.items():
+        ax.plot([x, x], [head_top + HEAD, lifeline_end], color="#a0a0a0", linewidth=1.2, zorder=1)
+        _head(ax, x, head_top, name)
+        if heads_below:
+            _head(ax, x, lifeline_end, name)
+    # Time flows down: say so once, in the left margin.
+    ax.annotate("", xy=(0.3, lifeline_end - 0.1), xytext=(0.3, head_top + HEAD + 0.4),
+                arrowprops={"arrowstyle": "-|>", "color": style.MUTED, "linewidth": 1.0})
+    ax.text(0.18, head_top + HEAD + 0.45, "time", rotation=90, ha="center", va="top",
+            fontsize=style.SMALL, color=style.MUTED)
+
+    for kind, row_y, item in rows:
+        if kind == "session":
+            number, conn = item
+            line_y = row_y + 0.12
+            ax.plot([0.55, width - 0.2], [line_y, line_y], color="#c8c8c8", linewidth=1.0, zorder=1)
+            ax.text(0.6, line_y + 0.07, _session_title(number, conn, servers), ha="left", va="top",
+                    fontsize=style.FONT - 0.5, fontstyle="italic", color=style.MUTED, zorder=4,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5})
+        elif kind == "arrow":
+            arrow, shown = item
+            _arrow(ax, x_of[arrow.src], x_of[arrow.dst], row_y - 0.07, arrow, shown)
+        else:
+            conn = item
+            x = (x_of[conn.client] + x_of[conn.server]) / 2
+            ax.text(x, row_y - 0.1, "(nothing crossed the wire)", ha="center", va="bottom",
+                    fontsize=style.SMALL, color=style.MUTED, fontstyle="italic")
+    if not folded:
+        ax.text(width / 2, top + HEAD + 0.4, "no sessions yet", ha="center", va="center",
+                fontsize=style.FONT, color=style.MUTED)
+    return figure
+
+
+def _head(ax: Axes, x: float, y: float, name: str) -> None:
+    ax.text(x, y + HEAD / 2, name, ha="center", va="center", fontsize=style.FONT, fontweight="bold",
+            color=style.TEXT, zorder=5,
+            bbox={"boxstyle": "round,pad=0.45", "facecolor": "#f2f2f2", "edgecolor": "#7f7f7f"})
+
+
+def _legend(ax: Axes, x: float, y: float) -> None:
+    for offset, direction, text in ((-2.6, C2S, "client → server (command)"),
+                                    (0.4, S2C, "server → client (reply)")):
+        spec = style.ARROW[direction]
+        ax.plot([x + offset, x + offset + 0.55], [y, y], color=spec["color"],
+                linestyle=spec["linestyle"], linewidth=style.ARROW_WIDTH)
+        _head_triangle(ax, x + offset + 0.55, y, 1, spec["color"])
+        ax.text(x + offset + 0.7, y, text, ha="left", va="center", fontsize=style.SMALL, color=style.TEXT)
+
+
+def _head_triangle(ax: Axes, x: float, y: float, sign: int, colour: str) -> None:
+    from matplotlib.patches import Polygon
+
+    length, half = 0.13, 0.05
+    ax.add_patch(Polygon([(x, y), (x - sign * length, y - half), (x - sign * length, y + half)],
+                         closed=True, facecolor=colour, edgecolor=colour, linewidth=0.5, zorder=3))
+
+
+def _arrow(ax: Axes, x1: float, x2: float, y: float, arrow: Arrow, shown: list[str]) -> None:
+    spec = style.ARROW[arrow.direction]
+    sign = 1 if x2 > x1 else -1
+    # The line stops where the head starts, so a dashed line never dents the head.
+    ax.plot([x1, x2 - sign * 0.12], [y, y], color=spec["color"], linestyle=spec["linestyle"],
+            linewidth=style.ARROW_WIDTH, zorder=2, solid_capstyle="butt")
+    _head_triangle(ax, x2, y, sign, spec["color"])
+    middle = (x1 + x2) / 2
+    label_y = y - 0.06
+    if shown:
+        left = min(x1, x2) + 0.25
+        ax.text(left, label_y - 0.02, "\n".join(shown), ha="left", va="bottom", family=style.MONO,
+                fontsize=8.5, color=style.TEXT, linespacing=1.3, zorder=4,
+                bbox={"boxstyle": "square,pad=0.25", "facecolor": "#f6f6f6", "edgecolor": "#d0d0d0"})
+        label_y -= PREVIEW_ROW * len(shown) + 0.1
+        ax.text(left, label_y, arrow.label, ha="left", va="bottom", fontsize=style.FONT,
+                color=style.TEXT, fontweight="bold", zorder=4)
+        return
+    ax.text(middle, label_y, arrow.label, ha="center", va="bottom", fontsize=style.FONT,
+            color=style.TEXT, zorder=4, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
+
+
+# -- the words ------------------------------------------------------------------------
+
+
+def _alt(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]], servers: set[str]) -> str:
+    if not folded:
+        return "Ladder diagram: no sessions yet."
+    count = sum(len(arrows) for _, arrows in folded)
+    n = len(folded)
+    out = [f"Ladder diagram: {_count(n, 'session')} on {_count(len(lifelines), 'lifeline')} "
+           f"({', '.join(lifelines)}), {_count(count, 'arrow')}, time flowing down."]
+    for number, (conn, arrows) in enumerate(folded, start=1):
+        said = [_said(a) for a in arrows if a.direction == C2S]
+        answered = [_answered(conn.protocol, a) for a in arrows if a.direction == S2C]
+        line = (f"Session {number}: {conn.client} -> {conn.server}, {style.service_name(conn, servers)}, "
+                f"{_count(len(arrows), 'arrow')}.")
+        if said:
+            line += f" {'Client' if conn.protocol != 'local' else 'Handed over'}: {'; '.join(said)}."
+        if answered:
+            line += f" Server: {', '.join(answered)}."
+        out.append(line)
+    return "\n".join(out)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _said(arrow: Arrow) -> str:
+    if arrow.kind == "message":
+        return "message (" + arrow.label.removeprefix("message: ") + ")"
+    # ESMTP parameters such as SIZE=272 depend on the message's length: leave them out.
+    match = re.match(r"^(MAIL FROM:<[^>]*>|RCPT TO:<[^>]*>)", arrow.label, re.IGNORECASE)
+    return match.group(1) if match else arrow.label
+
+
+def _answered(protocol: str, arrow: Arrow) -> str:
+    if arrow.kind == "encrypted":
+        return "encrypted (TLS)"
+    protocol = protocol.upper()
+    line = arrow.lines[-1] if protocol == "IMAP" else arrow.lines[0]
+    words = line.split() or ["(empty)"]
+    if protocol == "SMTP":
+        token = line[:3]
+    elif protocol == "IMAP":
+        token = " ".join(words[:2])
+    elif protocol == "HTTP" and len(words) > 1:
+        token = words[1]
+    else:
+        token = words[0]
+    return token + (f" ({len(arrow.lines)} lines)" if len(arrow.lines) > 1 else "")

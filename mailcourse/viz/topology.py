@@ -1,0 +1,451 @@
+"""The topology: the classic four-device figure, drawn from what the lab really did.
+
+    joe-laptop --SMTP (submission)--> mail.someplace.org --SMTP (relay, MX)-->
+        mail.somewhereelse.com --POP3 / IMAP / HTTP--> jane-laptop
+
+Each device of the lab is a node: its client hosts (orange, rounded) and its
+mail servers (blue, square). Edges point the way mail flows. An edge that
+some session in the trace really used is drawn solid and labelled with the
+protocol that carried it; an edge of the four-device model that nothing has
+used yet is drawn faint and dashed, with the protocol that would carry it.
+Mind the last edge: mail flows from Jane's server to Jane's laptop, but it is
+the laptop that opens the connection and asks (POP3, IMAP, HTTP are "pull"
+protocols; SMTP "pushes").
+
+With ``message_id``, the hops that message took (`Trace.hops`) are marked as
+with a highlighter pen (thick, red, under the edge) and numbered 1, 2, 3 in
+order. A user who hands a message over on the server host itself (the local
+``sendmail`` of `MailServer.inject`) appears as a node of its own under that
+server.
+
+The graph is a `networkx.DiGraph` (``diagram.graph``): nodes carry ``kind``
+and ``pos``, edges carry ``label``, ``used`` and ``hops``, for anyone who
+wants to compute on it. Positions are fixed columns, never a force-directed
+layout, so the figure is the same on every run.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ..trace import Connection
+from . import style
+from .diagram import Diagram, Edge, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..lab import Lab
+
+# Layout, in inches.
+BOX_HEIGHT = 0.78
+ROW_STEP = 1.55  # between two nodes stacked in one column
+MIN_GAP = 1.2  # between two neighbouring boxes, at least
+MARGIN = 0.35
+NAME_SIZE = style.FONT + 0.5
+LABEL_SIZE = style.FONT - 0.5
+
+ROLES = {"server": "mail server", "client": "client host", "shell": "user on the server host",
+         "program": "program outside the lab"}
+
+
+def topology(lab: Lab, message_id: str | None = None, *, title: str | None = None) -> Diagram:
+    """The four-device figure of ``lab``, with the edges its traffic used.
+
+    ``message_id`` (e.g. ``msg["Message-ID"]``) highlights and numbers the
+    hops of that message. The returned `Diagram` lists what was drawn:
+    ``nodes``, ``edges`` (every edge, used or not) and ``hops`` (the edge of
+    each hop, in order).
+    """
+    import networkx as nx
+
+    hops = lab.trace.hops(message_id) if message_id else []
+    sessions = lab.trace.sessions()  # after hops: every hop is among them
+    servers = _server_order([s.hostname for s in lab.servers.values()], hops)
+    owners = {name: client.address for name, client in lab.clients.items()}
+
+    # Every device: its kind and its home server (the server it is drawn next to).
+    kinds: dict[str, str] = {name: "server" for name in servers}
+    home: dict[str, str] = {}
+    for name, client in lab.clients.items():
+        kinds[name], home[name] = "client", client.server.hostname
+    for conn in sessions:
+        for device in (conn.client, conn.server):
+            if device not in kinds:
+                kinds[device] = "shell" if conn.protocol.lower() == "local" else "program"
+                home[device] = conn.server
+
+    sender = hops[0].client if hops and kinds.get(hops[0].client) == "client" else None
+    sides = _sides(kinds, home, servers, sender)
+    edges = _edges(kinds, sides, home, servers, sessions)
+    hop_edges = []
+    for number, conn in enumerate(hops, start=1):
+        edge = edges[_edge_of(conn, set(servers))[0]]
+        edge.hops.append(number)
+        hop_edges.append(edge)
+
+    captions = {name: owners.get(name, ROLES[kind]) for name, kind in kinds.items()}
+    widths = _box_widths(captions)
+    pos, width = _positions(sides, home, servers, widths, edges)
+
+    graph = nx.DiGraph()
+    for name in pos:
+        graph.add_node(name, kind=kinds[name], pos=pos[name], caption=captions[name])
+    for edge in edges.values():
+        graph.add_edge(edge.src, edge.dst, label=edge.label, used=edge.used, sessions=edge.sessions,
+                       hops=list(edge.hops), family=edge.family)
+
+    nodes = sorted(pos, key=lambda n: pos[n])  # left to right, then top to bottom
+    figure = _draw(graph, widths, width, title, message_id if hops else None)
+    alt = _alt(nodes, kinds, home, owners, list(edges.values()), hop_edges, message_id)
+    return Diagram(figure, alt, "topology", nodes=nodes, edges=list(edges.values()),
+                   hops=hop_edges, graph=graph)
+
+
+def _sides(kinds: dict[str, str], home: dict[str, str], servers: list[str],
+           sender: str | None) -> dict[str, str]:
+    """Where each device goes: "left", "right", "below" its server, or "server".
+
+    The servers stand in a row. The first server's client hosts go on the
+    left (they send), the last server's on the right (they receive); with
+    one server only, the sender goes left and everyone else right. Users on
+    a server host, programs from outside, and clients of servers in the
+    middle go below their server.
+    """
+    sides: dict[str, str] = {}
+    first_client = next((n for n, k in kinds.items() if k == "client"), None)
+    for name, kind in kinds.items():
+        if kind == "server":
+            sides[name] = "server"
+            continue
+        index = servers.index(home[name]) if kind == "client" else -1
+        if kind != "client":
+            sides[name] = "below"
+        elif len(servers) == 1:
+            sides[name] = "left" if name == (sender or first_client) else "right"
+        elif index == 0:
+            sides[name] = "left"
+        elif index == len(servers) - 1:
+            sides[name] = "right"
+        else:
+            sides[name] = "below"
+    return sides
+
+
+def _edges(kinds: dict[str, str], sides: dict[str, str], home: dict[str, str], servers: list[str],
+           sessions: list[Connection]) -> dict[tuple[str, str], Edge]:
+    """The four-device model's edges, then the edges traffic used (which may be new ones)."""
+    edges: dict[tuple[str, str], Edge] = {}
+    for name, side in sides.items():
+        if side == "left":
+            edges[(name, home[name])] = Edge(name, home[name], "SMTP (submission)", "SMTP")
+    for a, b in zip(servers, servers[1:]):
+        edges[(a, b)] = Edge(a, b, "SMTP (relay, MX)", "SMTP")
+    for name, side in sides.items():
+        if side == "right" or (side == "below" and kinds[name] == "client"):
+            edges[(home[name], name)] = Edge(home[name], name, "POP3 / IMAP / HTTP", "retrieval")
+    for conn in sessions:
+        key, label, fam = _edge_of(conn, set(servers))
+        edge = edges.get(key)
+        if edge is None:
+            edge = edges[key] = Edge(key[0], key[1], label, fam)
+        if not edge.used:  # the model's guess gives way to what really happened
+            edge.label, edge.family, edge.used = label, fam, True
+        elif label not in edge.label.split(" / "):
+            edge.label += " / " + label
+        edge.sessions += 1
+    return edges
+
+
+def _positions(sides: dict[str, str], home: dict[str, str], servers: list[str], widths: dict[str, float],
+               edges: dict[tuple[str, str], Edge]) -> tuple[dict[str, tuple[float, float]], float]:
+    """Fixed positions in inches (y downwards), and the width they need."""
+    columns = [[n for n, side in sides.items() if side == "left"]]
+    columns += [[s] for s in servers]
+    columns.append([n for n, side in sides.items() if side == "right"])
+    columns = [c for c in columns if c]
+    below = {s: [n for n, side in sides.items() if side == "below" and home[n] == s] for s in servers}
+
+    pos: dict[str, tuple[float, float]] = {}
+    x = MARGIN
+    for i, names in enumerate(columns):
+        members = names + [n for s in names for n in below.get(s, [])]
+        half = max(widths[n] for n in members) / 2
+        if i:
+            x += _gap_need(edges, columns[i - 1], names)
+        for j, name in enumerate(names):
+            pos[name] = (x + half, (j - (len(names) - 1) / 2) * ROW_STEP)
+            for k, extra in enumerate(below.get(name, []), start=1):
+                pos[extra] = (x + half, pos[name][1] + k * ROW_STEP)
+        x += 2 * half
+    return pos, x + MARGIN
+
+
+def _server_order(servers: list[str], hops: list[Connection]) -> list[str]:
+    """The lab's servers, those a highlighted message passed first, in its order."""
+    order: list[str] = []
+    for conn in hops:
+        for device in (conn.client, conn.server):
+            if device in servers and device not in order:
+                order.append(device)
+    return order + [s for s in servers if s not in order]
+
+
+def _edge_of(conn: Connection, servers: set[str]) -> tuple[tuple[str, str], str, str]:
+    """The edge a session used, its label and colour family. Edges follow the mail."""
+    protocol = conn.protocol.upper()
+    if protocol in style.RETRIEVAL:
+        return (conn.server, conn.client), style.service_name(conn, servers), "retrieval"
+    return (conn.client, conn.server), style.service_name(conn, servers), style.family(protocol)
+
+
+# -- measuring and drawing ----------------------------------------------------------------
+
+_measure: Any = None
+_measure_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=512)
+def _text_width(text: str, size: float, weight: str = "normal") -> float:
+    """How wide ``text`` is, in inches, as matplotlib will draw it (measured on a scratch figure)."""
+    global _measure
+    with _measure_lock:
+        if _measure is None:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+
+            figure = Figure(dpi=100)
+            _measure = (figure, FigureCanvasAgg(figure).get_renderer())
+        figure, renderer = _measure
+        t = figure.text(0, 0, text, fontsize=size, fontweight=weight)
+        width = t.get_window_extent(renderer).width / 100
+        t.remove()
+    return width
+
+
+def _box_widths(captions: dict[str, str]) -> dict[str, float]:
+    return {name: max(_text_width(name, NAME_SIZE, "bold"), _text_width(caption, style.SMALL)) + 0.32
+            for name, caption in captions.items()}
+
+
+def _wrapped(label: str) -> str:
+    """"SMTP (relay, MX)" drawn on two lines, "SMTP" over "(relay, MX)", to fit between boxes."""
+    head, paren, rest = label.partition(" (")
+    if paren:
+        return head + "\n(" + rest
+    first, slash, last = label.rpartition(" / ")  # "POP3 / IMAP / HTTP"
+    return first + " /\n" + last if slash and " / " in first else label
+
+
+def _gap_need(edges: dict[tuple[str, str], Edge], a: list[str], b: list[str]) -> float:
+    need = MIN_GAP
+    for edge in edges.values():
+        if (edge.src in a and edge.dst in b) or (edge.src in b and edge.dst in a):
+            lines = _wrapped(edge.label).split("\n")
+            need = max(need, max(_text_width(line, LABEL_SIZE) for line in lines) + 0.5)
+    return need
+
+
+def _draw(graph: Any, widths: dict[str, float], width: float, title: str | None,
+          message_id: str | None) -> Figure:
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    places = {n: graph.nodes[n]["pos"] for n in graph.nodes}
+    bends = {(a, b): _bend(graph, a, b, places, widths) for a, b in graph.edges}
+    labels = {(a, b): _label_place(places[a], places[b], bends[(a, b)], d)
+              for a, b, d in graph.edges(data=True)}
+
+    # The drawing's vertical extent: boxes, and every label with its room (two lines at most).
+    tops = [y - BOX_HEIGHT / 2 - 0.15 for _, y in places.values()]
+    bottoms = [y + BOX_HEIGHT / 2 + 0.15 for _, y in places.values()]
+    for (tx, ty, _, va), text in ((p[:4], p[4]) for p in labels.values()):
+        tall = 0.19 * (text.count("\n") + 1)
+        tops.append(ty - (tall if va == "bottom" else tall / 2 if va == "center" else 0) - 0.1)
+        bottoms.append(ty + (tall if va == "top" else tall / 2 if va == "center" else 0) + 0.1)
+    key = _key(graph, message_id is not None)
+    ncols = _key_columns(key, width)
+    key_rows = -(-len(key) // ncols)
+    head = 0.15 + (0.55 if title else 0)
+    height = head + max(bottoms) - min(tops) + 0.25 + 0.28 * key_rows
+    figure, ax = new_figure(width, height)
+    shift = head - min(tops)  # moves everything down, below the title
+    pos = {n: (x, y + shift) for n, (x, y) in places.items()}
+    if title:
+        ax.text(width / 2, 0.2, title, ha="center", va="top", fontsize=style.FONT + 3,
+                fontweight="bold", color=style.TEXT)
+
+    boxes = {}
+    for name in graph.nodes:
+        kind = graph.nodes[name]["kind"]
+        colour = style.NODE_COLOURS[kind]
+        x, y = pos[name]
+        w = widths[name]
+        shape = "square,pad=0" if kind == "server" else "round,pad=0,rounding_size=0.16"
+        box = FancyBboxPatch((x - w / 2, y - BOX_HEIGHT / 2), w, BOX_HEIGHT, boxstyle=shape,
+                             facecolor=_tint(colour), edgecolor=colour, linewidth=1.8, zorder=3)
+        ax.add_patch(box)
+        boxes[name] = box
+        ax.text(x, y - 0.08, name, ha="center", va="center", fontsize=NAME_SIZE, fontweight="bold",
+                color=style.TEXT, zorder=4)
+        ax.text(x, y + 0.2, graph.nodes[name]["caption"], ha="center", va="center", fontsize=style.SMALL,
+                color=style.MUTED, zorder=4)
+
+    for src, dst, data in graph.edges(data=True):
+        rad = bends[(src, dst)]
+        colour = style.EDGE_COLOURS[data["family"]]
+        common = {"posA": pos[src], "posB": pos[dst], "patchA": boxes[src], "patchB": boxes[dst],
+                  "connectionstyle": f"arc3,rad={rad}", "shrinkA": 3, "shrinkB": 3}
+        if data["hops"]:  # the highlighter stroke goes under the edge
+            ax.add_patch(FancyArrowPatch(arrowstyle="-", color=style.HIGHLIGHT["color"], alpha=0.4,
+                                         linewidth=style.HIGHLIGHT["linewidth"] * 2.2, zorder=1,
+                                         capstyle="round", **common))
+        if data["used"]:
+            ax.add_patch(FancyArrowPatch(arrowstyle="-|>", mutation_scale=20, color=colour,
+                                         linewidth=style.USED_WIDTH, zorder=2, **common))
+        else:
+            ax.add_patch(FancyArrowPatch(arrowstyle="-|>", mutation_scale=18, zorder=2,
+                                         **common, **style.UNUSED))
+        tx, ty, ha, va, text, (mx, my) = labels[(src, dst)]
+        faint = not data["used"]
+        ax.text(tx, ty + shift, text, ha=ha, va=va, fontsize=LABEL_SIZE, zorder=5, linespacing=1.15,
+                color=style.MUTED if faint else style.TEXT, fontstyle="italic" if faint else "normal")
+        if data["hops"]:
+            ax.text(mx, my + shift, ", ".join(str(n) for n in data["hops"]), ha="center", va="center",
+                    fontsize=style.FONT, fontweight="bold", color="white", zorder=6,
+                    bbox={"boxstyle": "circle,pad=0.3", "facecolor": style.HIGHLIGHT["color"],
+                          "edgecolor": "white", "linewidth": 1.2})
+
+    _legend(ax, key, ncols)
+    return figure
+
+
+def _bend(graph: Any, a: str, b: str, pos: dict[str, tuple[float, float]], widths: dict[str, float]) -> float:
+    """How much an edge curves (matplotlib's arc3 ``rad``): 0 is straight.
+
+    Two edges between the same devices, one each way, bow apart. An edge
+    whose straight line would cross another device's box bows around it
+    (upwards: the space under the servers holds the devices placed below).
+    """
+    (x1, y1), (x2, y2) = pos[a], pos[b]
+    crossed = False
+    for name, (x, y) in pos.items():
+        if name in (a, b):
+            continue
+        half_w, half_h = widths[name] / 2 + 0.05, BOX_HEIGHT / 2 + 0.05
+        for i in range(1, 40):
+            t = i / 40
+            if abs(x1 + t * (x2 - x1) - x) < half_w and abs(y1 + t * (y2 - y1) - y) < half_h:
+                crossed = True
+                break
+    if crossed:
+        # With y downwards, arc3 bows to the left of the direction of travel when rad > 0.
+        return -0.35 if x2 > x1 else 0.35 if x2 < x1 else 0.35
+    return 0.22 if graph.has_edge(b, a) else 0.0
+
+
+def _label_place(a: tuple[float, float], b: tuple[float, float], rad: float,
+                 data: dict) -> tuple[float, float, str, str, str, tuple[float, float]]:
+    """Where an edge's label goes: (x, y, ha, va, text, middle of the edge)."""
+    (x1, y1), (x2, y2) = a, b
+    dx, dy = x2 - x1, y2 - y1
+    # The middle of matplotlib's arc3 curve, in these y-down inch units.
+    mx, my = (x1 + x2) / 2 - rad * dy / 2, (y1 + y2) / 2 + rad * dx / 2
+    text = _wrapped(data["label"])
+    gap = 0.24 if data["hops"] else 0.09
+    if abs(dx) < 0.01:  # vertical: beside the edge, on the side a curved one bows to
+        side = -1 if mx < x1 - 0.01 else 1
+        return mx + side * (gap + 0.05), my, "left" if side > 0 else "right", "center", text, (mx, my)
+    if not rad:
+        # A sloping edge rises under one end of its label: lift the label by that much.
+        half = max(_text_width(line, LABEL_SIZE) for line in text.split("\n")) / 2
+        gap += abs(dy / dx) * half
+    if rad * dx > 0:  # bows downwards: the label goes under the curve
+        return mx, my + gap, "center", "top", text, (mx, my)
+    return mx, my - gap, "center", "bottom", text, (mx, my)
+
+
+def _tint(colour: str) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    r, g, b = to_rgb(colour)
+    return (1 - 0.14 * (1 - r), 1 - 0.14 * (1 - g), 1 - 0.14 * (1 - b))
+
+
+def _key(graph: Any, highlighted: bool) -> list[Any]:
+    """The legend's entries: what this figure shows, and only that."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles: list[Any] = []
+    for kind, text in (("client", "client host"), ("server", "mail server"), ("shell", "user on a server"),
+                       ("program", "program outside the lab")):
+        if any(d["kind"] == kind for _, d in graph.nodes(data=True)):
+            colour = style.NODE_COLOURS[kind]
+            handles.append(Patch(facecolor=_tint(colour), edgecolor=colour, linewidth=1.8, label=text))
+    edges = [d for _, _, d in graph.edges(data=True)]
+    for fam, text in (("SMTP", "used: SMTP"), ("retrieval", "used: POP3 / IMAP / HTTP"),
+                      ("local", "used: local hand-over"), ("other", "used: other")):
+        if any(d["used"] and d["family"] == fam for d in edges):
+            handles.append(Line2D([], [], color=style.EDGE_COLOURS[fam], linewidth=style.USED_WIDTH,
+                                  label=text))
+    if any(not d["used"] for d in edges):
+        handles.append(Line2D([], [], **style.UNUSED, label="not used yet"))
+    if highlighted:
+        handles.append(Line2D([], [], color=style.HIGHLIGHT["color"], alpha=0.4,
+                              linewidth=style.HIGHLIGHT["linewidth"] * 2.2,
+                              label="hops of the message, numbered"))
+    return handles
+
+
+def _key_columns(handles: list[Any], width: float) -> int:
+    """All entries in one row if they fit the figure's width, else as many columns as fit."""
+    if not handles:
+        return 1
+    # An entry: its handle (2.4 em), the gap to its text (0.8 em), the text, the gap to the next (1.6 em).
+    entries = [_text_width(h.get_label(), style.SMALL) + 4.8 * style.SMALL / 72 for h in handles]
+    room = width - 2 * MARGIN
+    if sum(entries) <= room:
+        return len(handles)
+    return max(1, min(len(handles), int(room // max(entries))))
+
+
+def _legend(ax: Axes, handles: list[Any], ncols: int) -> None:
+    if handles:
+        ax.legend(handles=handles, loc="lower center", ncols=ncols, frameon=False,
+                  fontsize=style.SMALL, handlelength=2.4, columnspacing=1.6,
+                  bbox_to_anchor=(0.5, 0.0), bbox_transform=ax.transAxes)
+
+
+# -- the words ------------------------------------------------------------------------------
+
+
+def _alt(nodes: list[str], kinds: dict[str, str], home: dict[str, str], owners: dict[str, str],
+         edges: list[Edge], hops: list[Edge], message_id: str | None) -> str:
+    def device(name: str) -> str:
+        kind = kinds[name]
+        if kind == "client":
+            return f"{name} (client host of {owners[name]})"
+        if kind == "server":
+            return f"{name} (mail server)"
+        return f"{name} ({ROLES[kind]}, next to {home[name]})"
+
+    out = [f"Topology: {len(nodes)} devices, left to right: {', '.join(device(n) for n in nodes)}."]
+    used = [e for e in edges if e.used]
+    unused = [e for e in edges if not e.used]
+    if used:
+        out.append("Used: " + "; ".join(
+            f"{e.src} -> {e.dst}, {e.label} ({e.sessions} session{'s' if e.sessions != 1 else ''})"
+            for e in used) + ".")
+    else:
+        out.append("No traffic yet.")
+    if unused:
+        out.append("Not used yet: " + "; ".join(f"{e.src} -> {e.dst}, {e.label}" for e in unused) + ".")
+    if message_id:
+        if hops:
+            out.append(f"Hops of {message_id.strip()}: " + "; ".join(
+                f"{i}. {e.src} -> {e.dst}, {e.label}" for i, e in enumerate(hops, start=1)) + ".")
+        else:
+            out.append(f"No hop of {message_id.strip()} in the trace yet.")
+    return "\n".join(out)

@@ -1,0 +1,282 @@
+"""The exercise machinery: the checks, the student versions, and the inverted test.
+
+Three layers, quickest first:
+
+1. `mailcourse.student` on small made-up notebooks: solutions become the
+   nbgrader stub, hidden tests vanish, outputs go.
+2. Each check of `mailcourse.exercises` against a live lab: it fails before
+   the task is done, explains in words, and passes once it is done.
+3. The inverted test (the idea of ``nbgrader validate --invert``): the
+   student version of every lesson runs with every check cell failing and
+   every other cell working, and the instructor version runs with no error.
+   The six notebooks run at once, each in its own kernel.
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Callable, Iterator
+
+import nbformat
+import pytest
+
+import mailcourse.exercises as check
+from mailcourse import Lab
+from mailcourse.exercises import ExerciseError
+from mailcourse.student import lessons, strip_regions, student_notebook, write_student_notebooks
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+JOE, JANE = "joe@someplace.org", "jane@somewhereelse.com"
+
+
+# -- 1. student versions ---------------------------------------------------------------
+
+
+def test_a_solution_region_becomes_the_stub_with_its_indentation() -> None:
+    source = "def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION\nprint('kept')"
+    assert strip_regions(source) == (
+        "def answer():\n    # YOUR CODE HERE\n    raise NotImplementedError()\nprint('kept')")
+
+
+def test_hidden_tests_are_dropped_and_visible_lines_kept() -> None:
+    source = "check.x(lab)\n### BEGIN HIDDEN TESTS\nassert secret\n### END HIDDEN TESTS\ndone()"
+    assert strip_regions(source) == "check.x(lab)\ndone()"
+
+
+@pytest.mark.parametrize("source", [
+    "### BEGIN SOLUTION\nx = 1",  # never closed: would publish the solution
+    "x = 1\n### END SOLUTION",
+    "### BEGIN SOLUTION\n### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS\n### END SOLUTION",
+])
+def test_broken_markers_are_refused(source: str) -> None:
+    with pytest.raises(ValueError):
+        strip_regions(source)
+
+
+def test_student_notebook_clears_outputs_and_shows_the_stub() -> None:
+    cell = nbformat.v4.new_code_cell("### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION", execution_count=3,
+                                     outputs=[nbformat.v4.new_output("stream", text="hi\n")])
+    cell.metadata.update(tags=["exercise"], jupyter={"source_hidden": True})
+    nb = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("# Title")])
+    student = student_notebook(nb)
+    out = student.cells[0]
+    assert out.source == "# YOUR CODE HERE\nraise NotImplementedError()"
+    assert out.outputs == [] and out.execution_count is None
+    assert "jupyter" not in out.metadata and out.metadata["tags"] == ["exercise"]
+    assert nb.cells[0].source.startswith("### BEGIN SOLUTION")  # the original is untouched
+    nbformat.validate(student)
+
+
+def test_write_student_notebooks_writes_every_lesson(tmp_path: Path) -> None:
+    written = write_student_notebooks(tmp_path)
+    assert [p.name for p in written] == [p.name for p in lessons(NOTEBOOKS)]
+    for path in written:
+        text = path.read_text()
+        assert "BEGIN SOLUTION" not in text and "YOUR CODE HERE" in text
+
+
+# -- the set-up cell of every lesson --------------------------------------------------------
+
+
+def test_stop_all_frees_the_labs_of_earlier_runs() -> None:
+    """What a lesson's set-up cell relies on to be safe to run twice."""
+    first, second = Lab.classic(seed=1), Lab.classic(seed=2)
+    assert Lab.stop_all() >= 2
+    assert "stopped" in repr(first) and "stopped" in repr(second)
+    assert Lab.stop_all() == 0
+
+
+# -- 2. the checks, against a live lab ---------------------------------------------------------
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    with Lab.classic(seed=5, retry_intervals=(1,)) as lab:
+        yield lab
+
+
+def _fails(call: Callable[..., None], *args: object) -> str:
+    with pytest.raises(ExerciseError) as failure:
+        call(*args)
+    return str(failure.value)
+
+
+def _send(lab: Lab, device: str, to: str, subject: str, body: str = "text") -> None:
+    client = lab.client(device)
+    client.compose(to, subject, body)
+    assert all(r.ok for r in client.send_all())
+    lab.wait_for_delivery()
+
+
+def test_hello_jane(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "No message called 'Hello, Jane'" in _fails(check.hello_jane, lab)
+    lab.client("joe-laptop").compose(JANE, "Hello, Jane", "hi")
+    assert "outbox of joe-laptop" in _fails(check.hello_jane, lab)  # composed, never sent
+    lab.client("joe-laptop").send_all()
+    check.hello_jane(lab)
+    assert capsys.readouterr().out == "✔ Correct: jane's inbox holds your message.\n"
+
+
+def test_hello_jane_explains_a_typo_in_the_address(lab: Lab) -> None:
+    _send(lab, "joe-laptop", "jnae@somewhereelse.com", "Hello, Jane")
+    assert "bounce" in _fails(check.hello_jane, lab)
+
+
+def test_who_received(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "No inbox holds" in _fails(check.who_received, lab, JOE, "mail.someplace.org")
+    _send(lab, "jane-laptop", JOE, "Re: Hello from the lab")
+    assert "not answered yet" in _fails(check.who_received, lab, ..., ...)
+    assert "not a mail address" in _fails(check.who_received, lab, "joe", "mail.someplace.org")
+    assert "jane wrote the reply" in _fails(check.who_received, lab, JANE, "mail.somewhereelse.com")
+    assert "is a domain" in _fails(check.who_received, lab, JOE, "someplace.org")
+    check.who_received(lab, " Joe@SomePlace.org ", "mail.someplace.org")
+    assert capsys.readouterr().out.startswith("✔ Correct:")
+
+
+def test_waiting_for_joe(lab: Lab) -> None:
+    assert "is online" in _fails(check.waiting_for_joe, lab)
+    lab.server("someplace.org").go_offline()
+    assert "holds nothing for joe" in _fails(check.waiting_for_joe, lab)
+    jane = lab.client("jane-laptop")
+    jane.compose(JOE, "Back at you", "hi")
+    jane.send_all()
+    check.waiting_for_joe(lab)
+    lab.server("someplace.org").go_online()
+    assert lab.wait_for_delivery()
+
+
+def test_several_in_one_session(lab: Lab) -> None:
+    assert "no message sent from jane-laptop" in _fails(check.several_in_one_session, lab)
+    _send(lab, "jane-laptop", JOE, "one")
+    _send(lab, "jane-laptop", JOE, "two")
+    assert "each carried one message" in _fails(check.several_in_one_session, lab)
+    jane = lab.client("jane-laptop")
+    jane.compose(JOE, "three", "x")
+    jane.compose(JOE, "four", "x")
+    jane.send_all()
+    check.several_in_one_session(lab)
+
+
+def _transaction(lab: Lab, rcpts: list[str], text: str) -> None:
+    with lab.smtp("joe-laptop", lab.server("someplace.org").submission) as s:
+        s.login(JOE, "joe-password")
+        s.mail(JOE)
+        for rcpt in rcpts:
+            s.rcpt(rcpt)
+        s.data(text)
+    lab.wait_for_delivery()
+
+
+def test_two_recipients(lab: Lab) -> None:
+    message = "Subject: Two of us\n\nhello\n"
+    assert "no accepted message" in _fails(check.two_recipients, lab)
+    _transaction(lab, [JANE], message)
+    _transaction(lab, [JOE], message)
+    assert "no single transaction named both" in _fails(check.two_recipients, lab)
+    _transaction(lab, [JANE, JOE], message)
+    check.two_recipients(lab)
+
+
+@pytest.mark.parametrize("answer, expected", [
+    (..., "not answered yet"),
+    ("C: DATA", "the client sent it"),
+    ("S: 250 2.1.0 OK", "positive completion"),
+    ("334 ", "logging in"),
+    ("hello", "three-digit code"),
+])
+def test_transcript_line_explains(answer: object, expected: str) -> None:
+    assert expected in _fails(check.transcript_line, answer)
+
+
+def test_transcript_line_accepts_the_354_line(capsys: pytest.CaptureFixture[str]) -> None:
+    check.transcript_line("S: 354 End data with <CR><LF>.<CR><LF>")
+    check.transcript_line("354")
+    assert capsys.readouterr().out.count("✔ Correct:") == 2
+
+
+def test_lone_dot(lab: Lab) -> None:
+    _transaction(lab, [JANE], "Subject: tip\n\n.profile is hidden\n")
+    assert "just a dot" in _fails(check.lone_dot, lab)
+    _transaction(lab, [JANE], "Subject: dot\n\nabove\n.\nbelow\n")
+    check.lone_dot(lab)
+
+
+def test_a_failed_check_shows_one_plain_line_in_ipython() -> None:
+    lines = ExerciseError("jane's inbox is empty.")._render_traceback_()
+    assert len(lines) == 1 and lines[0].endswith("Not yet:\x1b[0m jane's inbox is empty.")
+
+
+# -- 3. the inverted test: every lesson, student and instructor versions -------------------------
+
+
+def _tags(cell: nbformat.NotebookNode) -> list[str]:
+    return cell.metadata.get("tags", [])
+
+
+def _errors(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [o for o in cell.get("outputs", []) if o.output_type == "error"]
+
+
+async def _run_all(jobs: list[tuple[Path, Path]]) -> list[nbformat.NotebookNode]:
+    from nbclient import NotebookClient
+
+    async def run(path: Path, cwd: Path) -> nbformat.NotebookNode:
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                                record_timing=False, resources={"metadata": {"path": str(cwd)}})
+        await client.async_execute()
+        return nb
+
+    return list(await asyncio.gather(*(run(path, cwd) for path, cwd in jobs)))
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], nbformat.NotebookNode]:
+    """Every lesson run twice, as the student and as the instructor gets it, each in a folder copy."""
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints")
+    student = tmp_path_factory.mktemp("course") / "student"
+    instructor = student.parent / "instructor"
+    shutil.copytree(NOTEBOOKS, student, ignore=ignore)
+    shutil.copytree(NOTEBOOKS, instructor, ignore=ignore)
+    write_student_notebooks(student, NOTEBOOKS)
+    names = [p.name for p in lessons(NOTEBOOKS)]
+    jobs = [(folder / name, folder) for folder in (student, instructor) for name in names]
+    results = asyncio.run(_run_all(jobs))
+    return {(folder.name, path.name): nb for (path, folder), nb in zip(jobs, results)}
+
+
+LESSONS = [p.name for p in lessons(NOTEBOOKS)]
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_student_version_fails_every_check_and_nothing_else(
+        executed: dict[tuple[str, str], nbformat.NotebookNode], name: str) -> None:
+    nb = executed["student", name]
+    checks = 0
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        errors, where = _errors(cell), f"{name}, cell {index}:\n{cell.source}"
+        if "check" in _tags(cell):
+            checks += 1
+            assert [e.ename for e in errors] == ["ExerciseError"], f"this check passes without a solution: {where}"
+            assert len(errors[0].traceback) == 1, f"a failed check should show one plain line: {where}"
+        elif "exercise" in _tags(cell):
+            if "raise NotImplementedError()" in cell.source:
+                assert [e.ename for e in errors] == ["NotImplementedError"], where
+        else:
+            assert not errors, f"a lesson cell fails when the exercises are not done: {where}\n{errors}"
+    assert checks >= 2
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_instructor_version_runs_without_errors(
+        executed: dict[tuple[str, str], nbformat.NotebookNode], name: str) -> None:
+    nb = executed["instructor", name]
+    for index, cell in enumerate(nb.cells):
+        assert not _errors(cell), f"{name}, cell {index} fails:\n{cell.source}\n{_errors(cell)}"
+        if "check" in _tags(cell):
+            printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            assert printed.startswith("✔ Correct: ") and printed.count("\n") == 1, (name, index, printed)

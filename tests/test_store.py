@@ -1,0 +1,264 @@
+"""The mail store: Maildir on disk, plus the UIDs and UIDVALIDITY that IMAP needs.
+
+These tests use `MailStore` directly on a temporary folder and look at the
+files, as mutt or any other Maildir reader would.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from mailcourse import MailStore
+from mailcourse.store import INBOX, StoreError
+
+
+def message(n: int | str) -> bytes:
+    return f"From: a@example.org\r\nSubject: {n}\r\n\r\nbody {n}\r\n".encode()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> MailStore:
+    s = MailStore(tmp_path / "mail", hostname="test.example")
+    s.create_account("joe")
+    return s
+
+
+def files(store: MailStore, account: str = "joe") -> list[Path]:
+    box = store.root / account
+    return sorted(p for sub in ("new", "cur") for p in (box / sub).iterdir())
+
+
+def test_uids_ascend_and_are_never_reused(store):
+    uids = [store.deliver("joe", message(i)) for i in range(3)]
+    assert uids == [1, 2, 3]
+    store.delete("joe", 3)
+    store.delete("joe", 2)
+    assert store.deliver("joe", message(3)) == 4
+    assert [m.uid for m in store.list("joe")] == [1, 4]
+    assert store.uidnext("joe") == 5
+    # ... not even by a store opened afresh after the deletes.
+    again = MailStore(store.root)
+    assert again.deliver("joe", message(4)) == 5
+    again.delete("joe", 5)
+    assert MailStore(store.root).deliver("joe", message(5)) == 6
+
+
+def test_deleted_message_is_gone_from_disk(store):
+    uid = store.deliver("joe", message("x"))
+    assert len(files(store)) == 1
+    store.delete("joe", uid)
+    assert files(store) == []
+    with pytest.raises(StoreError):
+        store.get("joe", uid)
+    with pytest.raises(StoreError):
+        store.delete("joe", uid)
+
+
+def test_new_mail_lands_in_new_and_reads_back_exactly(store):
+    raw = message("exact") + b"\r\n.leading dot\r\n\xc3\xa9\r\n"
+    uid = store.deliver("joe", raw)
+    [path] = files(store)
+    assert path.parent.name == "new"
+    assert ":2," not in path.name  # new/ files carry no info part (maildir(5))
+    assert path.read_bytes() == raw
+    assert store.get("joe", uid) == raw
+    assert list((store.root / "joe" / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("flags, suffix", [
+    ({"\\Seen"}, ":2,S"),
+    ({"\\Seen", "\\Flagged"}, ":2,FS"),
+    ({"\\Answered", "\\Seen", "\\Draft", "\\Deleted", "\\Flagged"}, ":2,DFRST"),
+    (set(), ":2,"),
+])
+def test_flags_map_to_maildir_info(store, flags, suffix):
+    uid = store.deliver("joe", message("f"))
+    store.set_flags("joe", uid, flags)
+    [path] = files(store)
+    assert path.parent.name == "cur"
+    assert path.name.endswith(suffix)
+    assert store.list("joe")[0].flags == frozenset(flags)
+    assert MailStore(store.root).list("joe")[0].flags == frozenset(flags)  # read back from the name
+
+
+def test_delivering_with_flags_goes_to_cur(store):
+    store.deliver("joe", message("sent"), flags={"\\Seen"})
+    [path] = files(store)
+    assert path.parent.name == "cur" and path.name.endswith(":2,S")
+
+
+def test_flags_set_by_another_maildir_program_are_read(store):
+    uid = store.deliver("joe", message("m"))
+    [path] = files(store)
+    name = path.name.partition(":2,")[0]
+    os.rename(path, store.root / "joe" / "cur" / f"{name}:2,RS")  # as mutt does after a reply
+    [info] = MailStore(store.root).list("joe")
+    assert info.uid == uid
+    assert info.flags == {"\\Answered", "\\Seen"}
+
+
+def test_internal_date_is_the_file_mtime(store):
+    when = 1_000_000_000.0  # 2001-09-09
+    uid = store.deliver("joe", message("old"), internaldate=when)
+    [path] = files(store)
+    assert path.stat().st_mtime == when
+    [info] = store.list("joe")
+    assert (info.uid, info.internaldate) == (uid, when)
+    store.set_flags("joe", uid, {"\\Seen"})  # a rename keeps the date
+    assert files(store)[0].stat().st_mtime == when
+    assert MailStore(store.root).list("joe")[0].internaldate == when
+    # Without a date given, the internal date is the time of delivery, kept as the mtime.
+    now = store.deliver("joe", message("now"))
+    info = store.list("joe")[1]
+    assert info.uid == now
+    assert info.internaldate == info.path.stat().st_mtime
+    assert MailStore(store.root).list("joe")[1].internaldate == info.internaldate
+
+
+def test_reopened_store_sees_the_same_uids_and_uidvalidity(store):
+    store.create_folder("joe", "Archive")
+    for i in range(5):
+        store.deliver("joe", message(i))
+    store.deliver("joe", message("a"), folder="Archive")
+    store.delete("joe", 2)
+    before = [(m.uid, m.name) for m in store.list("joe")]
+    validity = store.uidvalidity("joe")
+    again = MailStore(store.root)
+    assert [(m.uid, m.name) for m in again.list("joe")] == before
+    assert again.uidvalidity("joe") == validity
+    assert again.uidnext("joe") == store.uidnext("joe") == 6
+    assert again.folders("joe") == [INBOX, "Archive"]
+    assert again.uidvalidity("joe", "Archive") == store.uidvalidity("joe", "Archive")
+    assert [m.uid for m in again.list("joe", "Archive")] == [1]
+
+
+def test_file_dropped_into_new_by_another_program_gets_the_next_uid(store):
+    for i in range(3):
+        store.deliver("joe", message(i))
+    store.delete("joe", 3)
+    box = store.root / "joe"
+    # Another delivery agent's dance: write into tmp/, then rename into new/.
+    tmp = box / "tmp" / "1700000000.P999Q1.otherhost"
+    tmp.write_bytes(message("dropped"))
+    os.rename(tmp, box / "new" / tmp.name)
+    again = MailStore(store.root)
+    listed = again.list("joe")
+    assert [m.uid for m in listed] == [1, 2, 4]
+    assert again.get("joe", 4) == message("dropped")
+    assert again.uidvalidity("joe") == store.uidvalidity("joe")
+    # The UID is remembered: a third store agrees, and new mail comes after it.
+    third = MailStore(store.root)
+    assert [m.uid for m in third.list("joe")] == [1, 2, 4]
+    assert third.deliver("joe", message("next")) == 5
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", "..", ".", ".hidden", "x/../../etc",
+                                  "/abs", "a\x00b", "a\nb", "x\n", "x\r\n", "~joe/x", "..\\x", "x" * 200])
+def test_unsafe_account_and_folder_names_are_refused(store, tmp_path, name):
+    with pytest.raises(StoreError):
+        store.create_account(name)
+    with pytest.raises(StoreError):
+        store.create_folder("joe", name)
+    with pytest.raises(StoreError):
+        store.deliver(name, message("x"))
+    with pytest.raises(StoreError):
+        store.deliver("joe", message("x"), folder=name)
+    with pytest.raises(StoreError):
+        store.list(name)
+    assert not store.has_account(name)
+    # Nothing was written outside the store, nor inside it.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mail"]
+    assert store.accounts() == ["joe"]
+    assert store.folders("joe") == [INBOX]
+
+
+def test_unknown_account_and_folder_are_errors(store):
+    with pytest.raises(StoreError):
+        store.deliver("nobody", message("x"))
+    with pytest.raises(StoreError):
+        store.list("joe", "NoSuchFolder")
+    with pytest.raises(StoreError):
+        store.get("joe", 99)
+
+
+def test_concurrent_deliveries_get_distinct_uids(store):
+    results: dict[int, bytes] = {}
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def worker(t: int) -> None:
+        try:
+            start.wait()
+            for i in range(50):
+                raw = message(f"{t}-{i}")
+                uid = store.deliver("joe", raw)
+                with lock:
+                    assert uid not in results
+                    results[uid] = raw
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert sorted(results) == list(range(1, 401))
+    for uid, raw in results.items():
+        assert store.get("joe", uid) == raw
+    assert len(files(store)) == 400
+    again = MailStore(store.root)
+    assert {m.uid: again.get("joe", m.uid) for m in again.list("joe")} == results
+
+
+def test_concurrent_readers_and_flag_changes(store):
+    uids = [store.deliver("joe", message(i)) for i in range(40)]
+    errors: list[BaseException] = []
+
+    def flagger() -> None:
+        try:
+            for _ in range(5):
+                for uid in uids:
+                    store.set_flags("joe", uid, {"\\Seen"})
+                    store.set_flags("joe", uid, set())
+        except BaseException as e:  # pragma: no cover
+            errors.append(e)
+
+    def reader() -> None:
+        try:
+            for _ in range(5):
+                for uid in uids:
+                    assert store.get("joe", uid).startswith(b"From:")
+        except BaseException as e:  # pragma: no cover
+            errors.append(e)
+
+    threads = [threading.Thread(target=f) for f in (flagger, reader, reader)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+
+
+def test_subscribers_hear_about_changes(store):
+    heard = []
+    store.subscribe(lambda account, folder: heard.append((account, folder)))
+    uid = store.deliver("joe", message(1))
+    store.set_flags("joe", uid, {"\\Seen"})
+    store.delete("joe", uid)
+    assert heard == [("joe", INBOX)] * 3
+
+
+def test_store_is_readable_by_another_maildir_reader(store):
+    import mailbox
+
+    store.deliver("joe", message("one"))
+    store.deliver("joe", message("two"), flags={"\\Seen"})
+    md = mailbox.Maildir(store.root / "joe", create=False)
+    assert sorted(m["Subject"] for m in md) == ["one", "two"]
+    assert sorted(m.get_flags() for m in md) == ["", "S"]

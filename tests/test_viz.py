@@ -1,0 +1,302 @@
+"""The figures: drawn from a real lab's trace, checked by what they contain.
+
+No image comparison: a `Diagram` says what it drew (lifelines, arrows,
+edges, hops), and that is what these tests read. The PNGs are written to
+test-output/viz/ for a human to look at.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from mailcourse import Lab
+from mailcourse.trace import C2S, S2C, Trace
+from mailcourse.viz import Diagram, ladder, topology
+from mailcourse.viz.ladder import fold, preview
+
+OUTPUT = Path(__file__).resolve().parents[1] / "test-output" / "viz"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CLASSIC = ["joe-laptop", "mail.someplace.org", "mail.somewhereelse.com"]
+
+
+def journey(seed: int = 1) -> tuple[Diagram, Diagram, str, list]:
+    """The chapter's journey: joe writes to jane; the two figures, the Message-ID, the sessions."""
+    with Lab.classic(seed=seed) as lab:
+        joe = lab.client("joe-laptop")
+        msg = joe.compose("jane@somewhereelse.com", "Lunch tomorrow", "Noon at the usual place?")
+        assert all(r.ok for r in joe.send_all())
+        assert lab.wait_for_delivery()
+        sessions = [(c.client, c.server, lab.trace.lines(c)) for c in lab.trace.sessions()]
+        return ladder(lab.trace), topology(lab, msg["Message-ID"]), msg["Message-ID"], sessions
+
+
+@pytest.fixture(scope="module")
+def classic() -> tuple[Diagram, Diagram, str, list]:
+    return journey(seed=1)
+
+
+# -- the ladder ---------------------------------------------------------------------------
+
+
+def test_ladder_has_one_lifeline_per_device_involved(classic):
+    lad, _, _, _ = classic
+    assert lad.kind == "ladder"
+    assert lad.lifelines == CLASSIC
+    assert {a.session for a in lad.arrows} == {1, 2}
+    assert {(a.src, a.dst) for a in lad.arrows if a.session == 1} == {
+        ("joe-laptop", "mail.someplace.org"), ("mail.someplace.org", "joe-laptop")}
+    assert {(a.src, a.dst) for a in lad.arrows if a.session == 2} == {
+        ("mail.someplace.org", "mail.somewhereelse.com"), ("mail.somewhereelse.com", "mail.someplace.org")}
+
+
+def _expected_arrows(lines: list[tuple[str, str]]) -> int:
+    """Count arrows the long way: a command, the last line of a reply, a whole message."""
+    count, in_data = 0, False
+    for direction, line in lines:
+        if direction == C2S:
+            if in_data:
+                if line == ".":
+                    count, in_data = count + 1, False
+                continue
+            count += 1
+        else:
+            if line[3:4] != "-":
+                count += 1
+            if line.startswith("354"):
+                in_data = True
+    return count
+
+
+def test_ladder_arrows_are_the_folded_lines(classic):
+    lad, _, _, sessions = classic
+    for number, (client, server, lines) in enumerate(sessions, start=1):
+        arrows = [a for a in lad.arrows if a.session == number]
+        assert len(arrows) == _expected_arrows(lines)
+        # Folding loses nothing: the arrows hold every line of the session, in order.
+        assert [line for a in arrows for line in a.lines] == [line for _, line in lines]
+        for a in arrows:
+            assert (a.src, a.dst) == ((client, server) if a.direction == C2S else (server, client))
+    assert len(lad.arrows) == sum(_expected_arrows(lines) for *_, lines in sessions)
+
+
+def test_ladder_labels_read_like_the_rfc(classic):
+    lad, _, _, _ = classic
+    labels = [a.label for a in lad.arrows]
+    assert any(label.startswith("MAIL FROM:<joe@someplace.org>") for label in labels)
+    assert any(label.startswith("RCPT TO:<jane@somewhereelse.com>") for label in labels)
+    assert "AUTH PLAIN ********" in labels  # the tap masked the password; the figure shows the mask
+    assert sum(label.startswith("354") for label in labels) == 2
+    ehlo_replies = [a for a in lad.arrows if a.kind == "reply" and len(a.lines) > 1]
+    assert [a.label for a in ehlo_replies] == ["250 mail.someplace.org … (7 lines)",
+                                               "250 mail.somewhereelse.com … (6 lines)"]
+    messages = [a for a in lad.arrows if a.kind == "message"]
+    assert len(messages) == 2 and all(a.lines[-1] == "." for a in messages)
+    assert messages[0].label == f"message: {len(messages[0].lines) - 1} lines"
+    # The relay's copy is longer: the submission server added a Received: field.
+    assert messages[1].lines[0].startswith("Received: from joe-laptop")
+    assert all(len(label) <= 44 for label in labels)
+
+
+def test_ladder_grows_with_its_arrows():
+    with Lab.classic(seed=1) as lab:
+        joe = lab.client("joe-laptop")
+        for i in range(3):
+            joe.compose("jane@somewhereelse.com", f"Note {i}", "Hello")
+        joe.send_all()
+        lab.wait_for_delivery()
+        submission = lab.trace.sessions(service="submission")
+        first_relay = lab.trace.sessions(service="mx")[:1]
+        long = ladder(lab.trace, submission)
+        bare = ladder(lab.trace, submission, max_body_lines=0)
+        longer = ladder(lab.trace, submission + first_relay)
+    # One session, three transactions: 220 EHLO 250 AUTH 235,
+    # 3 x (MAIL 250 RCPT 250 DATA 354 message 250), QUIT 221.
+    assert len(long.arrows) == 5 + 3 * 8 + 2
+    assert long.lifelines == ["joe-laptop", "mail.someplace.org"]
+    assert bare.arrows == long.arrows  # the preview changes the picture only
+    assert bare.figure.get_figheight() < long.figure.get_figheight() < longer.figure.get_figheight()
+    assert longer.figure.get_figheight() > 0.3 * len(longer.arrows)  # about 0.4 inch an arrow: readable
+    long.save(OUTPUT / "ladder_three_messages.png")
+
+
+def test_empty_trace_says_so():
+    d = ladder(Trace())
+    assert d.arrows == [] and d.lifelines == []
+    assert repr(d) == "Ladder diagram: no sessions yet."
+    assert d.png().startswith(PNG_SIGNATURE)
+
+
+# -- the topology ---------------------------------------------------------------------------
+
+
+def test_topology_highlights_the_hops_in_order(classic):
+    _, topo, _, _ = classic
+    assert topo.kind == "topology"
+    assert [(e.src, e.dst) for e in topo.hops] == [
+        ("joe-laptop", "mail.someplace.org"), ("mail.someplace.org", "mail.somewhereelse.com")]
+    assert [e.label for e in topo.hops] == ["SMTP (submission)", "SMTP (relay, MX)"]
+    assert [e.hops for e in topo.hops] == [[1], [2]]
+    assert all(e.used and e.sessions == 1 for e in topo.hops)
+
+
+def test_topology_is_the_four_device_model(classic):
+    _, topo, _, _ = classic
+    assert topo.nodes == ["joe-laptop", "mail.someplace.org", "mail.somewhereelse.com", "jane-laptop"]
+    xs = [topo.graph.nodes[n]["pos"][0] for n in topo.nodes]
+    assert xs == sorted(xs) and len(set(xs)) == 4  # left to right, one column each
+    unused = [e for e in topo.edges if not e.used]
+    assert [(e.src, e.dst, e.label) for e in unused] == [
+        ("mail.somewhereelse.com", "jane-laptop", "POP3 / IMAP / HTTP")]
+    assert set(topo.graph.edges) == {(e.src, e.dst) for e in topo.edges}
+    assert topo.graph.edges["mail.someplace.org", "mail.somewhereelse.com"]["hops"] == [2]
+
+
+def test_topology_without_a_message_highlights_nothing(classic):
+    with Lab.classic(seed=1) as lab:
+        plain = topology(lab)
+    assert plain.hops == [] and not any(e.used for e in plain.edges)
+    assert [(e.src, e.dst, e.label) for e in plain.edges] == [
+        ("joe-laptop", "mail.someplace.org", "SMTP (submission)"),
+        ("mail.someplace.org", "mail.somewhereelse.com", "SMTP (relay, MX)"),
+        ("mail.somewhereelse.com", "jane-laptop", "POP3 / IMAP / HTTP")]
+    assert "No traffic yet." in plain.alt
+
+
+def test_a_shell_user_gets_a_node_next_to_its_server():
+    with Lab.classic(seed=3) as lab:
+        msg = EmailMessage()
+        msg["From"], msg["To"] = "joe@someplace.org", "jane@somewhereelse.com"
+        msg["Subject"] = "From the shell"
+        msg["Message-ID"] = "<shell-1@someplace.org>"
+        msg.set_content("Typed on the server itself.")
+        lab.server("someplace.org").inject("joe", msg)
+        assert lab.wait_for_delivery()
+        topo = topology(lab, "<shell-1@someplace.org>")
+        lad = ladder(lab.trace)
+    assert "joe (shell)" in topo.nodes
+    shell, server = topo.graph.nodes["joe (shell)"], topo.graph.nodes["mail.someplace.org"]
+    assert shell["kind"] == "shell" and shell["pos"][0] == server["pos"][0]
+    assert [(e.src, e.dst, e.label) for e in topo.hops] == [
+        ("joe (shell)", "mail.someplace.org", "local (sendmail)"),
+        ("mail.someplace.org", "mail.somewhereelse.com", "SMTP (relay, MX)")]
+    # The ladder draws the hand-over as one arrow: the message, with no SMTP dialogue.
+    first = [a for a in lad.arrows if a.session == 1]
+    assert [(a.kind, a.src, a.dst) for a in first] == [("message", "joe (shell)", "mail.someplace.org")]
+    topo.save(OUTPUT / "topology_shell.png")
+
+
+# -- the Diagram: PNG, words, no pyplot -------------------------------------------------------
+
+
+def test_diagrams_render_png_and_save(classic):
+    lad, topo, _, _ = classic
+    for name, d in (("ladder_classic.png", lad), ("topology_classic.png", topo)):
+        data = d._repr_png_()
+        assert data.startswith(PNG_SIGNATURE)
+        path = d.save(OUTPUT / name)
+        assert path.read_bytes() == data
+
+
+def test_figures_are_not_pyplot_figures(classic):
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    lad, topo, _, _ = classic
+    for d in (lad, topo):
+        assert isinstance(d.figure, Figure) and isinstance(d.figure.canvas, FigureCanvasAgg)
+    assert plt.get_fignums() == []  # Jupyter's inline backend has nothing to show twice
+
+
+def test_alt_text_is_deterministic_and_says_what_is_drawn(classic):
+    lad, topo, message_id, _ = classic
+    lad2, topo2, message_id2, _ = journey(seed=1)
+    assert message_id == message_id2
+    assert repr(lad) == lad.alt == lad2.alt
+    assert repr(topo) == topo.alt == topo2.alt
+    for alt in (lad.alt, topo.alt):
+        assert not re.search(r":\d{2,5}\b|0x[0-9a-f]+|\d\d:\d\d", alt)  # no port, address or time
+    assert lad.alt.startswith("Ladder diagram: 2 sessions on 3 lifelines (joe-laptop, mail.someplace.org, "
+                              "mail.somewhereelse.com)")
+    assert "MAIL FROM:<joe@someplace.org>;" in lad.alt  # ESMTP parameters (SIZE=) are left out
+    assert f"Hops of {message_id}: 1. joe-laptop -> mail.someplace.org, SMTP (submission); " \
+           "2. mail.someplace.org -> mail.somewhereelse.com, SMTP (relay, MX)." in topo.alt
+
+
+def _text_boxes(d: Diagram) -> list:
+    figure = d.figure
+    renderer = figure.canvas.get_renderer()
+    texts = [t for ax in figure.axes for t in ax.texts if t.get_text().strip()]
+    legend = figure.axes[0].get_legend()
+    if legend is not None:
+        texts += legend.get_texts()
+    return [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+
+
+def test_no_label_overlaps_another_or_leaves_the_figure(classic):
+    for d in classic[:2]:
+        d.png()  # lays the figure out
+        boxes = _text_boxes(d)
+        frame = d.figure.bbox
+        for text, box in boxes:
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1, text
+            assert frame.y0 <= box.y0 and box.y1 <= frame.y1, text
+        for i, (a, box_a) in enumerate(boxes):
+            for b, box_b in boxes[i + 1:]:
+                assert not box_a.overlaps(box_b), (d.kind, a, b)
+
+
+def test_import_mailcourse_stays_light():
+    code = "import sys, mailcourse; print(sorted(m for m in ('matplotlib', 'networkx') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- folding, line by line (no lab needed) ---------------------------------------------------
+
+
+def test_fold_follows_pipelined_replies_into_data():
+    lines = [(S2C, "220 mx ESMTP"), (C2S, "EHLO a"), (S2C, "250-mx"), (S2C, "250 PIPELINING"),
+             (C2S, "MAIL FROM:<a@x>"), (C2S, "RCPT TO:<b@y>"), (C2S, "DATA"),
+             (S2C, "250 OK"), (S2C, "250 OK"), (S2C, "354 go ahead"),
+             (C2S, "Subject: hi"), (C2S, ""), (C2S, "body"), (C2S, "."), (S2C, "250 queued")]
+    steps = fold("SMTP", lines)
+    assert [s.label for s in steps] == [
+        "220 mx ESMTP", "EHLO a", "250 mx … (2 lines)", "MAIL FROM:<a@x>", "RCPT TO:<b@y>", "DATA",
+        "250 OK", "250 OK", "354 go ahead", "message: 3 lines", "250 queued"]
+
+
+def test_fold_after_starttls_shows_only_ciphertext_runs():
+    lines = [(S2C, "220 mx"), (C2S, "STARTTLS"), (S2C, "220 Ready to start TLS"),
+             (C2S, "\x16\x03\x01garbage"), (C2S, "more"), (S2C, "\x16\x03\x03x")]
+    steps = fold("SMTP", lines)
+    assert [(s.direction, s.kind, len(s.lines)) for s in steps[3:]] == [
+        (C2S, "encrypted", 2), (S2C, "encrypted", 1)]
+    assert steps[3].label == "encrypted (TLS)"
+
+
+def test_fold_pop3_and_imap_group_server_runs():
+    pop = fold("POP3", [(S2C, "+OK ready"), (C2S, "user jane"), (S2C, "+OK"), (C2S, "LIST"),
+                        (S2C, "+OK 2 messages"), (S2C, "1 120"), (S2C, "2 200"), (S2C, ".")])
+    assert [s.label for s in pop] == ["+OK ready", "USER jane", "+OK", "LIST", "+OK 2 messages … (4 lines)"]
+    imap = fold("IMAP", [(S2C, "* OK ready"), (C2S, "a1 SELECT INBOX"), (S2C, "* 2 EXISTS"),
+                         (S2C, "a1 OK [READ-WRITE] done")])
+    assert [s.label for s in imap] == [
+        "* OK ready", "a1 SELECT INBOX", "a1 OK [READ-WRITE] done … (2 lines)"]
+
+
+def test_an_unfinished_message_is_marked():
+    steps = fold("SMTP", [(C2S, "DATA"), (S2C, "354 go"), (C2S, "Subject: x")])
+    assert steps[-1].label == "message: 1 line, unfinished"
+    assert steps[-1].lines == ["Subject: x"]
+
+
+def test_preview_unfolds_header_fields():
+    lines = ["Received: from a", "\tby b", "\tfor <c>; date", "From: joe@x", "To: jane@y", "", "hi", "."]
+    assert preview(lines, 2) == ["Received: from a by b for <c>; date", "From: joe@x", "...", "."]
+    assert preview(lines, 10)[-3:] == ["", "hi", "."]
