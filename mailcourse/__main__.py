@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=_positive(int), default=5, help="runs to take the median of (default 5)")
     bench.add_argument("--messages", type=_positive(int), default=200,
                        help="messages per throughput run (default 200)")
+    bench.add_argument("--clients", type=_positive(int), default=4,
+                       help="SMTP sessions at once for the concurrent throughput (default 4)")
     bench.add_argument("--tmpdir", metavar="DIR", default=None,
                        help="where the labs keep their files (e.g. /dev/shm, to leave the disk out)")
 
@@ -124,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from . import bench
 
-        result = bench.run(repeats=args.repeats, messages=args.messages, tmpdir=args.tmpdir,
+        result = bench.run(repeats=args.repeats, messages=args.messages, tmpdir=args.tmpdir, clients=args.clients,
                            progress=lambda text: print(text, file=sys.stderr, flush=True))
         print(bench.format_table(result))
         if args.json:

@@ -18,22 +18,28 @@ OUTPUT = ROOT / "test-output" / "browser"
 
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
-KERNEL_STATUS = "window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status"
+KERNEL_STATUS = "window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status"
 
 
 def run_all_cells(page, url: str, name: str) -> None:
+    """Open a notebook, clear the committed outputs, run every cell, wait until all have run."""
     page.goto(f"{url}/lab/tree/{name}?reset", wait_until="domcontentloaded")
     page.wait_for_function(f"{KERNEL_STATUS} === 'idle'", timeout=90_000)
+    # Cleared first, so that an execution count on the page can only come from this run.
+    page.evaluate("window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    # Every code cell's prompt shows a number once it has run ("[ ]:" before, "[*]:" while running).
     page.wait_for_function(
         """() => {
-            const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
-            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+            const panel = window.jupyterapp.shell.currentWidget;
+            const cells = panel.content.model.cells;
+            for (let i = 0; i < cells.length; i++) {
+                const cell = cells.get(i);
+                if (cell.type === 'code' && cell.sharedModel.getSource().trim() && !cell.executionCount) return false;
+            }
+            return panel.sessionContext.session.kernel.status === 'idle';
         }""",
         timeout=180_000,
     )
-    page.wait_for_function(f"{KERNEL_STATUS} === 'idle'", timeout=60_000)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -42,7 +48,14 @@ def test_notebook_runs_in_jupyterlab(jupyterlab: str, page, name: str) -> None:
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(OUTPUT / f"{Path(name).stem}.png"), full_page=False)
+    stem = Path(name).stem
+    page.screenshot(path=str(OUTPUT / f"{stem}.png"))
+    # One more screenshot per figure, scrolled into view, for a person to look at.
+    figures = page.locator(".jp-OutputArea-output img")
+    for i in range(figures.count()):
+        figures.nth(i).scroll_into_view_if_needed()
+        page.wait_for_timeout(500)  # the notebook renders cells as they scroll into view
+        page.screenshot(path=str(OUTPUT / f"{stem}-figure{i + 1}.png"))
     assert tracebacks.count() == 0, tracebacks.first.inner_text()
     assert errors.count() == 0, errors.first.inner_text()
     # The figures are there: at least one image output per lesson.
