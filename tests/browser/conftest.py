@@ -74,7 +74,10 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory):
         log.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while playwright's sync API is open it keeps an
+# event loop running on the main thread, and later tests that call
+# asyncio.run() (nbclient, for one) would fail.
+@pytest.fixture(scope="module")
 def browser():
     executable = _chromium()
     from playwright.sync_api import sync_playwright
