@@ -53,8 +53,14 @@ class Limits:
 
 
 def parse(raw: bytes) -> EmailMessage:
-    """Parse raw bytes into an `email.message.EmailMessage`."""
-    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+    """Parse raw bytes into an `email.message.EmailMessage`.
+
+    On the wire and on disk every line ends in CRLF (RFC 5322 section 2.1);
+    Python text uses "\n". The email package keeps the "\r" in the text
+    it returns, so the line endings are made Python's first, as the standard
+    library's `mailbox` module does when it reads a message.
+    """
+    return email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)  # type: ignore[return-value]
 
 
 def domain_of(address: str) -> str:

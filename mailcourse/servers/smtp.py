@@ -159,7 +159,8 @@ class SMTPHandler:
     async def handle_DATA(self, smtp: SMTP, session: Any, envelope: Any) -> str:
         transport = smtp.transport
         conn = getattr(transport, "connection", None)
-        peer = conn.client if conn is not None else "client"
+        # A program outside the lab has no device name; its address's name is "localhost".
+        peer = conn.client if conn is not None and conn.client != "client" else "localhost"
         receive = functools.partial(
             self.server.receive,
             envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
