@@ -18,6 +18,7 @@ cell run twice, never collide, and nothing is reachable from another machine.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import random
 import shutil
@@ -295,3 +296,8 @@ class Lab:
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "running"
         return f"<Lab {state}: {', '.join(self.directory.domains) or 'no servers'}>"
+
+
+# A script or kernel that ends without stopping its labs still frees their
+# ports and removes their temporary workspaces.
+atexit.register(Lab.stop_all)
