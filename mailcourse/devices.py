@@ -16,11 +16,12 @@ import email.policy
 import email.utils
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from .faults import Faults
 from .message import (
     add_header_if_missing,
     delivery_status_notification,
@@ -78,7 +79,10 @@ class MailServer:
         self.lab = lab
         self.domain = domain.lower()
         self.hostname = f"mail.{self.domain}"
-        self.limits = limits or Limits()
+        # A copy: a lab's servers may start from one Limits, but changing one
+        # server's limits (a lesson makes jane's smaller) must not change the others'.
+        self.limits = replace(limits) if limits is not None else Limits()
+        self.faults = Faults()  # switches that make this server fail on purpose
         self.path = lab.workspace / "servers" / self.domain
         self.store = MailStore(self.path / "mail", hostname=self.hostname)
         self.queue = OutgoingQueue(self, self.path / "queue", lab.retry_intervals,
@@ -98,12 +102,13 @@ class MailServer:
         limits = self.limits
 
         def factory() -> LabSMTP:
+            # Read for each new session: a changed limit applies from the next connection on.
             return LabSMTP(
                 handler,
                 hostname=self.hostname,
                 ident="ESMTP mailcourse",
-                data_size_limit=limits.max_message_size,
-                timeout=limits.idle_timeout,
+                data_size_limit=self.limits.max_message_size,
+                timeout=self.limits.idle_timeout,
                 auth_required=service == SUBMISSION,
                 auth_require_tls=False,  # loopback only; STARTTLS comes later
                 authenticator=handler.authenticator,
@@ -403,9 +408,16 @@ class ClientHost:
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as e:
             refused = {"*": f"{e.smtp_code} {e.smtp_error.decode()}"}
         accepted = [r for r in envelope["rcpts"] if r not in refused and "*" not in refused]
-        if accepted:  # the server took responsibility for these; it is out of our hands
-            path.unlink()
-            path.with_suffix(".json").unlink()
+        if accepted:
+            # The server took responsibility for these; it is out of our hands.
+            # Recipients refused for now (4yz) stay in the outbox for the next
+            # send; those refused for good (5yz) are reported and dropped.
+            retry = [r for r, why in refused.items() if r != "*" and why.startswith("4")]
+            if retry:
+                path.with_suffix(".json").write_text(json.dumps(dict(envelope, rcpts=retry)))
+            else:
+                path.unlink()
+                path.with_suffix(".json").unlink()
         return SendResult(str(msg["Message-ID"]), str(msg["Subject"]), accepted, refused, reply)
 
     # -- reading: direct server access (the oldest form of online access) ----------------

@@ -282,3 +282,33 @@ def test_send_all_with_an_empty_outbox_opens_no_connection(lab):
     mark = lab.trace.mark()
     assert lab.client("joe-laptop").send_all() == []
     assert lab.trace.sessions(since=mark) == []
+
+
+def test_recipients_refused_for_now_stay_in_the_outbox(lab):
+    """One recipient accepted, one refused with 4yz: only the second is sent again."""
+    jane_server = lab.server("somewhereelse.com")
+    joe_server = lab.server("someplace.org")
+    joe_server.faults.mailbox_full.add("joe")  # joe's own mailbox: refused for now at submission
+    joe = lab.client("joe-laptop")
+    joe.compose(["jane@somewhereelse.com", "joe@someplace.org"], "Half now", "half later")
+    (result,) = joe.send_all()
+    assert result.accepted == ["jane@somewhereelse.com"]
+    assert result.refused["joe@someplace.org"].startswith("452 4.2.2")
+    assert [m["Subject"] for m in joe.outbox] == ["Half now"]
+    joe_server.faults.reset()
+    (again,) = joe.send_all()
+    assert again.accepted == ["joe@someplace.org"] and not again.refused
+    assert joe.outbox == []
+    lab.wait_for_delivery()
+    assert [m["Subject"] for m in jane_server.mailbox("jane")] == ["Half now"]  # once, not twice
+    assert [m["Subject"] for m in joe_server.mailbox("joe")] == ["Half now"]
+
+
+@pytest.mark.parametrize("rcpt", ["<>", "<nodomain>", "<@somewhereelse.com>"])
+def test_malformed_recipient_gets_501(lab, rcpt):
+    with lab.smtp("joe-laptop", lab.server("someplace.org").submission) as client:
+        client.login("joe@someplace.org", "joe-password")
+        client.mail("joe@someplace.org")
+        code, text = client.docmd(f"RCPT TO:{rcpt}")
+        assert code in (501, 553), text  # aiosmtpd itself refuses some forms with 553 5.1.3
+        assert client.rcpt("jane@somewhereelse.com")[0] == 250  # and the session goes on

@@ -9,6 +9,9 @@ decides something. `SMTPHandler` is those decisions for one `MailServer`:
 * ``handle_RCPT``  is this recipient ours, and may this session relay?
 * ``handle_DATA``  deliver or queue, durably, then answer 250.
 
+Both also obey the server's fault switches (`mailcourse.faults`): a mailbox
+switched to "full" gets 452 at RCPT, a temporary failure 451 after DATA.
+
 One mail server has two SMTP endpoints, as real providers do:
 
 * **submission** (RFC 6409, port 587 in the real world): where a user's mail
@@ -147,9 +150,15 @@ class SMTPHandler:
         if len(envelope.rcpt_tos) >= server.limits.max_recipients:
             return "452 4.5.3 Too many recipients"
         local, _, domain = address.rpartition("@")
+        if not local or not domain or address == "<>" or any(c.isspace() for c in address):
+            # RFC 5321 section 4.1.1.3: a recipient is a mailbox, local-part@domain.
+            return f"501 5.1.3 <{address}>: Bad recipient address syntax"
         if server.is_local_domain(domain):
             if not server.has_user(address):
                 return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+            fault = server.faults.rcpt_reply(address)  # a mailbox switched to "full" (mailcourse.faults)
+            if fault is not None:
+                return fault
         elif self.service != SUBMISSION:
             return f"554 5.7.1 <{address}>: Relay access denied"
         envelope.rcpt_tos.append(address)
@@ -157,6 +166,9 @@ class SMTPHandler:
         return "250 OK"
 
     async def handle_DATA(self, smtp: SMTP, session: Any, envelope: Any) -> str:
+        fault = self.server.faults.data_reply()  # before storing: after a 4yz the client keeps it
+        if fault is not None:
+            return fault
         transport = smtp.transport
         conn = getattr(transport, "connection", None)
         # A program outside the lab has no device name; its address's name is "localhost".
