@@ -21,6 +21,7 @@ the lab (`_find`, `_transactions`) come first.
 """
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -45,6 +46,13 @@ __all__ = [
     "transcript_line",
     "two_recipients",
     "lone_dot",
+    # 03 · Envelope versus content
+    "refused_at_rcpt",
+    "blind_copy_sent",
+    "header_says_jane",
+    # 04 · When things go wrong
+    "bounce_status",
+    "arrived_after_retry",
 ]
 
 
@@ -152,42 +160,63 @@ def _address(argument: str) -> str:
     return argument[start + 1:end].strip() if 0 <= start < end else argument.split(":", 1)[-1].strip()
 
 
-def _transactions(lab: Lab) -> list[_Transaction]:
-    """Every mail transaction that reached its final ".", accepted or not, in order.
+@dataclass
+class _Exchange:
+    """One command and the server's final reply to it, as the trace shows them."""
+
+    verb: str  # "MAIL", "RCPT", ...; "END-OF-DATA" for the message text and its final "."
+    argument: str
+    reply: str  # the final line of the reply, e.g. "550 5.1.1 <bob@...>: ..."
+    body: list[str] = field(default_factory=list)  # for END-OF-DATA: the lines as they crossed
+
+
+def _exchanges(lab: Lab, conn: Connection) -> list[_Exchange]:
+    """The commands of one session, each with its reply, in order.
 
     Replies are matched to commands in order, one final reply (``250 ...``,
     not ``250-...``) per command, which is what RFC 5321 section 4.2 and
-    pipelining (RFC 2920) guarantee.
+    pipelining (RFC 2920) guarantee. A command still waiting for its reply
+    is left out.
     """
+    found: list[_Exchange] = []
+    waiting: deque[_Exchange] = deque()  # commands sent, reply not yet seen
+    body: list[str] | None = None  # the message text, while inside DATA
+    for direction, line in lab.trace.lines(conn):
+        if direction == C2S:
+            if body is not None:
+                if line == ".":
+                    waiting.append(_Exchange("END-OF-DATA", "", "", body))
+                    body = None
+                else:
+                    body.append(line)
+                continue
+            verb, _, argument = line.partition(" ")
+            waiting.append(_Exchange(verb.upper(), argument, ""))
+            continue
+        if (len(line) > 3 and line[3] == "-") or not waiting:
+            continue  # a continuation line, or the greeting
+        exchange = waiting.popleft()
+        exchange.reply = line
+        found.append(exchange)
+        if exchange.verb == "DATA" and line.startswith("354"):
+            body = []
+    return found
+
+
+def _transactions(lab: Lab) -> list[_Transaction]:
+    """Every mail transaction that reached its final ".", accepted or not, in order."""
     found: list[_Transaction] = []
     for conn in lab.trace.sessions(protocol="SMTP"):
-        waiting: deque[tuple[str, str]] = deque()  # commands sent, reply not yet seen
         current: _Transaction | None = None
-        in_data = False
-        for direction, line in lab.trace.lines(conn):
-            if direction == C2S:
-                if in_data:
-                    if line == ".":
-                        in_data = False
-                        waiting.append(("END-OF-DATA", ""))
-                    elif current is not None:
-                        current.body.append(line)
-                    continue
-                verb, _, argument = line.partition(" ")
-                waiting.append((verb.upper(), argument))
-                continue
-            if (len(line) > 3 and line[3] == "-") or not waiting:
-                continue  # a continuation line, or the greeting
-            verb, argument = waiting.popleft()
-            positive = line[:1] == "2"
+        for exchange in _exchanges(lab, conn):
+            verb, positive = exchange.verb, exchange.reply[:1] == "2"
             if verb == "MAIL":
-                current = _Transaction(conn, _address(argument)) if positive else None
+                current = _Transaction(conn, _address(exchange.argument)) if positive else None
             elif verb == "RCPT" and current is not None:
-                (current.rcpts if positive else current.refused).append(_address(argument))
-            elif verb == "DATA":
-                in_data = line.startswith("354")
+                (current.rcpts if positive else current.refused).append(_address(exchange.argument))
             elif verb == "END-OF-DATA" and current is not None:
-                current.accepted = line.startswith("250")
+                current.body = exchange.body
+                current.accepted = exchange.reply.startswith("250")
                 found.append(current)
                 current = None
             elif verb in ("RSET", "EHLO", "HELO"):
@@ -370,3 +399,206 @@ def lone_dot(lab: Lab) -> None:
                "dot at the very end of the text is the end-of-data mark, not part of your message.")
     _wrong("A lone dot crossed the wire, but no message in jane's inbox holds that line. "
            "Was the message addressed to jane?")
+
+
+# -- 03 · Envelope versus content ---------------------------------------------------------------
+
+JOE, JANE, ANN = "joe@someplace.org", "jane@somewhereelse.com", "ann@elsewhere.net"
+
+
+def _header_lines(body: list[str]) -> list[str]:
+    """The header section of a message as it crossed the wire (up to the first empty line)."""
+    return body[: body.index("")] if "" in body else list(body)
+
+
+def _names(msg: EmailMessage, address: str, fields: tuple[str, ...] = ("From", "To", "Cc", "Bcc")) -> bool:
+    return any(address in str(value).lower() for name in fields for value in msg.get_all(name, []))
+
+
+def refused_at_rcpt(lab: Lab) -> None:
+    """Exercise: RCPT TO an unknown user of someplace.org at joe's provider gets 550, before any DATA."""
+    ours = lab.server("someplace.org")
+    tried: list[tuple[Connection, str, str]] = []  # (session, recipient, reply)
+    for conn in lab.trace.sessions(protocol="SMTP"):
+        for exchange in _exchanges(lab, conn):
+            rcpt = _address(exchange.argument).lower()
+            if exchange.verb == "RCPT" and rcpt.endswith("@someplace.org") and not ours.has_user(rcpt):
+                tried.append((conn, rcpt, exchange.reply))
+    if not tried:
+        _wrong("The trace shows no RCPT TO for an address at someplace.org that has no account. "
+               "Name bob@someplace.org as a recipient, in a session you open yourself.")
+    if any(conn.server == ours.hostname and reply.startswith("550") for conn, _, reply in tried):
+        _correct(f"{ours.hostname} refused the unknown user at RCPT TO, before any message was sent.")
+        return
+    conn, rcpt, reply = tried[-1]
+    if conn.server != ours.hostname:
+        _wrong(f"You asked {conn.server} about <{rcpt}>, and it answered {reply!r}. Only the server "
+               f"of someplace.org, {ours.hostname}, knows who has an account there.")
+    if reply.startswith("530"):
+        _wrong(f"RCPT TO:<{rcpt}> got {reply!r}: on the submission endpoint, joe must log in "
+               "before the server answers questions about its users.")
+    if reply.startswith("503"):
+        _wrong(f"RCPT TO:<{rcpt}> got {reply!r}: no transaction was open. MAIL FROM must be "
+               "accepted first, and on the submission endpoint that needs a login.")
+    _wrong(f"RCPT TO:<{rcpt}> got {reply!r}, not a refusal of an unknown user. Look at the replies "
+           "before it in the transcript.")
+
+
+GUESTS_SUBJECT = "Guest list"
+
+
+def blind_copy_sent(lab: Lab) -> None:
+    """Exercise: To: jane, Bcc: ann, sent with an envelope built from the header, no Bcc: on the wire."""
+    lab.wait_for_delivery(timeout=5)
+    wanted = f"subject: {GUESTS_SUBJECT}".casefold()
+    sent = [t for t in _transactions(lab) if t.accepted and t.session.client == "joe-laptop"
+            and any(line.casefold() == wanted for line in _header_lines(t.body))]
+    if not sent:
+        stuck = _where_is(lab, GUESTS_SUBJECT)
+        _wrong(f"No message with the subject {GUESTS_SUBJECT!r} left joe-laptop and was accepted. "
+               + (stuck or "Check the subject, and that you logged in on joe's submission endpoint."))
+    t = sent[-1]
+    rcpts = {r.lower() for r in t.rcpts}
+    header = _header_lines(t.body)
+    if ANN not in rcpts:
+        _wrong(f"The envelope named {', '.join(sorted(rcpts))}, not ann. A blind copy still needs its "
+               "own RCPT TO: was ann in the Bcc: line of the message you sent?")
+    if JANE not in rcpts:
+        _wrong("ann was in the envelope, but jane was not. The message is for jane (To:), with a blind copy to ann.")
+    leaked = [line for line in header if line.lower().startswith("bcc:")]
+    if leaked:
+        _wrong(f"The envelope is right, but this line crossed the wire: {leaked[0]!r}. The submission "
+               "server removed it this time; the program that builds the envelope should have.")
+    shown = [line for line in header if line.lower().startswith(("to:", "cc:")) and ANN in line.lower()]
+    if shown:
+        _wrong(f"ann is named in the header ({shown[0]!r}), so she is not a blind copy. Name her in Bcc: only.")
+    copies = {who: msg for who, _, msg in _find(lab, GUESTS_SUBJECT)}
+    missing = [who for who in (JANE, ANN) if who not in copies]
+    if missing:
+        _wrong(f"The message went out right, but no copy has reached {' or '.join(missing)} yet.")
+    if any(msg.get("Bcc") is not None for msg in copies.values()):
+        _wrong("A delivered copy has a Bcc: line.")
+    _correct("ann was in the envelope and nowhere in the message; jane cannot see her.")
+
+
+NOT_FOR_JANE = "Not for jane"
+
+
+def header_says_jane(lab: Lab) -> None:
+    """Exercise: a message whose To: names jane, delivered (by its envelope) to joe only."""
+    lab.wait_for_delivery(timeout=5)
+    copies = [(who, msg) for who, _, msg in _find(lab, NOT_FOR_JANE)]
+    if not copies:
+        stuck = _where_is(lab, NOT_FOR_JANE)
+        _wrong(f"No inbox holds a message called {NOT_FOR_JANE!r}. " + (stuck or "Check the subject."))
+    if any(who == JANE for who, _ in copies):
+        _wrong("jane's inbox holds a copy, so jane was in the envelope. The envelope decides who "
+               "receives a message: give smtplib the recipients yourself.")
+    mine = [msg for who, msg in copies if who == JOE]
+    if not mine:
+        _wrong(f"The message reached {', '.join(who for who, _ in copies)}, not joe.")
+    msg = mine[-1]
+    if not _names(msg, JANE, ("To",)):
+        _wrong(f"joe's copy says To: {msg.get('To')}. Its To: line should name jane, even though "
+               "jane never receives it.")
+    if _names(msg, JOE, ("To", "Cc")):
+        _wrong("joe's copy names joe in its To: or Cc: line, so header and envelope agree about him. "
+               "Name only jane in the header.")
+    _correct("joe received a message addressed to jane, and jane received nothing.")
+
+
+# -- 04 · When things go wrong -------------------------------------------------------------------
+
+WRONG_DOOR = "Wrong door"
+
+
+def _bounces_for(lab: Lab, subject: str) -> list[EmailMessage]:
+    """Bounces in any mailbox whose copy of the original header has this subject."""
+    found = []
+    for server in lab.servers.values():
+        for user in sorted(server.users):
+            for msg in server.mailbox(user):
+                if not str(msg.get("Subject", "")).startswith("Undelivered"):
+                    continue
+                for part in msg.walk():
+                    if part.get_content_type() == "text/rfc822-headers":
+                        header = parse(part.get_payload(decode=True) or b"")
+                        if _same_subject(header, subject):
+                            found.append(msg)
+    return found
+
+
+def _statuses(bounce: EmailMessage) -> list[str]:
+    """The Status: field of each failed recipient of a bounce (RFC 3464 section 2.3.4)."""
+    found = []
+    for part in bounce.walk():
+        if part.get_content_type() == "message/delivery-status":
+            found += [" ".join(str(block["Status"]).split()) for block in part.get_payload()
+                      if block.get("Status") is not None]
+    return found
+
+
+def bounce_status(lab: Lab, status: Any) -> None:
+    """Exercise: a message to an unknown user bounces with 550; the answer is the bounce's Status field."""
+    if status is ...:
+        _wrong("You have not answered yet: replace the ... with the Status field of the bounce, as text.")
+    lab.wait_for_delivery(timeout=5)
+    bounces = _bounces_for(lab, WRONG_DOOR)
+    if not bounces:
+        delivered = [who for who, _, _ in _find(lab, WRONG_DOOR)]
+        if delivered:
+            _wrong(f"The message reached {', '.join(delivered)}: that user exists, so nothing bounced. "
+                   "Write to a name nobody has at somewhereelse.com.")
+        stuck = _where_is(lab, WRONG_DOOR)
+        _wrong(f"No bounce for a message called {WRONG_DOOR!r} has arrived. "
+               + (stuck or "Check the subject, and that joe sent it."))
+    statuses = _statuses(bounces[-1])
+    if not statuses or not statuses[0].startswith("5."):
+        _wrong(f"The bounce says Status: {statuses[0] if statuses else 'nothing'}, a temporary failure "
+               "that lasted too long. A user nobody has gets a permanent one: was jane's server online?")
+    answer = str(status).strip()
+    if answer.lower().startswith("status:"):
+        answer = answer[len("status:"):].strip()
+    if answer == statuses[0]:
+        _correct(f"Status {answer}: permanent failure (5), addressing (1), bad mailbox (1).")
+        return
+    if answer[:3].isdigit() and "." not in answer:
+        _wrong(f"{answer} is an SMTP reply code. The Status field holds the enhanced code: three "
+               "numbers joined by dots.")
+    _wrong(f"The bounce's Status field does not say {answer!r}. Print the message/delivery-status "
+           "part of the bounce and read it again.")
+
+
+PATIENCE = "Patience"
+
+
+def arrived_after_retry(lab: Lab) -> None:
+    """Exercise: jane's mailbox full (452), the message retried, delivered once the fault is cleared."""
+    jane_server = lab.server("somewhereelse.com")
+    ours = lab.server("someplace.org")
+    if jane_server.faults.active:
+        _wrong(f"jane's server still has a fault switched on ({jane_server.faults}). Clear it, and "
+               "give joe's provider a moment for its next attempt.")
+    lab.wait_for_delivery(timeout=5)
+    copies = [msg for who, _, msg in _find(lab, PATIENCE) if who == JANE]
+    if not copies:
+        stuck = _where_is(lab, PATIENCE)
+        _wrong(f"jane's inbox holds no message called {PATIENCE!r}. "
+               + (stuck or "Check the subject, and that joe sent it to jane."))
+    queue_ids = []
+    for value in copies[-1].get_all("Received", []):
+        found = re.search(rf"by {re.escape(ours.hostname)} \(mailcourse\) with \S+ id (\w+)", str(value))
+        if found:
+            queue_ids.append(found.group(1))
+    deferred = any(line.startswith(f"{qid}: deferred") for qid in queue_ids for line in ours.queue.log)
+    if not deferred:
+        _wrong("jane has the message, but joe's provider delivered it at the first attempt: her mailbox "
+               "was not full when it tried. Switch it to full before joe sends.")
+    full = any(exchange.verb == "RCPT" and _address(exchange.argument).lower() == JANE
+               and exchange.reply.startswith("452")
+               for conn in lab.trace.sessions(protocol="SMTP", service="mx")
+               if conn.server == jane_server.hostname for exchange in _exchanges(lab, conn))
+    if not full:
+        _wrong("The message was retried, but jane's server never answered 452 to it: something else "
+               "delayed it (was a server offline?). Switch jane's mailbox to full.")
+    _correct("the queue kept the message through the 452s and delivered it once there was room.")

@@ -270,14 +270,29 @@ class Trace:
         return sum(e.size for e in self.filter(connection, kind="data"))
 
     def hops(self, message_id: str) -> list[Connection]:
-        """The connections that carried a message, found by its Message-ID, in order."""
+        """The connections that carried a message, found by its Message-ID, hop by hop.
+
+        A hop carries the message from client to server (SMTP) or from server
+        to client (retrieval). Hops come in the order the message travelled:
+        each hop after the one that brought the message to its starting
+        device. Hops at the same distance from the sender (one message relayed
+        to two domains at once, in sessions that open in either order) are
+        sorted by the device they lead to, so the answer is the same on every run.
+        """
         needle = message_id.strip().encode()
-        found = []
+        carried: list[tuple[Connection, str, str]] = []  # (connection, from device, to device)
         for conn in self.sessions():
-            sent = b"".join(e.data for e in self.filter(conn, kind="data") if e.direction == C2S)
-            if needle in sent:
-                found.append(conn)
-        return found
+            events = self.filter(conn, kind="data")
+            if needle in b"".join(e.data for e in events if e.direction == C2S):
+                carried.append((conn, conn.client, conn.server))
+            elif needle in b"".join(e.data for e in events if e.direction == S2C):
+                carried.append((conn, conn.server, conn.client))
+        depth: dict[int, int] = {}
+        for conn, source, _ in carried:
+            before = [depth[c.id] for c, _, dest in carried if c.id in depth and dest == source]
+            depth[conn.id] = 1 + max(before) if before else 0
+        carried.sort(key=lambda hop: (depth[hop[0].id], hop[2], hop[0].id))
+        return [conn for conn, _, _ in carried]
 
     def clear(self) -> None:
         with self._lock:

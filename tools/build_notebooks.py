@@ -98,6 +98,27 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 120) -> nbforma
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(cwd)}})
     client.execute()
+    return without_widget_state(nb)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_HINT = "(An interactive widget: run this cell to use it. The cell below shows what it showed.)"
+
+
+def without_widget_state(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Replace saved widget views by a one-line hint, and drop the saved widget state.
+
+    A saved view needs the saved state of every widget model (tens of
+    kilobytes, with new random ids on every run: a huge diff per build), and
+    it is not live until the cell runs again anyway. Every widget cell is
+    followed by a compared cell with its static rendering, which is what a
+    reader on GitHub or nbviewer sees.
+    """
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if WIDGET_VIEW in output.get("data", {}):
+                output["data"] = {"text/plain": WIDGET_HINT}
     return nb
 
 

@@ -152,7 +152,7 @@ class SMTPHandler:
         local, _, domain = address.rpartition("@")
         if not local or not domain or address == "<>" or any(c.isspace() for c in address):
             # RFC 5321 section 4.1.1.3: a recipient is a mailbox, local-part@domain.
-            return f"501 5.1.3 <{address}>: Bad recipient address syntax"
+            return f"501 5.1.3 <{address.strip('<>')}>: Bad recipient address syntax"  # "<>", not "<<>>"
         if server.is_local_domain(domain):
             if not server.has_user(address):
                 return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"

@@ -141,8 +141,8 @@ def _edges(kinds: dict[str, str], sides: dict[str, str], home: dict[str, str], s
     for name, side in sides.items():
         if side == "left":
             edges[(name, home[name])] = Edge(name, home[name], "SMTP (submission)", "SMTP")
-    for a, b in zip(servers, servers[1:]):
-        edges[(a, b)] = Edge(a, b, "SMTP (relay, MX)", "SMTP")
+    for b in servers[1:]:  # the sender's server relays to each other server directly
+        edges[(servers[0], b)] = Edge(servers[0], b, "SMTP (relay, MX)", "SMTP")
     for name, side in sides.items():
         if side == "right" or (side == "below" and kinds[name] == "client"):
             edges[(home[name], name)] = Edge(home[name], name, "POP3 / IMAP / HTTP", "retrieval")

@@ -40,9 +40,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def jupyterlab(tmp_path_factory: pytest.TempPathFactory):
-    """A JupyterLab server on the notebooks folder; yields its base URL."""
+def _serve_lab(root: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Start JupyterLab headless on a free port with ``root`` as its root folder; yield its URL."""
     port = _free_port()
     workspaces = tmp_path_factory.mktemp("lab-workspaces")
     log = open(tmp_path_factory.mktemp("lab-log") / "jupyter.log", "w")
@@ -50,9 +49,9 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory):
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
          f"--ServerApp.port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
          "--ServerApp.disable_check_xsrf=True", "--LabApp.expose_app_in_browser=True",
-         f"--LabApp.workspaces_dir={workspaces}", f"--ServerApp.root_dir={ROOT / 'notebooks'}",
+         f"--LabApp.workspaces_dir={workspaces}", f"--ServerApp.root_dir={root}",
          "--allow-root"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT / "notebooks")
+        stdout=log, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -72,6 +71,18 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def jupyterlab(tmp_path_factory: pytest.TempPathFactory):
+    """A JupyterLab server on the notebooks folder; yields its base URL."""
+    yield from _serve_lab(ROOT / "notebooks", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def browser_notebooks_lab(tmp_path_factory: pytest.TempPathFactory):
+    """A JupyterLab server on tests/browser/notebooks (notebooks made for browser tests)."""
+    yield from _serve_lab(Path(__file__).resolve().parent / "notebooks", tmp_path_factory)
 
 
 # Module scope, not session: while playwright's sync API is open it keeps an

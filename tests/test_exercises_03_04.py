@@ -1,0 +1,171 @@
+"""The checks of lessons 03 and 04 against a live lab: each failure message, and the passing case."""
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Callable, Iterator
+
+import pytest
+
+import mailcourse.exercises as check
+from mailcourse import Lab
+from mailcourse.exercises import ExerciseError
+from mailcourse.failures import delivery_statuses
+
+JOE, JANE, ANN = "joe@someplace.org", "jane@somewhereelse.com", "ann@elsewhere.net"
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    with Lab.classic(seed=5, retry_intervals=(0.3,)) as lab:
+        lab.add_user(ANN, "ann-password")
+        yield lab
+
+
+def _fails(call: Callable[..., None], *args: object) -> str:
+    with pytest.raises(ExerciseError) as failure:
+        call(*args)
+    return str(failure.value)
+
+
+def _session(lab: Lab, endpoint=None):
+    s = lab.smtp("joe-laptop", endpoint or lab.server("someplace.org").submission)
+    return s
+
+
+def test_refused_at_rcpt(lab: Lab, capsys) -> None:
+    assert "no RCPT TO for an address at someplace.org" in _fails(check.refused_at_rcpt, lab)
+    with _session(lab, lab.server("somewhereelse.com").mx) as s:
+        s.ehlo("x"); s.mail(JOE); s.rcpt("bob@someplace.org")
+    assert "Only the server of someplace.org" in _fails(check.refused_at_rcpt, lab)
+    with _session(lab) as s:
+        s.ehlo("x"); s.rcpt("bob@someplace.org")
+    assert "must log in" in _fails(check.refused_at_rcpt, lab)
+    with _session(lab) as s:
+        s.login(JOE, "joe-password"); s.rcpt("bob@someplace.org")
+    assert "no transaction was open" in _fails(check.refused_at_rcpt, lab)
+    with _session(lab) as s:
+        s.login(JOE, "joe-password"); s.mail(JOE); s.rcpt("bob@someplace.org")
+    check.refused_at_rcpt(lab)
+    assert capsys.readouterr().out.startswith("✔ Correct:")
+
+
+def _guests(bcc: bool = True, cc_ann: bool = False) -> EmailMessage:
+    m = EmailMessage()
+    m["From"] = JOE
+    m["To"] = JANE
+    if bcc:
+        m["Bcc"] = ANN
+    if cc_ann:
+        m["Cc"] = ANN
+    m["Subject"] = "Guest list"
+    m.set_content("x")
+    return m
+
+
+def test_blind_copy_sent(lab: Lab, capsys) -> None:
+    assert "No message with the subject 'Guest list'" in _fails(check.blind_copy_sent, lab)
+    with _session(lab) as s:
+        s.login(JOE, "joe-password")
+        s.send_message(_guests(bcc=False))
+    assert "not ann" in _fails(check.blind_copy_sent, lab)
+    with _session(lab) as s:
+        s.login(JOE, "joe-password")
+        s.sendmail(JOE, [JANE, ANN], _guests().as_bytes())  # Bcc: line crosses the wire
+    assert "this line crossed the wire" in _fails(check.blind_copy_sent, lab)
+    with _session(lab) as s:
+        s.login(JOE, "joe-password")
+        s.send_message(_guests(bcc=False, cc_ann=True))
+    assert "not a blind copy" in _fails(check.blind_copy_sent, lab)
+    with _session(lab) as s:
+        s.login(JOE, "joe-password")
+        s.send_message(_guests())
+    check.blind_copy_sent(lab)
+    assert capsys.readouterr().out.startswith("✔ Correct:")
+
+
+def _decoy(to: str = JANE) -> EmailMessage:
+    m = EmailMessage()
+    m["From"] = JOE
+    m["To"] = to
+    m["Subject"] = "Not for jane"
+    m.set_content("x")
+    return m
+
+
+def test_header_says_jane(lab: Lab, capsys) -> None:
+    assert "No inbox holds" in _fails(check.header_says_jane, lab)
+    with _session(lab) as s:
+        s.login(JOE, "joe-password")
+        s.send_message(_decoy(to=JOE))
+    assert "should name jane" in _fails(check.header_says_jane, lab)
+    with _session(lab) as s:
+        s.login(JOE, "joe-password")
+        s.send_message(_decoy(to=f"{JANE}, {JOE}"), to_addrs=[JOE])
+    assert "names joe" in _fails(check.header_says_jane, lab)
+    with _session(lab) as s:
+        s.login(JOE, "joe-password")
+        s.send_message(_decoy(), to_addrs=[JOE])
+    check.header_says_jane(lab)
+    assert capsys.readouterr().out.startswith("✔ Correct:")
+    with _session(lab) as s:
+        s.login(JOE, "joe-password")
+        s.send_message(_decoy())
+    assert "jane's inbox holds a copy" in _fails(check.header_says_jane, lab)
+
+
+def test_bounce_status(lab: Lab, capsys) -> None:
+    assert "not answered yet" in _fails(check.bounce_status, lab, ...)
+    assert "No bounce" in _fails(check.bounce_status, lab, "5.1.1")
+    joe = lab.client("joe-laptop")
+    joe.compose(JANE, "Wrong door", "x")
+    joe.send_all()
+    assert "that user exists" in _fails(check.bounce_status, lab, "5.1.1")
+    joe.compose("nobody@somewhereelse.com", "Wrong door", "x")
+    joe.send_all()
+    lab.wait_for_delivery()
+    assert "SMTP reply code" in _fails(check.bounce_status, lab, "550")
+    assert "does not say" in _fails(check.bounce_status, lab, "5.1.2")
+    check.bounce_status(lab, "Status: 5.1.1")
+    check.bounce_status(lab, " 5.1.1 ")
+    assert capsys.readouterr().out.count("✔ Correct:") == 2
+
+
+def test_bounce_status_temporary(lab: Lab) -> None:
+    lab.server("someplace.org").queue.lifetime = 0.5
+    lab.server("somewhereelse.com").go_offline()
+    joe = lab.client("joe-laptop")
+    joe.compose("nobody@somewhereelse.com", "Wrong door", "x")
+    joe.send_all()
+    assert lab.wait_for_delivery()
+    assert "temporary failure" in _fails(check.bounce_status, lab, "4.4.7")
+
+
+def test_arrived_after_retry(lab: Lab, capsys) -> None:
+    theirs, ours = lab.server("somewhereelse.com"), lab.server("someplace.org")
+    joe = lab.client("joe-laptop")
+    assert "no message called 'Patience'" in _fails(check.arrived_after_retry, lab)
+    joe.compose(JANE, "Patience", "x")
+    joe.send_all()
+    assert "first attempt" in _fails(check.arrived_after_retry, lab)
+    theirs.faults.mailbox_full.add("jane")
+    joe.compose(JANE, "Patience", "y")
+    joe.send_all()
+    assert lab.wait_for(lambda: any(i.attempts >= 1 for i in ours.queue.items.values()))
+    assert "still has a fault" in _fails(check.arrived_after_retry, lab)
+    theirs.faults.reset()
+    assert lab.wait_for_delivery()
+    check.arrived_after_retry(lab)
+    assert capsys.readouterr().out.startswith("✔ Correct:")
+
+
+def test_arrived_after_retry_offline_is_not_full(lab: Lab) -> None:
+    theirs = lab.server("somewhereelse.com")
+    ours = lab.server("someplace.org")
+    theirs.go_offline()
+    joe = lab.client("joe-laptop")
+    joe.compose(JANE, "Patience", "x")
+    joe.send_all()
+    assert lab.wait_for(lambda: any(i.attempts >= 1 for i in ours.queue.items.values()))
+    theirs.go_online()
+    assert lab.wait_for_delivery()
+    assert "never answered 452" in _fails(check.arrived_after_retry, lab)
