@@ -7,7 +7,7 @@ that this import stays quick.
 """
 from __future__ import annotations
 
-from .devices import ClientHost, LabError, Limits, MailServer, SendResult
+from .devices import ClientHost, FetchResult, LabError, Limits, MailServer, SendResult
 from .lab import CLASSIC_USERS, Directory, Lab, MXRecord
 from .store import MailStore
 from .trace import Connection, Trace, TraceEvent
@@ -17,6 +17,7 @@ __all__ = [
     "ClientHost",
     "Connection",
     "Directory",
+    "FetchResult",
     "Lab",
     "LabError",
     "Limits",

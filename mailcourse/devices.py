@@ -15,6 +15,8 @@ import email
 import email.policy
 import email.utils
 import json
+import os
+import poplib
 import time
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
@@ -31,9 +33,11 @@ from .message import (
     remove_header,
 )
 from .queue import NULL_SENDER, OutgoingQueue
+from .servers.pop3 import POP3, pop3_endpoint
 from .servers.smtp import MX, SUBMISSION, LabSMTP, SMTPHandler
 from .store import INBOX, MailStore
 from .tap import Endpoint
+from .trace import Connection
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -92,6 +96,7 @@ class MailServer:
         self.endpoints: dict[str, Endpoint] = {
             SUBMISSION: self._smtp_endpoint(SUBMISSION),
             MX: self._smtp_endpoint(MX),
+            POP3: pop3_endpoint(self),  # reads the same store as SMTP delivery writes
         }
 
     def __repr__(self) -> str:
@@ -293,14 +298,26 @@ class SendResult:
         return not self.refused
 
 
+@dataclass
+class FetchResult:
+    """What one POP3 session of `ClientHost.fetch_pop3` did."""
+
+    downloaded: list[EmailMessage]  # new to this device, in maildrop order; now in its local store
+    deleted: int  # messages removed from the server when the session ended (QUIT)
+    left_on_server: int  # messages still in the maildrop after the session
+    connection: Connection | None  # the session in the lab's trace
+
+
 class ClientHost:
-    """One device of one user: a mail program with an outbox spool.
+    """One device of one user: a mail program with an outbox spool and a local store.
 
     ``compose`` writes into the outbox on the device's disk and needs no
     network: you can write several messages while offline. ``send_all``
     connects to the user's provider and submits every spooled message in one
     authenticated SMTP session, as a mail program does when you press "Send
-    and receive".
+    and receive". ``fetch_pop3`` is the other half of that button: one short
+    POP3 session that copies new mail into the device's local store, where
+    ``local_messages`` reads it, online or not (the offline access model).
     """
 
     def __init__(self, lab: Lab, name: str, address: str, password: str) -> None:
@@ -311,6 +328,11 @@ class ClientHost:
         self.path = lab.workspace / "clients" / name
         self.outbox_path = self.path / "outbox"
         self.outbox_path.mkdir(parents=True, exist_ok=True)
+        # Mail fetched to this device lives here, in a Maildir of its own, like
+        # a desktop client's local folders: readable with no network at all.
+        self.local_store = MailStore(self.path / "local", hostname=name)
+        self.local_store.create_account(self._account)
+        self._uidls_path = self.path / "pop3-uidls"
         self.online = True
 
     def __repr__(self) -> str:
@@ -430,6 +452,121 @@ class ClientHost:
         if not self.online:
             raise LabError(f"{self.name} is offline: direct access needs a connection to the server")
         return self.server.mailbox(self.address)
+
+    # -- reading: POP3, the offline access model (RFC 1939) ------------------------------
+
+    @property
+    def _account(self) -> str:
+        return self.address.partition("@")[0]
+
+    @property
+    def seen_uidls(self) -> set[str]:
+        """The UIDLs of the messages on the server that this device has downloaded already.
+
+        A UIDL (RFC 1939 section 7) is the server's name for a message, the
+        same in every session, so a client that keeps the list on its own
+        disk can ask for only what is new, as fetchmail and getmail do.
+        """
+        try:
+            return set(self._uidls_path.read_text().split())
+        except FileNotFoundError:
+            return set()
+
+    def _save_uidls(self, uidls: set[str]) -> None:
+        tmp = self._uidls_path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            f.write("".join(f"{uidl}\n" for uidl in sorted(uidls)))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._uidls_path)  # a crash leaves the old list or the new one, never half
+
+    def fetch_pop3(self, *, keep_on_server: bool = False) -> FetchResult:
+        """Download new mail in one short POP3 session; delete it on the server unless told to keep it.
+
+        The session is the textbook one: USER and PASS, UIDL to learn which
+        messages the maildrop holds, RETR for each one this device has not
+        seen, DELE, QUIT. Each message is saved in the local store before its
+        UIDL is noted as seen, so a crash can at worst download a message
+        twice, never lose it. With ``keep_on_server=False`` (the classic
+        model) every message of the maildrop is deleted, including those
+        kept there by an earlier session: this device has them all now. With
+        ``keep_on_server=True`` nothing is deleted, and the next fetch skips
+        what was downloaded before.
+        """
+        if not self.online:
+            raise LabError(f"{self.name} is offline: fetching mail needs a connection to the server")
+        server = self.server
+        endpoint = server.endpoints.get(POP3)
+        if endpoint is None:
+            raise LabError(f"{server.hostname} has no POP3 endpoint")
+        try:
+            client = self.lab.pop3(self.name, endpoint)
+        except (poplib.error_proto, OSError) as e:  # refused, or a busy server's -ERR greeting
+            raise LabError(f"{self.name} cannot reach {server.hostname}'s POP3 port: {_reason(e)}") from e
+        connection = self._connection_of(client.local_address)
+        seen = self.seen_uidls
+        downloaded: list[EmailMessage] = []
+        maildrop: dict[int, str] = {}
+        to_delete: list[int] = []
+        try:
+            client.user(self.address)
+            client.pass_(self.password)
+            maildrop = _uidl_listing(client)  # message number -> UIDL, for this session
+            for number, uidl in maildrop.items():
+                if uidl in seen:
+                    continue
+                # poplib has undone the byte-stuffing and split the lines: put the CRLFs back.
+                _, lines, _ = client.retr(number)
+                raw = b"".join(line + b"\r\n" for line in lines)
+                self.local_store.deliver(self._account, raw)
+                seen.add(uidl)
+                self._save_uidls(seen)
+                downloaded.append(parse(raw))
+            to_delete = [] if keep_on_server else list(maildrop)
+            for number in to_delete:
+                client.dele(number)
+            client.quit()
+        except (poplib.error_proto, OSError) as e:
+            # RFC 1939 section 6: the server removes messages marked by DELE only
+            # in the UPDATE state, after QUIT. A session that ends any other way
+            # (an error, a dropped connection) deletes nothing on the server, and
+            # the copies saved so far stay on this device, known by their UIDLs.
+            client.close()
+            raise LabError(f"the POP3 session with {server.hostname} failed ({_reason(e)}): without a "
+                           f"completed QUIT the server deletes nothing; the {len(downloaded)} message(s) "
+                           f"downloaded before the failure are in {self.name}'s local store") from e
+        # The session ended well: forget UIDLs that are no longer on the server
+        # (deleted now, or by another device), so the list does not grow forever.
+        self._save_uidls(seen & {uidl for number, uidl in maildrop.items() if number not in to_delete})
+        return FetchResult(downloaded, len(to_delete), len(maildrop) - len(to_delete), connection)
+
+    def _connection_of(self, local_address: tuple[str, int]) -> Connection | None:
+        # The tap names a connection by the client's address; the last one with it is ours.
+        for conn in reversed(self.lab.trace.sessions(protocol="POP3")):
+            if tuple(conn.client_addr) == tuple(local_address):
+                return conn
+        return None
+
+    def local_messages(self) -> list[EmailMessage]:
+        """The mail downloaded to this device, oldest first; no network needed."""
+        store = self.local_store
+        return [parse(store.get(self._account, m.uid)) for m in store.list(self._account)]
+
+
+def _reason(error: Exception) -> str:
+    # poplib's errors carry the server's reply as bytes (b"-ERR ..."); socket errors are text.
+    first = error.args[0] if error.args else ""
+    return first.decode("utf-8", "replace") if isinstance(first, bytes) else str(error)
+
+
+def _uidl_listing(client: poplib.POP3) -> dict[int, str]:
+    """``UIDL`` without an argument (RFC 1939 section 7): message number -> unique id."""
+    _, lines, _ = client.uidl()
+    listing = {}
+    for line in lines:
+        number, uidl = line.decode("ascii", "replace").split(None, 1)
+        listing[int(number)] = uidl.strip()
+    return dict(sorted(listing.items()))
 
 
 def _addresses(value: str | Iterable[str]) -> list[str]:

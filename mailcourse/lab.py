@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterator, TypeVar
 
 from .devices import ClientHost, LabError, Limits, MailServer, domain_of
+from .pop3client import POP3Client
 from .smtpclient import SMTPClient
 from .tap import Network
 from .trace import Trace
@@ -222,6 +223,14 @@ class Lab:
         client = SMTPClient(device, self.network.claim, timeout)
         client.connect(*(endpoint.address if hasattr(endpoint, "address") else endpoint))
         return client
+
+    def pop3(self, device: str, endpoint: Any, timeout: float = 10.0) -> POP3Client:
+        """A `poplib.POP3` connected to ``endpoint`` (or a (host, port)) on behalf of ``device``.
+
+        It has read the server's greeting already (``welcome``), as poplib does.
+        """
+        host, port = endpoint.address if hasattr(endpoint, "address") else endpoint
+        return POP3Client(device, self.network.claim, host, port, timeout)
 
     def new_id(self) -> str:
         """A queue id, like Postfix's: reproducible when the lab has a seed."""

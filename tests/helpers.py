@@ -8,11 +8,14 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
 import socket
 import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Callable, Iterable
+
+import pytest
 
 from mailcourse import Lab, MailServer
 from mailcourse.lab import SMTPClient
@@ -224,3 +227,16 @@ class RawSMTP:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+def program(name: str) -> str:
+    """The path of a real client program (swaks, curl, ...).
+
+    Under CI=true a missing program is a failure, never a skip: CI must install it (see .ci/run).
+    """
+    found = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is not installed; CI must install it (see .ci/run)")
+        pytest.skip(f"{name} is not installed")
+    return found

@@ -9,23 +9,13 @@ elsewhere the test is skipped.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import uuid
 
 import pytest
+from helpers import program
 
 JOE, JANE = "joe@someplace.org", "jane@somewhereelse.com"
-
-
-def program(name: str) -> str:
-    found = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed; CI must install it (see .ci/run)")
-        pytest.skip(f"{name} is not installed")
-    return found
 
 
 def swaks(lab, *options: str, password: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,142 @@
+"""The POP3 endpoint of a mail server: socket bytes <-> `mailcourse.protocols.pop3`.
+
+The protocol lives in `POP3Session`, which does no I/O. Here are the two
+things a real server adds around it:
+
+* `POP3Connection`, the asyncio adapter: bytes in, session, replies out, and
+  the idle timer. It records nothing: the tap in front of it sees every byte.
+* `Maildrops`, the session's `Backend` for one `MailServer`: logins as for
+  SMTP (full address or local part), the server's `MailStore` (the same
+  files SMTP delivers into), and the exclusive lock on each maildrop.
+
+UIDL shows ``<UIDVALIDITY>.<UID>`` of the store: both are kept on disk, so a
+message keeps its unique id across sessions and across restarts of the lab,
+which is what clients that leave mail on the server rely on.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING, cast
+
+from ..protocols.pop3 import Message, POP3Session
+from ..store import StoreError
+from ..tap import Endpoint
+
+if TYPE_CHECKING:
+    from ..devices import MailServer
+
+POP3 = "pop3"  # the service name of the endpoint, as in ``server.endpoints["pop3"]``
+
+
+class POP3Connection(asyncio.Protocol):
+    """One client connection: bytes in -> the session -> replies out."""
+
+    def __init__(self, session: POP3Session, idle_timeout: float) -> None:
+        self.session = session
+        self.idle_timeout = idle_timeout
+        self.transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # the tap's: it records, then sends
+        self.transport.write(bytes(self.session.greeting))
+        self._restart_timer()
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self._restart_timer()
+        replies = self.session.receive_data(data)
+        if replies:  # one write: pipelined commands get their replies in order, together
+            self.transport.write(b"".join(bytes(reply) for reply in replies))
+        if self.session.ended:
+            self.transport.close()  # after QUIT; what was written still goes out first
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.session.connection_lost()  # no QUIT, no UPDATE: nothing is removed; the lock is released
+
+    def _restart_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.idle_timeout, self._hang_up)
+
+    def _hang_up(self) -> None:
+        # RFC 1939 section 3: when the inactivity timer expires "the session does
+        # NOT enter the UPDATE state--the server should close the TCP connection
+        # without removing any messages or sending any response to the client."
+        # (It also asks for at least 10 minutes; the lab uses the server's
+        # Limits.idle_timeout, 5 minutes unless changed, as its SMTP does.)
+        if self.transport is not None:
+            self.transport.close()
+
+
+class Maildrops:
+    """The POP3 view of one mail server: its logins, its store, and who holds which maildrop.
+
+    Runs on the lab's loop only (every session does), so the set of locks
+    needs no lock of its own.
+    """
+
+    def __init__(self, server: MailServer) -> None:
+        self.server = server
+        self.store = server.store
+        self.locked: set[str] = set()  # accounts a session has open
+
+    def authenticate(self, login: str, password: str) -> str | None:
+        address = self.server.authenticate(login, password)
+        return None if address is None else address.partition("@")[0]
+
+    def shared_secret(self, login: str) -> tuple[str, str] | None:
+        # The same logins as `MailServer.authenticate`: "jane@somewhereelse.com" or "jane".
+        login = login.strip().lower()
+        local, _, domain = login.rpartition("@") if "@" in login else (login, "", self.server.domain)
+        password = self.server.users.get(local) if domain == self.server.domain else None
+        return None if password is None else (local, password)
+
+    def lock(self, account: str) -> list[Message] | None:
+        if account in self.locked:
+            return None
+        self.locked.add(account)
+        try:
+            validity = self.store.uidvalidity(account)
+            return [Message(m.uid, f"{validity}.{m.uid}", m.size) for m in self.store.list(account)]
+        except StoreError:  # an account without a mailbox yet: an empty maildrop
+            return []
+
+    def unlock(self, account: str) -> None:
+        self.locked.discard(account)
+
+    def read(self, account: str, message: Message) -> bytes | None:
+        try:
+            return self.store.get(account, message.key)
+        except (StoreError, OSError):  # removed meanwhile by something other than POP3
+            return None
+
+    def delete(self, account: str, messages: list[Message]) -> int:
+        failed = 0
+        for message in messages:
+            try:
+                self.store.delete(account, message.key)
+            except StoreError:
+                pass  # already gone: what was asked for
+            except OSError:
+                failed += 1
+        return failed
+
+
+def pop3_endpoint(server: MailServer) -> Endpoint:
+    """The POP3 endpoint of ``server``, behind a tap like every endpoint of the lab."""
+    maildrops = Maildrops(server)
+    sessions = itertools.count(1)
+
+    def factory() -> POP3Connection:
+        # A fresh greeting timestamp for APOP in every session; reproducible in a seeded lab.
+        timestamp = f"<{next(sessions)}.{server.lab.new_id()}@{server.hostname}>"
+        # Limits are read for each new session: a changed limit applies from the next connection on.
+        return POP3Connection(POP3Session(maildrops, server.hostname, timestamp), server.limits.idle_timeout)
+
+    return Endpoint(server.lab.network, server.hostname, POP3, "POP3", factory,
+                    max_connections=server.limits.max_connections,
+                    busy_reply=b"-ERR [SYS/TEMP] Too many connections, try later\r\n")
