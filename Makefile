@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## make lab: install (first time) and open JupyterLab on the first lesson
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/00_start_here.ipynb
 
 ## make test: every test (unit, protocol, real clients, notebooks under strict nbval, browser)
 test: $(STAMP)
