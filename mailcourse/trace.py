@@ -158,6 +158,9 @@ class Trace:
         self._start = clock()
         self._lock = threading.Lock()
         self.events: list[TraceEvent] = []
+        # The same events by connection: views of one session need not scan a
+        # whole class's worth of traffic (``serve`` runs for hours).
+        self._by_connection: dict[int, list[TraceEvent]] = {}
         self.connections: list[Connection] = []
         self._subscribers: list[Callable[[TraceEvent], None]] = []
 
@@ -186,6 +189,7 @@ class Trace:
     def _add(self, event: TraceEvent) -> None:
         with self._lock:
             self.events.append(event)
+            self._by_connection.setdefault(event.connection.id, []).append(event)
             subscribers = list(self._subscribers)
         for callback in subscribers:
             callback(event)
@@ -225,11 +229,10 @@ class Trace:
                kind: str | None = None) -> list[TraceEvent]:
         cid = connection.id if isinstance(connection, Connection) else connection
         with self._lock:
-            events = list(self.events)
+            events = list(self.events if cid is None else self._by_connection.get(cid, ()))
         return [
             e for e in events
-            if (cid is None or e.connection.id == cid)
-            and (protocol is None or e.protocol.upper() == protocol.upper())
+            if (protocol is None or e.protocol.upper() == protocol.upper())
             and (kind is None or e.kind == kind)
         ]
 
@@ -297,6 +300,7 @@ class Trace:
     def clear(self) -> None:
         with self._lock:
             self.events.clear()
+            self._by_connection.clear()
 
 
 def _lines(events: Iterable[TraceEvent]) -> Iterator[tuple[str, str]]:
