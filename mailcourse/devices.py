@@ -162,7 +162,7 @@ class MailServer:
         self.lab.call(off())
 
     def go_online(self) -> None:
-        """Back on the network, on the same ports; the queue looks at its mail at once."""
+        """Back on the network (on the same ports when they are still free); the queue looks at its mail at once."""
         async def on() -> None:
             for endpoint in self.endpoints.values():
                 if not endpoint.online:

@@ -18,6 +18,7 @@ cell run twice, never collide, and nothing is reachable from another machine.
 from __future__ import annotations
 
 import asyncio
+import errno
 import atexit
 import contextlib
 import random
@@ -221,7 +222,7 @@ class Lab:
     def smtp(self, device: str, endpoint: Any, timeout: float = 10.0) -> SMTPClient:
         """An `smtplib.SMTP` connected to ``endpoint`` (or a (host, port)) on behalf of ``device``."""
         client = SMTPClient(device, self.network.claim, timeout)
-        client.connect(*(endpoint.address if hasattr(endpoint, "address") else endpoint))
+        client.connect(*self.endpoint_address(endpoint))
         return client
 
     def pop3(self, device: str, endpoint: Any, timeout: float = 10.0) -> POP3Client:
@@ -229,8 +230,23 @@ class Lab:
 
         It has read the server's greeting already (``welcome``), as poplib does.
         """
-        host, port = endpoint.address if hasattr(endpoint, "address") else endpoint
+        host, port = self.endpoint_address(endpoint)
         return POP3Client(device, self.network.claim, host, port, timeout)
+
+    @staticmethod
+    def endpoint_address(endpoint: Any) -> tuple[str, int]:
+        """Where to connect to ``endpoint`` (or a (host, port)); refused if it is switched off.
+
+        A switched-off endpoint's old port may belong to another program by
+        now (another lab, another student's kernel on a shared hub): a lab
+        device never knocks there, it gets "connection refused" at once, as
+        from a machine that is off.
+        """
+        if not hasattr(endpoint, "address"):
+            return endpoint
+        if not endpoint.online:
+            raise ConnectionRefusedError(errno.ECONNREFUSED, f"Connection refused ({endpoint.device} is offline)")
+        return endpoint.address
 
     def new_id(self) -> str:
         """A queue id, like Postfix's: reproducible when the lab has a seed."""

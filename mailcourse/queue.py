@@ -24,6 +24,7 @@ so that the lab's loop keeps serving while it waits on the network.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import smtplib
@@ -74,7 +75,7 @@ def _write_durably(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def relay_session(address: tuple[str, int], helo: str, batch: list[tuple[QueueItem, bytes, list[str]]],
+def relay_session(address: tuple[str, int] | None, helo: str, batch: list[tuple[QueueItem, bytes, list[str]]],
                   claim: Callable, timeout: float) -> list[Outcome]:
     """One SMTP session to one destination server, one transaction per message.
 
@@ -83,6 +84,8 @@ def relay_session(address: tuple[str, int], helo: str, batch: list[tuple[QueueIt
     outcomes = [Outcome() for _ in batch]
     client = SMTPClient(helo, claim, timeout)
     try:
+        if address is None:  # switched off: never knock on a port that may be reused (Lab.endpoint_address)
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
         client.connect(*address)
         client.ehlo()
         for (item, raw, rcpts), outcome in zip(batch, outcomes):
@@ -284,7 +287,8 @@ class OutgoingQueue:
             dest = lab.directory.lookup(domain)
             assert dest is not None
             sessions.append(loop.run_in_executor(
-                self.executor, relay_session, dest.mx.address, self.server.hostname, batch,
+                self.executor, relay_session, dest.mx.address if dest.mx.online else None,
+                self.server.hostname, batch,
                 lab.network.claim, self.relay_timeout))
         for batch, outcomes in zip(by_server.values(), await asyncio.gather(*sessions)):
             for (item, _, _), outcome in zip(batch, outcomes):

@@ -6,9 +6,9 @@ trace is exactly what crossed the wire. Because it wraps the server's asyncio
 protocol in the same process (rather than proxying through a second socket),
 it costs almost nothing and never reorders bytes.
 
-A tap is also where a link is cut: `Endpoint.offline()` closes the listening
+A tap is also where a link is cut: `Endpoint.stop()` closes the listening
 socket, so a client gets "connection refused", as it would from a switched-off
-server; `online()` listens again on the same port.
+server; `start()` listens again, on the same port if it is still free.
 
 The `Network` remembers which lab device owns which client socket, so that a
 connection can be labelled "joe-laptop -> mail.someplace.org" rather than
@@ -18,6 +18,7 @@ with port numbers. Programs outside the lab (a real mail client talking to
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import threading
 from typing import Any, Callable
@@ -165,10 +166,26 @@ class Endpoint:
         return self._server is not None
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1 only; the first time on a free port chosen by the kernel."""
+        """Listen on 127.0.0.1 only; the first time on a free port chosen by the kernel.
+
+        Back online after `stop`, the endpoint listens on its old port again if
+        that port is still free. While it was off, any program on the machine
+        (another lab, another student's kernel) may have been given that port;
+        then the kernel picks a new one. Nothing in the lab remembers ports:
+        clients and relays look the address up (``endpoint.address``, the
+        directory) each time they connect.
+        """
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: TapProtocol(self.factory(), self), LOOPBACK, self.port)
+
+        def factory() -> TapProtocol:
+            return TapProtocol(self.factory(), self)
+
+        try:
+            self._server = await loop.create_server(factory, LOOPBACK, self.port)
+        except OSError as e:
+            if self.port == 0 or e.errno != errno.EADDRINUSE:
+                raise
+            self._server = await loop.create_server(factory, LOOPBACK, 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self, drop_connections: bool = True) -> None:

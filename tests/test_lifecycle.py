@@ -124,3 +124,24 @@ def test_stop_with_mail_still_queued_and_clients_connected():
     finally:
         idle.close()
     assert lab.loop.is_closed()
+
+
+def test_back_online_on_a_new_port_when_the_old_one_was_taken():
+    """While a server is off, another program may get its port; going online must still work."""
+    import socket
+
+    with Lab.classic(seed=1, retry_intervals=(0.2,)) as lab:
+        jane_server = lab.server("somewhereelse.com")
+        old = jane_server.mx.port
+        jane_server.go_offline()
+        squatter = socket.socket()
+        squatter.bind(("127.0.0.1", old))  # bound, not listening: connections there are refused
+        try:
+            submit(lab, JOE, [JANE], raw_message(JOE, JANE, "while it was off"))
+            jane_server.go_online()
+            assert jane_server.mx.port != old
+            assert lab.wait_for_delivery(timeout=10)  # the queue looked the new port up
+            got = [subject_of(m) for m in maildir_messages(jane_server, "jane")]
+            assert got == ["while it was off"]
+        finally:
+            squatter.close()
