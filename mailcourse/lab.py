@@ -18,7 +18,6 @@ cell run twice, never collide, and nothing is reachable from another machine.
 from __future__ import annotations
 
 import asyncio
-import errno
 import atexit
 import contextlib
 import random
@@ -235,18 +234,8 @@ class Lab:
 
     @staticmethod
     def endpoint_address(endpoint: Any) -> tuple[str, int]:
-        """Where to connect to ``endpoint`` (or a (host, port)); refused if it is switched off.
-
-        A switched-off endpoint's old port may belong to another program by
-        now (another lab, another student's kernel on a shared hub): a lab
-        device never knocks there, it gets "connection refused" at once, as
-        from a machine that is off.
-        """
-        if not hasattr(endpoint, "address"):
-            return endpoint
-        if not endpoint.online:
-            raise ConnectionRefusedError(errno.ECONNREFUSED, f"Connection refused ({endpoint.device} is offline)")
-        return endpoint.address
+        """Where to connect to ``endpoint`` (see `Endpoint.reachable_address`), or a (host, port)."""
+        return endpoint.reachable_address() if hasattr(endpoint, "reachable_address") else endpoint
 
     def new_id(self) -> str:
         """A queue id, like Postfix's: reproducible when the lab has a seed."""

@@ -24,7 +24,6 @@ so that the lab's loop keeps serving while it waits on the network.
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import os
 import smtplib
@@ -40,6 +39,7 @@ from .smtpclient import SMTPClient
 
 if TYPE_CHECKING:
     from .devices import MailServer
+    from .tap import Endpoint
 
 NULL_SENDER = "<>"
 
@@ -75,7 +75,7 @@ def _write_durably(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def relay_session(address: tuple[str, int] | None, helo: str, batch: list[tuple[QueueItem, bytes, list[str]]],
+def relay_session(endpoint: Endpoint, helo: str, batch: list[tuple[QueueItem, bytes, list[str]]],
                   claim: Callable, timeout: float) -> list[Outcome]:
     """One SMTP session to one destination server, one transaction per message.
 
@@ -84,9 +84,7 @@ def relay_session(address: tuple[str, int] | None, helo: str, batch: list[tuple[
     outcomes = [Outcome() for _ in batch]
     client = SMTPClient(helo, claim, timeout)
     try:
-        if address is None:  # switched off: never knock on a port that may be reused (Lab.endpoint_address)
-            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
-        client.connect(*address)
+        client.connect(*endpoint.reachable_address())  # refused at once if it is switched off
         client.ehlo()
         for (item, raw, rcpts), outcome in zip(batch, outcomes):
             sender = "" if item.mail_from == NULL_SENDER else item.mail_from
@@ -287,8 +285,7 @@ class OutgoingQueue:
             dest = lab.directory.lookup(domain)
             assert dest is not None
             sessions.append(loop.run_in_executor(
-                self.executor, relay_session, dest.mx.address if dest.mx.online else None,
-                self.server.hostname, batch,
+                self.executor, relay_session, dest.mx, self.server.hostname, batch,
                 lab.network.claim, self.relay_timeout))
         for batch, outcomes in zip(by_server.values(), await asyncio.gather(*sessions)):
             for (item, _, _), outcome in zip(batch, outcomes):

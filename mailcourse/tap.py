@@ -165,6 +165,17 @@ class Endpoint:
     def online(self) -> bool:
         return self._server is not None
 
+    def reachable_address(self) -> tuple[str, int]:
+        """Where a lab device connects; "connection refused" at once if the endpoint is off.
+
+        A switched-off endpoint's old port may belong to another program by
+        now (another lab, another student's kernel on a shared hub): a lab
+        device never knocks there, as a machine that is off answers nobody.
+        """
+        if not self.online:
+            raise ConnectionRefusedError(errno.ECONNREFUSED, f"Connection refused ({self.device} is offline)")
+        return self.address
+
     async def start(self) -> None:
         """Listen on 127.0.0.1 only; the first time on a free port chosen by the kernel.
 
