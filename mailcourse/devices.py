@@ -15,14 +15,15 @@ import email
 import email.policy
 import email.utils
 import json
-import os
 import poplib
 import time
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from .durable import write_atomically
 from .faults import Faults
 from .message import (
     add_header_if_missing,
@@ -33,6 +34,7 @@ from .message import (
     remove_header,
 )
 from .queue import NULL_SENDER, OutgoingQueue
+from .servers.imap import IMAP, imap_endpoint
 from .servers.pop3 import POP3, pop3_endpoint
 from .servers.smtp import MX, SUBMISSION, LabSMTP, SMTPHandler
 from .store import INBOX, MailStore
@@ -40,6 +42,7 @@ from .tap import Endpoint
 from .trace import Connection
 
 if TYPE_CHECKING:
+    from .imapsync import IMAPMailbox
     from .lab import Lab
 
 
@@ -97,6 +100,7 @@ class MailServer:
             SUBMISSION: self._smtp_endpoint(SUBMISSION),
             MX: self._smtp_endpoint(MX),
             POP3: pop3_endpoint(self),  # reads the same store as SMTP delivery writes
+            IMAP: imap_endpoint(self),  # the same store again, with folders and flags
         }
 
     def __repr__(self) -> str:
@@ -473,12 +477,8 @@ class ClientHost:
             return set()
 
     def _save_uidls(self, uidls: set[str]) -> None:
-        tmp = self._uidls_path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            f.write("".join(f"{uidl}\n" for uidl in sorted(uidls)))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._uidls_path)  # a crash leaves the old list or the new one, never half
+        # A crash leaves the old list or the new one, never half.
+        write_atomically(self._uidls_path, "".join(f"{uidl}\n" for uidl in sorted(uidls)))
 
     def fetch_pop3(self, *, keep_on_server: bool = False) -> FetchResult:
         """Download new mail in one short POP3 session; delete it on the server unless told to keep it.
@@ -540,9 +540,9 @@ class ClientHost:
         self._save_uidls(seen & {uidl for number, uidl in maildrop.items() if number not in to_delete})
         return FetchResult(downloaded, len(to_delete), len(maildrop) - len(to_delete), connection)
 
-    def _connection_of(self, local_address: tuple[str, int]) -> Connection | None:
+    def _connection_of(self, local_address: tuple[str, int], protocol: str = "POP3") -> Connection | None:
         # The tap names a connection by the client's address; the last one with it is ours.
-        for conn in reversed(self.lab.trace.sessions(protocol="POP3")):
+        for conn in reversed(self.lab.trace.sessions(protocol=protocol)):
             if tuple(conn.client_addr) == tuple(local_address):
                 return conn
         return None
@@ -551,6 +551,20 @@ class ClientHost:
         """The mail downloaded to this device, oldest first; no network needed."""
         store = self.local_store
         return [parse(store.get(self._account, m.uid)) for m in store.list(self._account)]
+
+    # -- reading: IMAP, the disconnected access model (RFC 1733, RFC 3501) ----------------
+
+    @cached_property
+    def imap(self) -> IMAPMailbox:
+        """This device's IMAP mail: a cache of the server's folders, changed offline, synced by ``sync()``.
+
+        Created on first use; the cache and the journal of offline changes
+        live on the device's disk, under ``<device>/imap``. See
+        `mailcourse.imapsync` for how the two-way sync works.
+        """
+        from .imapsync import IMAPMailbox  # imapsync builds on this module
+
+        return IMAPMailbox(self)
 
 
 def _reason(error: Exception) -> str:

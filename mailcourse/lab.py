@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterator, TypeVar
 
 from .devices import ClientHost, LabError, Limits, MailServer, domain_of
+from .imap4client import IMAP4Client
 from .pop3client import POP3Client
 from .smtpclient import SMTPClient
 from .tap import Network
@@ -231,6 +232,14 @@ class Lab:
         """
         host, port = self.endpoint_address(endpoint)
         return POP3Client(device, self.network.claim, host, port, timeout)
+
+    def imap(self, device: str, endpoint: Any, timeout: float = 10.0) -> IMAP4Client:
+        """An `imaplib.IMAP4` connected to ``endpoint`` (or a (host, port)) on behalf of ``device``.
+
+        It has read the server's greeting already (``welcome``), as imaplib does.
+        """
+        host, port = self.endpoint_address(endpoint)
+        return IMAP4Client(device, self.network.claim, host, port, timeout)
 
     @staticmethod
     def endpoint_address(endpoint: Any) -> tuple[str, int]:

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from .durable import write_atomically
 from .protocols.smtp_replies import is_permanent
 from .smtpclient import SMTPClient
 
@@ -64,15 +65,6 @@ class Outcome:
     delivered: list[str] = field(default_factory=list)
     deferred: dict[str, str] = field(default_factory=dict)  # recipient -> reason
     failed: dict[str, str] = field(default_factory=dict)  # recipient -> 5yz reply
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def relay_session(endpoint: Endpoint, helo: str, batch: list[tuple[QueueItem, bytes, list[str]]],
@@ -158,7 +150,7 @@ class OutgoingQueue:
             self.items[item.id] = item
 
     def _save(self, item: QueueItem) -> None:
-        _write_durably(self.path / f"{item.id}.json", json.dumps(asdict(item)).encode())
+        write_atomically(self.path / f"{item.id}.json", json.dumps(asdict(item)).encode())
 
     def _remove(self, item: QueueItem) -> None:
         # Files first: once ``items`` is empty, `Lab.wait_for_delivery` says the queue is.

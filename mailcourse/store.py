@@ -9,7 +9,10 @@ Layout on disk (Maildir, readable by mutt and other real tools)::
 
     <root>/<account>/                 the INBOX, a Maildir: tmp/ new/ cur/
     <root>/<account>/.<Folder>/       other folders (Maildir++ naming)
+    <root>/<account>/.<Folder>.<Sub>/ a folder inside another: "." separates the levels
     <folder>/mailcourse-uidlist       what IMAP needs and Maildir lacks
+    <folder>/mailcourse-keywords      IMAP keywords ($Forwarded, Junk...) and their letters
+    <root>/<account>/subscriptions    the folders IMAP's SUBSCRIBE named, one a line
 
 Maildir keeps each message in its own file and delivers with the
 "write to tmp/, fsync, rename into new/" dance (see the maildir(5) manual
@@ -23,15 +26,45 @@ a first line ``V<uidvalidity> N<uidnext>`` and then one ``<uid> <unique-name>``
 line per message, appended and fsynced on delivery. A file that is in the
 Maildir but missing from that list (dropped there by another program, or
 delivered just before a crash) gets the next UID when the folder is opened.
+UIDNEXT is kept in that first line, so a UID is never given twice, not even
+after the message with the highest UID was expunged and the lab restarted.
+
+Folder names and the hierarchy (RFC 3501 sections 5.1 and 6.3.8)
+------------------------------------------------------------------
+Maildir++ puts every folder in one directory level and writes the hierarchy
+into the name: ``.Archive.2024`` is folder "2024" inside "Archive". This store
+uses that same "." as the IMAP hierarchy delimiter, so the name a client sees
+is the name on disk minus the leading dot (the Courier IMAP convention). The
+alternative, Dovecot's "/" shown to clients and mapped to "." on disk, would
+forbid "." in names or need an escape; one delimiter everywhere is simpler to
+read in a transcript and on disk. "/" is therefore never part of a folder
+name, which is also what keeps a name from leaving the account's directory:
+`check_folder` refuses "/", "..", a leading or trailing ".", control
+characters and names longer than 127 characters, for every caller. Names
+arrive from clients in modified UTF-7 (RFC 3501 section 5.1.3: "&" starts an
+encoded run), which is printable ASCII, spaces included; they are stored as
+they are.
+
+Keywords (RFC 3501 section 2.3.2) go in the file name too, as lower-case
+letters after the system flag letters; ``mailcourse-keywords`` says which
+letter stands for which keyword (``0 $Forwarded`` is letter "a"), as Dovecot's
+``dovecot-keywords`` does. So 26 keywords per folder at most.
+
+Special-use folders (RFC 6154): `create_special_use_folders` makes Sent,
+Drafts and Trash for an account (the IMAP server calls it at login) and
+subscribes to them.
 """
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .durable import fsync_dir, write_atomically
 
 INBOX = "INBOX"
 
@@ -46,6 +79,18 @@ _FLAG_LETTERS = {
 _LETTER_FOR_FLAG = {flag: letter for letter, flag in _FLAG_LETTERS.items()}
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}\Z")  # \Z: "$" would allow a final newline
+# Folder names: printable ASCII (modified UTF-7 is ASCII), spaces, "&" and ","
+# included; never "/" or "\\" (a path separator), never "*" or "%" (LIST's
+# wildcards, RFC 3501 section 6.3.8), at most 127 characters.
+_FOLDER_NAME = re.compile(r"^[ -~]{1,127}\Z")  # printable ASCII, the space included
+_NOT_IN_FOLDER_NAMES = frozenset("/\\*%")
+
+DELIMITER = "."  # the IMAP hierarchy delimiter, the Maildir++ one (see the module docstring)
+
+# RFC 6154: the folders every account gets, and the attribute LIST shows for each.
+SPECIAL_USE = {"Drafts": "\\Drafts", "Sent": "\\Sent", "Trash": "\\Trash"}
+
+_KEYWORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"  # Dovecot's: keyword 0 is "a"
 
 
 class StoreError(Exception):
@@ -75,12 +120,22 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def check_folder(name: str) -> str:
+    """A folder name a client may use, or `StoreError` (see "Folder names" above).
+
+    "." separates levels, so a name may not start or end with one nor have
+    two in a row (an empty level); with "/" refused, no name can reach a
+    directory other than ``<account>/.<name>``.
+    """
+    if (not _FOLDER_NAME.match(name) or not _NOT_IN_FOLDER_NAMES.isdisjoint(name) or ".." in name
+            or name.startswith(DELIMITER) or name.endswith(DELIMITER)):
+        raise StoreError(f"invalid folder name: {name!r}")
+    return name
+
+
+def _is_inbox(folder: str) -> bool:
+    # RFC 3501 section 5.1: "INBOX" in any case is the INBOX.
+    return folder.upper() == INBOX
 
 
 class _Folder:
@@ -91,12 +146,19 @@ class _Folder:
         for sub in ("tmp", "new", "cur"):
             (path / sub).mkdir(parents=True, exist_ok=True)
         self.uidlist = path / "mailcourse-uidlist"
+        self.keywords_file = path / "mailcourse-keywords"
+        self.keywords: list[str] = []  # keyword i is letter _KEYWORD_LETTERS[i] in file names
         self.messages: dict[int, MessageInfo] = {}
         self._load(uidvalidity)
 
     def _load(self, uidvalidity: int) -> None:
         uid_of: dict[str, int] = {}
         self.uidvalidity, self.uidnext = uidvalidity, 1
+        if self.keywords_file.exists():
+            for line in self.keywords_file.read_text().splitlines():
+                number, _, keyword = line.partition(" ")
+                if number.isdigit() and int(number) == len(self.keywords) and keyword:
+                    self.keywords.append(keyword)
         if self.uidlist.exists():
             lines = self.uidlist.read_text().splitlines()
             head = lines[0].split() if lines else []
@@ -118,22 +180,38 @@ class _Folder:
             uid = uid_of.get(name)
             if uid is None:  # a message the list does not know yet
                 uid, self.uidnext, rewrite = self.uidnext, self.uidnext + 1, True
-            flags = frozenset(_FLAG_LETTERS[c] for c in info if c in _FLAG_LETTERS)
+            flags = self._flags_of(info)
             self.messages[uid] = MessageInfo(uid, name, flags, mtime, path.stat().st_size, path)
         if rewrite or len(uid_of) != len(self.messages):
             self._rewrite_uidlist()
 
+    def _flags_of(self, info: str) -> frozenset[str]:
+        flags = {_FLAG_LETTERS[c] for c in info if c in _FLAG_LETTERS}
+        for c in info:
+            i = _KEYWORD_LETTERS.find(c)
+            if 0 <= i < len(self.keywords):
+                flags.add(self.keywords[i])
+        return frozenset(flags)
+
+    def _letter(self, keyword: str) -> str:
+        """The letter of a keyword in file names, given one the first time it is used."""
+        for i, known in enumerate(self.keywords):
+            if known.lower() == keyword.lower():  # keywords are case-insensitive (RFC 3501 9: atom)
+                return _KEYWORD_LETTERS[i]
+        if len(self.keywords) == len(_KEYWORD_LETTERS):
+            raise StoreError(f"no room for another keyword in this folder (at most {len(_KEYWORD_LETTERS)})")
+        self.keywords.append(keyword)
+        with open(self.keywords_file, "a") as f:
+            f.write(f"{len(self.keywords) - 1} {keyword}\n")
+        return _KEYWORD_LETTERS[len(self.keywords) - 1]
+
     def _rewrite_uidlist(self) -> None:
-        tmp = self.uidlist.with_suffix(".tmp")
         lines = [f"V{self.uidvalidity} N{self.uidnext}"]
         lines += [f"{uid} {m.name}" for uid, m in sorted(self.messages.items())]
-        with open(tmp, "w") as f:
-            f.write("\n".join(lines) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.uidlist)
+        write_atomically(self.uidlist, "\n".join(lines) + "\n")
 
     def add(self, raw: bytes, name: str, flags: frozenset[str], internaldate: float) -> int:
+        final = self._path_for(name, flags, "cur" if flags else "new")  # may refuse a 27th keyword
         tmp = self.path / "tmp" / name
         with open(tmp, "wb") as f:
             f.write(raw)
@@ -141,9 +219,8 @@ class _Folder:
             os.fsync(f.fileno())
         os.utime(tmp, (internaldate, internaldate))
         # New mail that nobody has seen goes to new/; mail with flags to cur/.
-        final = self._path_for(name, flags, "cur" if flags else "new")
         os.rename(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         uid = self.uidnext
         self.uidnext += 1
         self.messages[uid] = MessageInfo(uid, name, flags, internaldate, len(raw), final)
@@ -154,7 +231,8 @@ class _Folder:
         return uid
 
     def _path_for(self, name: str, flags: frozenset[str], sub: str = "cur") -> Path:
-        letters = "".join(sorted(_LETTER_FOR_FLAG[f] for f in flags if f in _LETTER_FOR_FLAG))
+        letters = "".join(sorted(_LETTER_FOR_FLAG[f] if f in _LETTER_FOR_FLAG else self._letter(f)
+                                 for f in flags if not f.startswith("\\") or f in _LETTER_FOR_FLAG))
         return self.path / sub / (f"{name}:2,{letters}" if sub == "cur" else name)
 
     def set_flags(self, uid: int, flags: frozenset[str]) -> None:
@@ -184,6 +262,7 @@ class MailStore:
         self._lock = threading.RLock()
         self._folders: dict[tuple[str, str], _Folder] = {}
         self._counter = 0
+        self._last_validity = 0
         self._listeners: list = []
 
     # -- accounts and folders ------------------------------------------------
@@ -199,13 +278,111 @@ class MailStore:
         return (self.root / account / "cur").is_dir() if _SAFE_NAME.match(account) else False
 
     def folders(self, account: str) -> list[str]:
+        """The account's folders: INBOX first, then the others in name order."""
         base = self._account_path(account)
         subs = sorted(p.name[1:] for p in base.iterdir() if p.name.startswith(".") and (p / "cur").is_dir())
         return [INBOX] + subs
 
-    def create_folder(self, account: str, folder: str) -> None:
+    def has_folder(self, account: str, folder: str) -> bool:
+        try:
+            return folder in self.folders(account) or _is_inbox(folder)
+        except StoreError:
+            return False
+
+    def create_folder(self, account: str, folder: str, *, exist_ok: bool = True) -> None:
+        """Make a folder (IMAP CREATE); with ``exist_ok=False`` an existing one is an error."""
         with self._lock:
+            if not exist_ok and self.has_folder(account, folder):
+                raise StoreError(f"{folder} exists already")
             self._folder(account, folder, create=True)
+        self._notify(account, folder)
+
+    def delete_folder(self, account: str, folder: str) -> None:
+        """Remove a folder and its messages for good (IMAP DELETE, RFC 3501 section 6.3.4).
+
+        INBOX cannot be deleted. A folder with folders inside it is refused
+        too: RFC 3501 would keep its name as a ``\\Noselect`` placeholder,
+        which Maildir++ cannot represent, so the client deletes the inner
+        folders first.
+        """
+        with self._lock:
+            if _is_inbox(folder):
+                raise StoreError("INBOX cannot be deleted")
+            box = self._folder(account, folder)  # StoreError if there is no such folder
+            if any(name.startswith(folder + DELIMITER) for name in self.folders(account)):
+                raise StoreError(f"{folder} has folders inside it: delete them first")
+            del self._folders[(account, folder)]
+            # Out of sight in one step (a rename within the account), then removed.
+            trash = self._account_path(account) / "tmp" / f"deleted-{time.time_ns()}"
+            os.rename(box.path, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        self._notify(account, folder)
+
+    def rename_folder(self, account: str, old: str, new: str) -> None:
+        """Give a folder, and every folder inside it, a new name (IMAP RENAME, RFC 3501 section 6.3.5).
+
+        Messages keep their UIDs and the folder its UIDVALIDITY: the uidlist
+        moves with the directory. Renaming INBOX is special in RFC 3501:
+        "all messages in INBOX are moved to a new mailbox with the given name,
+        leaving INBOX empty"; that is what happens here too (flags and
+        internal dates kept, new UIDs in the new folder).
+        """
+        with self._lock:
+            check_folder(new)
+            if _is_inbox(new) or self.has_folder(account, new):
+                raise StoreError(f"{new} exists already")
+            if _is_inbox(old):
+                self._folder(account, new, create=True)
+                for info in self.list(account, INBOX):
+                    self.move(account, info.uid, INBOX, new)
+                return
+            self._folder(account, old)  # StoreError if there is no such folder
+            base = self._account_path(account)
+            inner = [name for name in self.folders(account) if name.startswith(old + DELIMITER)]
+            renames = [(name, new + name[len(old):]) for name in [old] + inner]
+            for _, target in renames:
+                check_folder(target)  # a long new name may make an inner name too long
+            for name, target in renames:
+                self._folders.pop((account, name), None)
+                os.rename(base / ("." + name), base / ("." + target))
+        for name, target in renames:
+            self._notify(account, name)
+            self._notify(account, target)
+
+    def create_special_use_folders(self, account: str) -> None:
+        """Sent, Drafts and Trash (RFC 6154), made and subscribed to if missing."""
+        with self._lock:
+            for folder in SPECIAL_USE:
+                if not self.has_folder(account, folder):
+                    self.create_folder(account, folder)
+                    self.subscribe_folder(account, folder)
+
+    # -- subscriptions (IMAP SUBSCRIBE, UNSUBSCRIBE, LSUB: RFC 3501 sections 6.3.6-6.3.9) ----
+
+    def subscriptions(self, account: str) -> list[str]:
+        """The names the account subscribed to, in order; they need not exist (RFC 3501 6.3.6)."""
+        path = self._account_path(account) / "subscriptions"
+        try:
+            return sorted(set(path.read_text().splitlines()) - {""})
+        except FileNotFoundError:
+            return []
+
+    def subscribe_folder(self, account: str, folder: str) -> None:
+        name = INBOX if _is_inbox(folder) else check_folder(folder)
+        with self._lock:
+            self._write_subscriptions(account, set(self.subscriptions(account)) | {name})
+
+    def unsubscribe_folder(self, account: str, folder: str) -> None:
+        name = INBOX if _is_inbox(folder) else folder
+        with self._lock:
+            names = set(self.subscriptions(account))
+            if name not in names:
+                raise StoreError(f"not subscribed to {folder}")
+            self._write_subscriptions(account, names - {name})
+
+    def _write_subscriptions(self, account: str, names: set[str]) -> None:
+        path = self._account_path(account) / "subscriptions"
+        write_atomically(path, "".join(f"{name}\n" for name in sorted(names)))
 
     def _account_path(self, account: str) -> Path:
         path = self.root / check_name("account", account)
@@ -214,16 +391,20 @@ class MailStore:
         return path
 
     def _folder(self, account: str, folder: str, create: bool = False) -> _Folder:
+        folder = INBOX if _is_inbox(folder) else folder
         key = (account, folder)
         found = self._folders.get(key)
         if found is not None:
             return found
         base = self.root / check_name("account", account)
-        path = base if folder.upper() == INBOX else base / ("." + check_name("folder", folder))
+        path = base if folder == INBOX else base / ("." + check_folder(folder))
         if not create and not (path / "cur").is_dir():
             raise StoreError(f"no such folder: {account}/{folder}")
-        # UIDVALIDITY must change if a folder is ever recreated: the clock does that.
-        self._folders[key] = _Folder(path, uidvalidity=int(time.time()))
+        # UIDVALIDITY must change if a folder is ever recreated (RFC 3501
+        # section 2.3.1.1): the clock does that, and a folder made again within
+        # the same second still gets a greater value than the last one given.
+        self._last_validity = max(int(time.time()), self._last_validity + 1)
+        self._folders[key] = _Folder(path, uidvalidity=self._last_validity)
         return self._folders[key]
 
     # -- messages ------------------------------------------------------------
@@ -244,11 +425,33 @@ class MailStore:
         """
         with self._lock:
             box = self._folder(account, folder)
-            self._counter += 1
-            name = f"{time.time_ns()}.M{self._counter}P{os.getpid()}.{self.hostname}"
-            uid = box.add(raw, name, frozenset(flags), internaldate or time.time())
+            uid = box.add(raw, self._unique_name(), frozenset(flags), internaldate or time.time())
         self._notify(account, folder)
         return uid
+
+    def _unique_name(self) -> str:
+        self._counter += 1
+        return f"{time.time_ns()}.M{self._counter}P{os.getpid()}.{self.hostname}"
+
+    def copy(self, account: str, uid: int, source: str, target: str) -> int:
+        """Copy a message to another folder, flags and internal date kept; returns its new UID.
+
+        The new UID is what IMAP's COPYUID response reports (RFC 4315 section 3).
+        """
+        with self._lock:
+            info = self._info(account, source, uid)
+            raw = info.path.read_bytes()
+            new_uid = self._folder(account, target).add(raw, self._unique_name(), info.flags, info.internaldate)
+        self._notify(account, target)
+        return new_uid
+
+    def move(self, account: str, uid: int, source: str, target: str) -> int:
+        """Move a message to another folder (IMAP MOVE, RFC 6851); returns its UID there."""
+        with self._lock:
+            new_uid = self.copy(account, uid, source, target)
+            self._folder(account, source).remove(uid)
+        self._notify(account, source)
+        return new_uid
 
     def list(self, account: str, folder: str = INBOX) -> list[MessageInfo]:
         """The folder's messages in UID order."""

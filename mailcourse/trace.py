@@ -100,17 +100,28 @@ class CredentialMask:
 
     _SASL = re.compile(rb"^(?:\S+ )?AUTH(?:ENTICATE)? ", re.IGNORECASE)
 
+    # IMAP may send LOGIN's arguments as literals (RFC 3501 section 4.3):
+    # ``a1 LOGIN jane {13}`` and the password on the next line, after the
+    # server's "+". A line that ends in ``{n}`` or ``{n+}`` continues the command.
+    _IMAP_LOGIN = re.compile(rb"^\S+ LOGIN ", re.IGNORECASE)
+    _LITERAL_FOLLOWS = re.compile(rb"\{\d+\+?\}$")
+
     def __init__(self) -> None:
         self.authenticating = False  # the client started AUTH / AUTHENTICATE
         self.challenged = False  # ... and the server's last line was a challenge
         self.in_data = False  # inside SMTP DATA: client lines are message text
         self.data_asked = False
+        self.login_literal = False  # the next client line is (part of) an IMAP LOGIN's literal
 
     def client(self, data: bytes) -> bytes:
         out = []
         for line in data.splitlines(keepends=True):
             body = line.rstrip(b"\r\n")
             ending = line[len(body):]
+            if self.login_literal:
+                out.append(MASK + ending)
+                self.login_literal = bool(self._LITERAL_FOLLOWS.search(body))
+                continue
             if self.in_data:
                 if body == b".":
                     self.in_data = False
@@ -126,6 +137,8 @@ class CredentialMask:
                 self.data_asked = True
             if self._SASL.match(body):
                 self.authenticating = True
+            if self._IMAP_LOGIN.match(body) and self._LITERAL_FOLLOWS.search(body):
+                self.login_literal = True
             m = self._COMMAND.match(body)
             if m and m.group("secret"):
                 out.append(m.group("keep") + b" " + MASK + ending)

@@ -178,3 +178,33 @@ def test_subscribers_see_every_event_and_can_leave(lab):
     with login(lab):
         pass
     assert len(seen) == count
+
+
+def _imap_exchange(lab: Lab, lines: list[bytes]) -> list[bytes]:
+    """Send IMAP client lines one by one on a raw socket, waiting for "+" after a synchronizing literal."""
+    import socket
+
+    server = lab.server("someplace.org")
+    with socket.create_connection(server.endpoints["imap"].reachable_address(), timeout=5) as s:
+        f = s.makefile("rb")
+        got = [f.readline()]  # the greeting
+        for line in lines:
+            s.sendall(line)
+            if line.rstrip().endswith(b"}") and not line.rstrip().endswith(b"+}"):
+                got.append(f.readline())  # "+ Ready for literal data"
+        s.sendall(b"z LOGOUT\r\n")
+        got += f.readlines()
+    return got
+
+
+def test_imap_login_with_literals_is_masked(lab):
+    # RFC 3501 section 4.3: any string argument may be a literal, the password
+    # too; it then crosses on a line of its own, after the server's "+".
+    got = _imap_exchange(lab, [b"a LOGIN joe {12}\r\n", JOE_PASSWORD.encode() + b"\r\n",
+                               b"b LOGIN {3+}\r\njoe {11+}\r\njoe-passwrd\r\n"])
+    assert any(line.startswith(b"a OK") for line in got)  # the first login worked: the test is real
+    assert any(line.startswith(b"b BAD") or line.startswith(b"b NO") for line in got)
+    assert_no_secret(lab)
+    imap_lines = [line for d, line in lab.trace.lines(lab.trace.sessions(protocol="IMAP")[-1]) if d == "c2s"]
+    assert imap_lines[:2] == ["a LOGIN joe ********", "********"]  # even the length is hidden
+    assert imap_lines[2:5] == ["b LOGIN {3+}", "********", "********"]
