@@ -29,6 +29,40 @@ delivered just before a crash) gets the next UID when the folder is opened.
 UIDNEXT is kept in that first line, so a UID is never given twice, not even
 after the message with the highest UID was expunged and the lab restarted.
 
+Modification sequences (CONDSTORE, RFC 7162 section 3.1)
+---------------------------------------------------------
+Every change to a folder (a delivery, a flag or keyword change, an expunge)
+takes the next number of the folder's counter, its *mod-sequence*; a message
+remembers the number of its last change (`MessageInfo.modseq`), the folder
+the highest number it has used (HIGHESTMODSEQ). A client that remembers
+HIGHESTMODSEQ asks "what changed since n?" instead of "tell me everything".
+That only works if the counter never goes backwards for one UIDVALIDITY,
+not even after a restart or a crash that lost the last write.
+
+How it is kept on disk, and why:
+
+* each uidlist line carries the message's mod-sequence and the file's name
+  with its flags as they were at that mod-sequence:
+  ``<uid> M<modseq> <name>:2,<flags>`` (a plain ``<uid> <name>`` line from
+  an older store is still read). A flag change *appends* such a line (no
+  fsync, like a delivery); the last line of a UID wins. The file is
+  rewritten, compacted, at an expunge or when the log has grown to twice
+  the folder's size: appending keeps a flag change cheap.
+* the first line holds a *reservation*, ``M<ceiling>``: no mod-sequence
+  above it has ever been handed out. When the counter reaches the ceiling,
+  the next block of `MODSEQ_BLOCK` numbers is reserved by rewriting the file
+  (fsynced, rename included) *before* the first of them is used. So a lost
+  append costs nothing: a reopened folder starts its counter at the
+  ceiling, above anything it could have handed out, and every message whose
+  file no longer matches its last line (flags changed by mutt, or by this
+  store just before a crash) gets a fresh number above it. The price is a
+  jump of up to one block at each restart, and one durable rewrite per block
+  of changes: delivery, on the SMTP hot path, stays one append.
+
+(A clock-based counter, e.g. microseconds since the epoch, would need no
+reservation, but a clock set back breaks it, and the numbers are long to
+read in a transcript.)
+
 Folder names and the hierarchy (RFC 3501 sections 5.1 and 6.3.8)
 ------------------------------------------------------------------
 Maildir++ puts every folder in one directory level and writes the hierarchy
@@ -92,6 +126,9 @@ SPECIAL_USE = {"Drafts": "\\Drafts", "Sent": "\\Sent", "Trash": "\\Trash"}
 
 _KEYWORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"  # Dovecot's: keyword 0 is "a"
 
+# How many mod-sequences one durable rewrite of the uidlist reserves (see the module docstring).
+MODSEQ_BLOCK = 100
+
 
 class StoreError(Exception):
     """A request the store cannot honour (unknown account, folder or UID)."""
@@ -107,6 +144,7 @@ class MessageInfo:
     internaldate: float  # seconds since the epoch
     size: int
     path: Path = field(repr=False)
+    modseq: int = 0  # the mod-sequence of the message's last change (RFC 7162 section 3.1)
 
 
 def check_name(kind: str, name: str) -> str:
@@ -153,7 +191,10 @@ class _Folder:
 
     def _load(self, uidvalidity: int) -> None:
         uid_of: dict[str, int] = {}
+        last: dict[int, tuple[int, str]] = {}  # uid -> (modseq, info letters) of its last uidlist line
         self.uidvalidity, self.uidnext = uidvalidity, 1
+        self.reserved = 0  # no mod-sequence above this was ever handed out (the uidlist's "M")
+        self._log_lines = 0  # lines in the uidlist after the first
         if self.keywords_file.exists():
             for line in self.keywords_file.read_text().splitlines():
                 number, _, keyword = line.partition(" ")
@@ -162,13 +203,23 @@ class _Folder:
         if self.uidlist.exists():
             lines = self.uidlist.read_text().splitlines()
             head = lines[0].split() if lines else []
-            if len(head) == 2:
+            if len(head) in (2, 3):
                 self.uidvalidity, self.uidnext = int(head[0][1:]), int(head[1][1:])
+                if len(head) == 3 and head[2][1:].isdigit():
+                    self.reserved = int(head[2][1:])
             for line in lines[1:]:
-                uid, _, name = line.partition(" ")
-                if uid.isdigit() and name:  # a torn last line is skipped
-                    uid_of[name] = int(uid)
-                    self.uidnext = max(self.uidnext, int(uid) + 1)
+                entry = _uidlist_entry(line)
+                if entry is None:  # a torn last line is skipped
+                    continue
+                uid, modseq, name, info = entry
+                uid_of[name] = uid
+                self.uidnext = max(self.uidnext, uid + 1)
+                if modseq is not None:
+                    last[uid] = (modseq, info)
+                    self.reserved = max(self.reserved, modseq)
+                self._log_lines += 1
+        # The counter starts above anything handed out before (see the module docstring).
+        self.highestmodseq = self.reserved
         found: list[tuple[float, str, Path, str]] = []
         for sub in ("new", "cur"):
             for entry in os.scandir(self.path / sub):
@@ -180,10 +231,16 @@ class _Folder:
             uid = uid_of.get(name)
             if uid is None:  # a message the list does not know yet
                 uid, self.uidnext, rewrite = self.uidnext, self.uidnext + 1, True
+            known = last.get(uid)
+            if known is not None and sorted(known[1]) == sorted(info):
+                modseq = known[0]
+            else:  # new, from an older store, or its flags changed after its last line: a fresh number
+                self.highestmodseq += 1
+                modseq, rewrite = self.highestmodseq, True
             flags = self._flags_of(info)
-            self.messages[uid] = MessageInfo(uid, name, flags, mtime, path.stat().st_size, path)
+            self.messages[uid] = MessageInfo(uid, name, flags, mtime, path.stat().st_size, path, modseq)
         if rewrite or len(uid_of) != len(self.messages):
-            self._rewrite_uidlist()
+            self._reserve()
 
     def _flags_of(self, info: str) -> frozenset[str]:
         flags = {_FLAG_LETTERS[c] for c in info if c in _FLAG_LETTERS}
@@ -205,10 +262,33 @@ class _Folder:
             f.write(f"{len(self.keywords) - 1} {keyword}\n")
         return _KEYWORD_LETTERS[len(self.keywords) - 1]
 
-    def _rewrite_uidlist(self) -> None:
-        lines = [f"V{self.uidvalidity} N{self.uidnext}"]
-        lines += [f"{uid} {m.name}" for uid, m in sorted(self.messages.items())]
-        write_atomically(self.uidlist, "\n".join(lines) + "\n")
+    def _rewrite_uidlist(self, *, durable: bool = False) -> None:
+        lines = [f"V{self.uidvalidity} N{self.uidnext} M{self.reserved}"]
+        lines += [_uidlist_line(m) for _, m in sorted(self.messages.items())]
+        write_atomically(self.uidlist, "\n".join(lines) + "\n", sync_dir=durable)
+        self._log_lines = len(self.messages)
+
+    def _reserve(self) -> None:
+        """Reserve the next block of mod-sequences: durably, before any of them is used."""
+        self.reserved = self.highestmodseq + MODSEQ_BLOCK
+        self._rewrite_uidlist(durable=True)
+
+    def _next_modseq(self) -> int:
+        """The mod-sequence of a change happening now (RFC 7162 section 3.1.1: it only grows)."""
+        if self.highestmodseq + 1 > self.reserved:
+            self._reserve()
+        self.highestmodseq += 1
+        return self.highestmodseq
+
+    def _log(self, info: MessageInfo) -> None:
+        # No fsync here: the message file is safe already, and a line lost in a
+        # crash is rebuilt when the folder is opened (see `_load`).
+        if self._log_lines >= 2 * len(self.messages) + MODSEQ_BLOCK:
+            self._rewrite_uidlist()  # compact the log: one line per message
+            return
+        with open(self.uidlist, "a") as f:
+            f.write(_uidlist_line(info) + "\n")
+        self._log_lines += 1
 
     def add(self, raw: bytes, name: str, flags: frozenset[str], internaldate: float) -> int:
         final = self._path_for(name, flags, "cur" if flags else "new")  # may refuse a 27th keyword
@@ -223,11 +303,9 @@ class _Folder:
         fsync_dir(final.parent)
         uid = self.uidnext
         self.uidnext += 1
-        self.messages[uid] = MessageInfo(uid, name, flags, internaldate, len(raw), final)
-        # No fsync here: the message file is safe already, and a line lost in a
-        # crash is rebuilt when the folder is opened (see `_load`).
-        with open(self.uidlist, "a") as f:
-            f.write(f"{uid} {name}\n")
+        info = MessageInfo(uid, name, flags, internaldate, len(raw), final, self._next_modseq())
+        self.messages[uid] = info
+        self._log(info)
         return uid
 
     def _path_for(self, name: str, flags: frozenset[str], sub: str = "cur") -> Path:
@@ -235,17 +313,40 @@ class _Folder:
                                  for f in flags if not f.startswith("\\") or f in _LETTER_FOR_FLAG))
         return self.path / sub / (f"{name}:2,{letters}" if sub == "cur" else name)
 
-    def set_flags(self, uid: int, flags: frozenset[str]) -> None:
+    def set_flags(self, uid: int, flags: frozenset[str], unchanged_since: int | None = None) -> int | None:
         info = self.messages[uid]
+        if unchanged_since is not None and info.modseq > unchanged_since:
+            return None  # RFC 7162 section 3.1.3: changed since the client looked; leave it alone
         target = self._path_for(info.name, flags)
         if target != info.path:
-            os.rename(info.path, target)
-        info.path, info.flags = target, flags
+            os.rename(info.path, target)  # also from new/ to cur/: a client has seen it
+        info.path = target
+        if flags != info.flags:  # no change, no new mod-sequence (RFC 7162 section 3.1.3)
+            info.flags, info.modseq = flags, self._next_modseq()
+            self._log(info)
+        return info.modseq
 
     def remove(self, uid: int) -> None:
         info = self.messages.pop(uid)
         info.path.unlink(missing_ok=True)
+        self._next_modseq()  # an expunge is a change of the folder too: HIGHESTMODSEQ grows
         self._rewrite_uidlist()
+
+
+def _uidlist_line(info: MessageInfo) -> str:
+    return f"{info.uid} M{info.modseq} {info.path.name}"
+
+
+def _uidlist_entry(line: str) -> tuple[int, int | None, str, str] | None:
+    """(uid, modseq, name, info letters) of a uidlist line; modseq None for an old ``<uid> <name>`` line."""
+    uid, _, rest = line.partition(" ")
+    if not uid.isdigit() or not rest:
+        return None
+    marker, _, filename = rest.partition(" ")
+    if not (marker.startswith("M") and marker[1:].isdigit() and filename):
+        return int(uid), None, rest.partition(":2,")[0], ""
+    name, _, info = filename.partition(":2,")
+    return int(uid), int(marker[1:]), name, info
 
 
 class MailStore:
@@ -464,11 +565,20 @@ class MailStore:
             info = self._info(account, folder, uid)
             return info.path.read_bytes()
 
-    def set_flags(self, account: str, uid: int, flags: set[str] | frozenset[str], folder: str = INBOX) -> None:
+    def set_flags(self, account: str, uid: int, flags: set[str] | frozenset[str], folder: str = INBOX,
+                  unchanged_since: int | None = None) -> int | None:
+        """Give a message these flags; returns its mod-sequence afterwards.
+
+        With ``unchanged_since`` (CONDSTORE's UNCHANGEDSINCE, RFC 7162
+        section 3.1.3) nothing is changed, and None is returned, if the
+        message changed after that mod-sequence: test and change happen
+        under one lock, so no other change can slip in between.
+        """
         with self._lock:
             self._info(account, folder, uid)
-            self._folder(account, folder).set_flags(uid, frozenset(flags))
+            modseq = self._folder(account, folder).set_flags(uid, frozenset(flags), unchanged_since)
         self._notify(account, folder)
+        return modseq
 
     def delete(self, account: str, uid: int, folder: str = INBOX) -> None:
         """Remove a message for good (what POP3's UPDATE and IMAP's EXPUNGE do)."""
@@ -484,6 +594,11 @@ class MailStore:
     def uidnext(self, account: str, folder: str = INBOX) -> int:
         with self._lock:
             return self._folder(account, folder).uidnext
+
+    def highestmodseq(self, account: str, folder: str = INBOX) -> int:
+        """The folder's HIGHESTMODSEQ (RFC 7162 section 3.1.2): it grows with every change, never shrinks."""
+        with self._lock:
+            return self._folder(account, folder).highestmodseq
 
     def _info(self, account: str, folder: str, uid: int) -> MessageInfo:
         try:

@@ -22,18 +22,18 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import mailcourse.protocols.imap.fetch
+import mailcourse.protocols.imap.mime
 import mailcourse.protocols.imap.response
+import mailcourse.protocols.imap.structure
 from mailcourse.protocols.imap.fetch import (
     FetchData,
     FetchItem,
-    bodystructure,
-    envelope,
     needs_message,
     parse_fetch_items,
-    parse_message,
     render_fetch,
     sets_seen,
 )
+from mailcourse.protocols.imap.mime import parse_message
 from mailcourse.protocols.imap.response import (
     astring,
     date_time,
@@ -44,6 +44,7 @@ from mailcourse.protocols.imap.response import (
     render,
     string,
 )
+from mailcourse.protocols.imap.structure import bodystructure, envelope
 from mailcourse.protocols.imap.types import Atom
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -696,6 +697,18 @@ def test_parse_fetch_items_raises_only_value_error(text):
     assert read_imap(out)[0] == items[0].response_name
 
 
-@pytest.mark.parametrize("module", [mailcourse.protocols.imap.fetch, mailcourse.protocols.imap.response])
+@pytest.mark.parametrize("module", [mailcourse.protocols.imap.fetch, mailcourse.protocols.imap.mime,
+                                    mailcourse.protocols.imap.structure, mailcourse.protocols.imap.response])
 def test_docstring_examples(module):
     assert doctest.testmod(module).failed == 0
+
+
+def test_fetch_still_offers_the_mime_and_structure_names():
+    """fetch.py was split into mime.py and structure.py; code that imports these names from fetch keeps working."""
+    fetch, mime, structure = (mailcourse.protocols.imap.fetch, mailcourse.protocols.imap.mime,
+                              mailcourse.protocols.imap.structure)
+    for name in ("Entity", "HeaderField", "parse_message", "section_bytes", "MAX_DEPTH"):
+        assert getattr(fetch, name) is getattr(mime, name)
+    for name in ("envelope", "bodystructure"):
+        assert getattr(fetch, name) is getattr(structure, name)
+    assert set(fetch.__all__) <= set(dir(fetch))

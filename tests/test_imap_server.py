@@ -183,7 +183,7 @@ def test_namespace_enable_id_idle_noop(lab):
     with RawIMAP(imap_address(lab)) as s:
         s.login()
         assert s.command("n", "NAMESPACE") == [b'* NAMESPACE (("" ".")) NIL NIL\r\n', b"n OK NAMESPACE completed\r\n"]
-        assert s.command("e", "ENABLE CONDSTORE") == [b"* ENABLED\r\n", b"e OK ENABLE completed\r\n"]
+        assert s.command("e", "ENABLE CONDSTORE") == [b"* ENABLED CONDSTORE\r\n", b"e OK ENABLE completed\r\n"]
         assert s.command("i", 'ID ("name" "test")') == [b'* ID ("name" "mailcourse")\r\n', b"i OK ID completed\r\n"]
 
 
@@ -312,8 +312,10 @@ def test_append_over_the_size_limit_is_toobig_and_the_session_goes_on():
         with RawIMAP(imap_address(lab)) as s:
             s.login()
             assert s.command("1", "APPEND INBOX {5000}") == [b"1 NO [TOOBIG] Literal too big: at most 1000 octets per command\r\n"]
+            # {n+}: the octets come anyway and are thrown away; RFC 7888 section 4 wants a tagged BAD [TOOBIG].
             s.send(b"2 APPEND INBOX {2000+}\r\n" + b"x" * 2000 + b"\r\n")
-            assert s.until(b"2 ")[-1].startswith(b"2 NO [TOOBIG]")
+            assert s.until(b"2 ") == [(b"2 BAD [TOOBIG] Non-synchronizing literal too big: at most 1000 octets "
+                                       b"per command\r\n")]
             assert s.command("3", "APPEND INBOX {5+}\r\nhello")[-1].startswith(b"3 OK [APPENDUID")
         assert [m.size for m in jane_server(lab).store.list("jane")] == [5]
 
@@ -382,3 +384,76 @@ def test_serve_lists_the_imap_endpoint(served_lab):
     c.login(JANE, served_lab.password(JANE))
     assert c.select() == ("OK", [b"0"])
     c.logout()
+
+
+# -- CONDSTORE (RFC 7162) with imaplib ---------------------------------------------------------------
+
+def _highest(c: imaplib.IMAP4) -> int:
+    typ, data = c.status("INBOX", "(HIGHESTMODSEQ)")
+    assert typ == "OK"
+    return int(re.search(rb"HIGHESTMODSEQ (\d+)", data[0]).group(1))
+
+
+def test_condstore_fetch_changedsince_and_store_unchangedsince_with_imaplib(lab):
+    deliver(lab, *(raw_message(JOE, JANE, f"m{i}") for i in range(3)))
+    c = client(lab)
+    assert "CONDSTORE" in c.capabilities
+    typ, data = c.select("INBOX (CONDSTORE)")
+    assert typ == "OK"
+    since = int(c.response("HIGHESTMODSEQ")[1][-1])
+    other = client(lab, device="jane-phone")
+    other.select()
+    other.uid("STORE", "2", "+FLAGS", "(\\Flagged)")  # jane's phone changes message 2
+    typ, data = c.uid("FETCH", "1:*", "(FLAGS)", f"(CHANGEDSINCE {since})")
+    assert typ == "OK" and len(data) == 1 and re.match(rb"2 \(UID 2 FLAGS \(\\Flagged( \\Recent)?\) MODSEQ \(\d+\)\)", data[0])
+    # A conditional store: message 2 changed after `since`, so it is left alone (and named in the
+    # tagged OK's [MODIFIED 2], which imaplib does not show); 1 and 3 are told with their new MODSEQ.
+    typ, data = c.uid("STORE", "1:3", f"(UNCHANGEDSINCE {since})", "+FLAGS.SILENT", "(\\Seen)")
+    assert typ == "OK" and [re.sub(rb"MODSEQ \(\d+\)", b"MODSEQ (n)", d) for d in data[:2]] == [
+        b"1 (UID 1 MODSEQ (n))", b"3 (UID 3 MODSEQ (n))"]
+    flags = {m.uid: m.flags for m in jane_server(lab).store.list("jane")}
+    assert flags == {1: {"\\Seen"}, 2: {"\\Flagged"}, 3: {"\\Seen"}}
+    typ, data = c.uid("SEARCH", "MODSEQ", str(since + 1))
+    assert typ == "OK" and re.fullmatch(rb"1 2 3 \(MODSEQ \d+\)", data[0])
+    for session in (c, other):
+        session.logout()
+
+
+def test_highestmodseq_survives_a_restart_and_never_goes_back_after_an_expunge(tmp_path):
+    workspace = tmp_path / "ws"
+    with Lab.classic(workspace=workspace, seed=1) as lab:
+        c = client(lab)
+        for i in range(3):
+            c.append("INBOX", None, None, raw_message(JOE, JANE, f"r{i}"))
+        c.select()
+        before = _highest(c)
+        c.store("3", "+FLAGS", "(\\Deleted)")
+        c.expunge()  # the expunged message took the highest mod-sequence with it: HIGHESTMODSEQ still grows
+        after_expunge = _highest(c)
+        assert after_expunge > before
+        _, data = c.fetch("1:2", "(MODSEQ)")
+        modseqs = [int(m) for m in re.findall(rb"MODSEQ \((\d+)\)", b" ".join(data))]
+        c.logout()
+    with Lab.classic(workspace=workspace, seed=2) as lab:
+        c = client(lab)
+        c.select()
+        restarted = int(c.response("HIGHESTMODSEQ")[1][-1])
+        assert restarted >= after_expunge  # never backwards for one UIDVALIDITY, also across a restart
+        _, data = c.fetch("1:2", "(MODSEQ)")
+        assert [int(m) for m in re.findall(rb"MODSEQ \((\d+)\)", b" ".join(data))] == modseqs  # kept on disk
+        # A change after the restart gets a mod-sequence above everything before it.
+        _, data = c.store("1", "+FLAGS", "(\\Answered)")
+        assert int(re.search(rb"MODSEQ \((\d+)\)", data[0]).group(1)) > restarted
+        assert _highest(c) > restarted
+        c.logout()
+
+
+def test_an_over_long_line_during_idle_ends_it_with_a_tagged_bad(lab):
+    with RawIMAP(imap_address(lab)) as s:
+        s.login()
+        s.command("s", "SELECT INBOX")
+        s.send(b"i IDLE\r\n")
+        assert s.line() == b"+ idling\r\n"
+        s.send(b"x" * 9000 + b"\r\n")
+        assert s.until(b"i ") == [b"i BAD Line too long (at most 8192 octets with its CRLF)\r\n"]
+        assert s.command("n", "NOOP") == [b"n OK NOOP completed\r\n"]

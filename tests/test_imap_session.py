@@ -113,6 +113,7 @@ def test_select_tells_what_is_in_the_mailbox(backend, store):
         b"* OK [UNSEEN 2] Message 2 is the first unseen",
         b"* OK [UIDVALIDITY %d] UIDs valid" % validity,
         b"* OK [UIDNEXT 3] Predicted next UID",
+        b"* OK [HIGHESTMODSEQ 2] Highest",  # RFC 7162 section 3.1.2.1: always, mod-sequences are kept on disk
         b"s OK [READ-WRITE] SELECT completed",
     ]
     # \Recent belongs to the first session: the second one sees none.
@@ -338,7 +339,9 @@ def test_status_namespace_enable_id_logout(backend, store):
         b"* STATUS INBOX (MESSAGES 2 UNSEEN 1 UIDNEXT 3 UIDVALIDITY %d RECENT 2)\r\na OK STATUS completed\r\n" % validity)
     assert session.receive_data(b"b STATUS INBOX (BOGUS)\r\n").startswith(b"b BAD")
     assert session.receive_data(b"c NAMESPACE\r\n") == b'* NAMESPACE (("" ".")) NIL NIL\r\nc OK NAMESPACE completed\r\n'
-    assert session.receive_data(b"d ENABLE CONDSTORE\r\n") == b"* ENABLED\r\nd OK ENABLE completed\r\n"
+    # RFC 5161: ENABLED names what this command switched on; a second time, nothing; unknown names are ignored.
+    assert session.receive_data(b"d ENABLE CONDSTORE X-UNKNOWN\r\n") == b"* ENABLED CONDSTORE\r\nd OK ENABLE completed\r\n"
+    assert session.receive_data(b"d2 ENABLE CONDSTORE\r\n") == b"* ENABLED\r\nd2 OK ENABLE completed\r\n"
     assert session.receive_data(b'e ID ("name" "mutt")\r\n') == b'* ID ("name" "mailcourse")\r\ne OK ID completed\r\n'
     assert session.receive_data(b"f LOGOUT\r\ng NOOP\r\n") == (
         b"* BYE mail.test IMAP4rev1 server logging out\r\nf OK LOGOUT completed\r\n")
@@ -348,3 +351,154 @@ def test_status_namespace_enable_id_logout(backend, store):
 def test_uid_set_is_compact():
     assert uid_set([1, 2, 3, 5, 7, 8]) == "1:3,5,7:8"
     assert uid_set([4]) == "4"
+
+
+# -- CONDSTORE (RFC 7162): mod-sequences, transcript by transcript -----------------------------
+
+def test_condstore_is_advertised_and_select_and_examine_tell_highestmodseq(backend, store):
+    assert "CONDSTORE" in CAPABILITIES  # so also in the greeting, CAPABILITY and the LOGIN reply
+    for i in range(3):
+        store.deliver("jane", message(i))  # mod-sequences 1, 2, 3
+    session = new_session(backend)
+    out = lines(session.receive_data(b"s SELECT INBOX (CONDSTORE)\r\n"))
+    assert out[-2:] == [b"* OK [HIGHESTMODSEQ 3] Highest", b"s OK [READ-WRITE] SELECT completed"]
+    assert session.condstore  # SELECT ... (CONDSTORE) is a CONDSTORE-enabling command (section 3.1)
+    out = lines(session.receive_data(b"e EXAMINE INBOX\r\n"))
+    assert out[-2:] == [b"* OK [HIGHESTMODSEQ 3] Highest", b"e OK [READ-ONLY] EXAMINE completed"]
+    assert session.receive_data(b"x SELECT INBOX (QRESYNC (1 2))\r\n") == (
+        b"x BAD Unknown SELECT parameter (only CONDSTORE)\r\n")
+    # Without a CONDSTORE-enabling command, a session is not enabled.
+    assert not new_session(backend, select="INBOX").condstore
+
+
+def test_status_highestmodseq_grows_with_every_change_expunge_included(backend, store):
+    uids = [store.deliver("jane", message(i)) for i in range(2)]
+    session = new_session(backend)
+
+    def highest() -> int:
+        out = session.receive_data(b"t STATUS INBOX (MESSAGES HIGHESTMODSEQ)\r\n")
+        return int(re.search(rb"HIGHESTMODSEQ (\d+)\)", out).group(1))
+
+    seen = [highest()]
+    store.set_flags("jane", uids[0], {"\\Seen"})
+    seen.append(highest())
+    store.set_flags("jane", uids[0], {"\\Seen"})  # no change, no new mod-sequence
+    seen.append(highest())
+    store.set_flags("jane", uids[0], {"$Forwarded", "\\Seen"})  # a keyword is a change too
+    seen.append(highest())
+    store.delete("jane", uids[1])  # an expunge
+    seen.append(highest())
+    assert seen == [2, 3, 3, 4, 5]
+    assert session.condstore  # STATUS (HIGHESTMODSEQ) enables CONDSTORE too
+
+
+def test_fetch_modseq_and_changedsince_rfc7162_section_3_1_4(backend, store):
+    for i in range(4):
+        store.deliver("jane", message(i))  # UIDs 1-4, mod-sequences 1-4
+    store.set_flags("jane", 2, {"\\Seen"})  # mod-sequence 5
+    store.set_flags("jane", 4, {"\\Flagged"})  # mod-sequence 6
+    new_session(backend, select="INBOX")  # takes \Recent, which would only clutter the transcript
+    session = new_session(backend, select="INBOX")
+    # "C: s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)": only what changed after 4, with MODSEQ.
+    assert session.receive_data(b"s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 4)\r\n") == (
+        b"* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (5))\r\n"
+        b"* 4 FETCH (UID 4 FLAGS (\\Flagged) MODSEQ (6))\r\n"
+        b"s100 OK FETCH completed\r\n")
+    assert session.receive_data(b"a FETCH 1:4 (FLAGS) (CHANGEDSINCE 6)\r\n") == b"a OK FETCH completed\r\n"
+    assert session.receive_data(b"b FETCH 1,3 (MODSEQ)\r\n") == (
+        b"* 1 FETCH (MODSEQ (1))\r\n* 3 FETCH (MODSEQ (3))\r\nb OK FETCH completed\r\n")
+    assert session.receive_data(b"c FETCH 1 (FLAGS) (CHANGEDSINCE x)\r\n").startswith(b"c BAD CHANGEDSINCE wants")
+    assert session.receive_data(b"d FETCH 1 (FLAGS) (VANISHED)\r\n").startswith(b"d BAD Unknown FETCH modifier")
+
+
+def test_store_unchangedsince_reports_modified_rfc7162_section_3_1_3(backend, store):
+    for i in range(3):
+        store.deliver("jane", message(i))  # UIDs 1-3, mod-sequences 1-3
+    other = new_session(backend, select="INBOX")  # the first: it takes \Recent
+    session = new_session(backend, select="INBOX")
+    # The other session changes message 2 after our client last looked (at mod-sequence 3).
+    assert other.receive_data(b"o STORE 2 +FLAGS.SILENT (\\Seen)\r\n") == b"o OK STORE completed\r\n"
+    # "C: a103 UID STORE 6,4,8 (UNCHANGEDSINCE 12121230045) +FLAGS.SILENT (\Deleted)": every message
+    # stored is told with its UID and MODSEQ, even with .SILENT; the one that failed is in [MODIFIED].
+    assert session.receive_data(b"a103 UID STORE 1:3 (UNCHANGEDSINCE 3) +FLAGS.SILENT (\\Deleted)\r\n") == (
+        b"* 1 FETCH (UID 1 MODSEQ (5))\r\n"
+        b"* 3 FETCH (UID 3 MODSEQ (6))\r\n"
+        b"* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (4))\r\n"  # the news about 2, at the end of the command
+        b"a103 OK [MODIFIED 2] Conditional STORE failed for some messages\r\n")
+    assert [m.flags for m in store.list("jane")] == [{"\\Deleted"}, {"\\Seen"}, {"\\Deleted"}]
+    # "UNCHANGEDSINCE 0" always fails: every message has a mod-sequence of 1 or more.
+    assert session.receive_data(b"b STORE 1:2 (UNCHANGEDSINCE 0) FLAGS ()\r\n") == (
+        b"b OK [MODIFIED 1:2] Conditional STORE failed for some messages\r\n")
+    # Passing the test without changing anything gives no new mod-sequence.
+    assert session.receive_data(b"c STORE 2 (UNCHANGEDSINCE 4) +FLAGS (\\Seen)\r\n") == (
+        b"* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (4))\r\nc OK STORE completed\r\n")
+    assert session.receive_data(b"d STORE 1 (UNCHANGEDSINCE -1) +FLAGS (\\Seen)\r\n").startswith(b"d BAD")
+    assert store.list("jane")[1].modseq == 4
+
+
+def test_once_enabled_every_unsolicited_fetch_carries_uid_and_modseq(backend, store):
+    store.deliver("jane", message(1))
+    store.deliver("jane", message(2))
+    new_session(backend, select="INBOX")  # takes \Recent
+    session = new_session(backend)
+    assert session.receive_data(b"e ENABLE CONDSTORE\r\n") == b"* ENABLED CONDSTORE\r\ne OK ENABLE completed\r\n"
+    session.receive_data(b"s SELECT INBOX\r\n")
+    store.set_flags("jane", 1, {"\\Answered"})  # another client: mod-sequence 3
+    assert session.receive_data(b"n NOOP\r\n") == (
+        b"* 1 FETCH (UID 1 FLAGS (\\Answered) MODSEQ (3))\r\nn OK NOOP completed\r\n")
+    # A flag set and cleared again elsewhere leaves the flags as they were, but not the mod-sequence.
+    store.set_flags("jane", 2, {"\\Flagged"})
+    store.set_flags("jane", 2, set())
+    assert session.receive_data(b"m NOOP\r\n") == b"* 2 FETCH (UID 2 FLAGS () MODSEQ (5))\r\nm OK NOOP completed\r\n"
+    # A FETCH that sets \Seen tells the new flags with UID and MODSEQ.
+    out = session.receive_data(b"f FETCH 2 (BODY[HEADER.FIELDS (SUBJECT)])\r\n")
+    assert out == (b"* 2 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {14}\r\nSubject: 2\r\n\r\n FLAGS (\\Seen) "
+                   b"UID 2 MODSEQ (6))\r\nf OK FETCH completed\r\n")
+    # A plain STORE too.
+    assert session.receive_data(b"g STORE 1 -FLAGS (\\Answered)\r\n") == (
+        b"* 1 FETCH (UID 1 FLAGS () MODSEQ (7))\r\ng OK STORE completed\r\n")
+
+
+def test_search_modseq_rfc7162_section_3_1_5(backend, store):
+    for i in range(4):
+        store.deliver("jane", message(i))  # mod-sequences 1-4
+    store.set_flags("jane", 3, {"\\Seen"})  # 5
+    session = new_session(backend, select="INBOX")
+    # "S: * SEARCH 2 5 6 7 11 12 18 19 20 23 (MODSEQ 917162500)": the highest of the messages found.
+    assert session.receive_data(b"a SEARCH MODSEQ 4\r\n") == b"* SEARCH 3 4 (MODSEQ 5)\r\na OK SEARCH completed\r\n"
+    assert session.receive_data(b"b UID SEARCH OR MODSEQ 5 DELETED\r\n") == (
+        b"* SEARCH 3 (MODSEQ 5)\r\nb OK SEARCH completed\r\n")
+    # Nothing found: no (MODSEQ n) at all.
+    assert session.receive_data(b"c SEARCH MODSEQ 6\r\n") == b"* SEARCH\r\nc OK SEARCH completed\r\n"
+    assert session.receive_data(b"d SEARCH UNSEEN\r\n") == b"* SEARCH 1 2 4\r\nd OK SEARCH completed\r\n"
+
+
+# -- lines that cannot be read, literals that are too big ------------------------------------------
+
+def test_an_over_long_line_ends_idle_and_authenticate_with_a_tagged_bad(backend, store):
+    session = new_session(backend, select="INBOX")
+    session.reader.max_line = 64
+    assert session.receive_data(b"i IDLE\r\n") == b"+ idling\r\n"
+    out = session.receive_data(b"x" * 100 + b"\r\nn NOOP\r\n")
+    assert out == b"i BAD Line too long (at most 64 octets with its CRLF)\r\nn OK NOOP completed\r\n"
+    # IDLE is over: news waits for a command again.
+    store.deliver("jane", message(1))
+    assert session.updates() == b""
+    session = IMAPSession(backend, "mail.test", max_line=64)
+    assert session.receive_data(b"a AUTHENTICATE PLAIN\r\n") == b"+ \r\n"
+    assert session.receive_data(b"A" * 100 + b"\r\n") == b"a BAD Line too long (at most 64 octets with its CRLF)\r\n"
+    blob = base64.b64encode(b"\0jane\0secret")
+    assert session.receive_data(b"b AUTHENTICATE PLAIN " + blob + b"\r\n").startswith(b"b OK")
+
+
+def test_a_literal_over_the_limit_is_no_toobig_when_synchronizing_and_bad_toobig_when_not(backend, store):
+    session = IMAPSession(backend, "mail.test", max_literal=10)
+    session.receive_data(b"L LOGIN jane secret\r\n")
+    # {n}: the client waits for "+", which does not come; nothing was sent (RFC 7889 section 4 style).
+    assert session.receive_data(b"a APPEND INBOX {20}\r\n") == (
+        b"a NO [TOOBIG] Literal too big: at most 10 octets per command\r\n")
+    # {n+}: the octets come anyway and are thrown away (RFC 7888 section 4): a tagged BAD [TOOBIG].
+    assert session.receive_data(b"b APPEND INBOX {20+}\r\n" + b"x" * 20 + b"\r\nc NOOP\r\n") == (
+        b"b BAD [TOOBIG] Non-synchronizing literal too big: at most 10 octets per command\r\n"
+        b"c OK NOOP completed\r\n")
+    assert store.list("jane") == []

@@ -9,6 +9,7 @@ offline, and after both have synced they agree with the server.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from helpers import JANE, JANE_PASSWORD, JOE, raw_message
 
 from mailcourse import ClientHost, Lab, LabError
 from mailcourse.imapsync import IMAPMailbox
-from mailcourse.trace import C2S, TraceEvent
+from mailcourse.protocols.imap import session as session_module
+from mailcourse.trace import C2S, S2C, TraceEvent
 
 SEEN, FLAGGED, ANSWERED, DELETED = "\\Seen", "\\Flagged", "\\Answered", "\\Deleted"
 State = dict[str, dict[str, frozenset[str]]]  # folder -> subject -> flags
@@ -69,6 +71,16 @@ def _subject(raw: bytes) -> str:
         if line.lower().startswith(b"subject:"):
             return line.split(b":", 1)[1].strip().decode()
     return ""
+
+
+def fetch_responses(lab: Lab, result) -> int:
+    """How many ``* n FETCH`` responses the server sent in a sync's IMAP session."""
+    got = b"".join(e.data for e in lab.trace.filter(result.connection) if e.direction == S2C and e.data)
+    return len(re.findall(rb"^\* \d+ FETCH ", got, re.MULTILINE))
+
+
+def wire_bytes(lab: Lab, result) -> int:
+    return sum(len(e.data) for e in lab.trace.filter(result.connection) if e.data)
 
 
 def commands(lab: Lab, result) -> list[str]:
@@ -467,3 +479,46 @@ def test_a_new_uidvalidity_makes_the_device_download_the_folder_again(tmp_path):
         assert on_device(laptop) == on_server(lab)
         assert on_server(lab)["INBOX"] == {"A": frozenset(), "B": frozenset()}
         assert laptop.imap.read(1).get_content() == "About B.\n"
+
+
+# -- CONDSTORE (RFC 7162): a sync that asks only for what changed ----------------------------------
+
+def test_with_condstore_a_sync_with_no_news_is_one_examine_per_folder(lab, monkeypatch):
+    mail_jane(lab, "A", "B", "C", "D", "E")
+    laptop = lab.client("jane-laptop")
+    laptop.imap.sync()  # the first sync fetches everything, and remembers each folder's HIGHESTMODSEQ
+    quiet = laptop.imap.sync()
+    sent = commands(lab, quiet)
+    assert not any(c.startswith(("UID FETCH", "UID SEARCH")) for c in sent), sent
+    assert sum(c.startswith("EXAMINE") for c in sent) == len(laptop.imap.folders())
+    assert fetch_responses(lab, quiet) == 0
+    # The same sync against a server without CONDSTORE (an older server) asks for every message's flags.
+    monkeypatch.setattr(session_module, "CAPABILITIES",
+                        tuple(c for c in session_module.CAPABILITIES if c != "CONDSTORE"))
+    plain = laptop.imap.sync()
+    assert "UID FETCH 1:* (FLAGS)" in commands(lab, plain)
+    assert fetch_responses(lab, plain) == 5  # one line per message, every time
+    assert wire_bytes(lab, quiet) < wire_bytes(lab, plain)
+    assert (plain.downloaded, plain.removed, plain.flags_updated) == ([], [], [])
+
+
+def test_with_condstore_only_what_changed_is_fetched_and_expunges_are_still_seen(synced, lab):
+    laptop, phone = synced
+    mail_jane(lab, "E", "F", "G")
+    phone.imap.read(uid(phone, "A"))
+    phone.imap.delete(uid(phone, "B"))
+    phone.go_online()
+    phone.imap.sync()
+    laptop.go_online()
+    result = laptop.imap.sync()
+    sent = commands(lab, result)
+    assert any(re.fullmatch(r"UID FETCH 1:\* \(FLAGS\) \(CHANGEDSINCE \d+\)", c) for c in sent), sent
+    assert "UID SEARCH ALL" in sent and "UID FETCH 1:* (FLAGS)" not in sent
+    # A (flag changed) and the three new messages: not C and D, which nobody touched.
+    assert fetch_responses(lab, result) == 4 + 3  # flags of A, E, F, G; then the bodies of E, F, G
+    assert [(m.subject, m.flags) for m in result.flags_updated] == [("A", {SEEN})]
+    assert [m.subject for m in result.removed] == ["B"]
+    assert sorted(m.subject for m in result.downloaded) == ["E", "F", "G"]
+    assert on_device(laptop) == on_server(lab)
+    # Nothing changed since: the next sync fetches nothing.
+    assert fetch_responses(lab, laptop.imap.sync()) == 0

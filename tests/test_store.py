@@ -262,3 +262,84 @@ def test_store_is_readable_by_another_maildir_reader(store):
     md = mailbox.Maildir(store.root / "joe", create=False)
     assert sorted(m["Subject"] for m in md) == ["one", "two"]
     assert sorted(m.get_flags() for m in md) == ["", "S"]
+
+
+# -- mod-sequences (CONDSTORE, RFC 7162) ------------------------------------------------------------
+
+def modseqs(store: MailStore, folder: str = INBOX) -> dict[int, int]:
+    return {m.uid: m.modseq for m in store.list("joe", folder)}
+
+
+def test_every_change_takes_the_next_modseq_and_no_change_takes_none(store):
+    uids = [store.deliver("joe", message(i)) for i in range(3)]
+    assert modseqs(store) == {1: 1, 2: 2, 3: 3} and store.highestmodseq("joe") == 3
+    assert store.set_flags("joe", uids[0], {"\\Seen"}) == 4
+    assert store.set_flags("joe", uids[0], {"\\Seen"}) == 4  # the same flags: no change, no new number
+    assert store.set_flags("joe", uids[1], {"$Forwarded"}) == 5  # a keyword counts too
+    store.delete("joe", uids[2])
+    assert store.highestmodseq("joe") == 6  # an expunge raises HIGHESTMODSEQ though no message has 6
+    assert modseqs(store) == {1: 4, 2: 5}
+    # UNCHANGEDSINCE: refused, and nothing changed, when the message changed after the number given.
+    assert store.set_flags("joe", uids[0], set(), unchanged_since=3) is None
+    assert store.list("joe")[0].flags == {"\\Seen"} and store.highestmodseq("joe") == 6
+    assert store.set_flags("joe", uids[0], set(), unchanged_since=4) == 7
+
+
+def test_modseqs_survive_a_restart_and_the_counter_starts_above_anything_handed_out(store):
+    for i in range(3):
+        store.deliver("joe", message(i))
+    store.set_flags("joe", 2, {"\\Flagged"})
+    store.delete("joe", 3)
+    before, highest = modseqs(store), store.highestmodseq("joe")
+    again = MailStore(store.root)
+    assert modseqs(again) == before  # kept in the uidlist
+    assert again.highestmodseq("joe") >= highest
+    new = again.set_flags("joe", 1, {"\\Seen"})
+    assert new == again.highestmodseq("joe") and new > highest
+    # The files are still plain Maildir, the uidlist still starts with UIDVALIDITY and UIDNEXT.
+    head = (store.root / "joe" / "mailcourse-uidlist").read_text().splitlines()[0].split()
+    assert head[:2] == [f"V{store.uidvalidity('joe')}", "N4"] and head[2].startswith("M")
+    assert [p.name.partition(":2,")[2] for p in files(again)] == ["S", "F"]
+
+
+def test_a_flag_change_lost_in_a_crash_still_gets_a_modseq_above_everything_handed_out(store):
+    uid = store.deliver("joe", message(1))
+    handed_out = store.set_flags("joe", uid, {"\\Seen"})  # a client may have seen this number
+    uidlist = store.root / "joe" / "mailcourse-uidlist"
+    lines = uidlist.read_text().splitlines(keepends=True)
+    uidlist.write_text("".join(lines[:-1]))  # the crash: the appended line never reached the disk
+    again = MailStore(store.root)
+    [info] = again.list("joe")
+    assert info.flags == {"\\Seen"}  # the rename did (the flags live in the file name)
+    assert info.modseq > handed_out and again.highestmodseq("joe") >= info.modseq
+
+
+def test_flags_changed_by_another_maildir_program_get_a_new_modseq(store):
+    uid = store.deliver("joe", message(1))
+    highest = store.highestmodseq("joe")
+    [path] = files(store)
+    os.rename(path, path.parent.parent / "cur" / (path.name + ":2,FS"))  # what mutt does
+    again = MailStore(store.root)
+    assert again.list("joe")[0].flags == {"\\Flagged", "\\Seen"}
+    assert modseqs(again)[uid] > highest
+
+
+def test_an_old_uidlist_without_modseqs_is_read_and_upgraded(store):
+    for i in range(2):
+        store.deliver("joe", message(i))
+    uidlist = store.root / "joe" / "mailcourse-uidlist"
+    names = [p.name for p in files(store)]
+    uidlist.write_text(f"V{store.uidvalidity('joe')} N3\n1 {names[0]}\n2 {names[1]}\n")  # the format before CONDSTORE
+    again = MailStore(store.root)
+    assert [m.uid for m in again.list("joe")] == [1, 2]
+    assert sorted(modseqs(again).values()) == [1, 2] and again.highestmodseq("joe") == 2
+    assert MailStore(store.root).highestmodseq("joe") >= 2
+
+
+def test_flag_changes_append_to_the_uidlist_which_is_compacted_now_and_then(store):
+    uid = store.deliver("joe", message(1))
+    uidlist = store.root / "joe" / "mailcourse-uidlist"
+    for i in range(300):
+        store.set_flags("joe", uid, {"\\Seen"} if i % 2 == 0 else set())
+    assert len(uidlist.read_text().splitlines()) < 150  # a log, compacted: not 300 lines
+    assert modseqs(MailStore(store.root)) == {uid: store.highestmodseq("joe")}

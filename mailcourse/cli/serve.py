@@ -30,6 +30,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence, TextIO
@@ -50,7 +51,8 @@ _LOCAL_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")  # what the mail
 _DOMAIN = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 
 # Replies worth a line in the activity log: logins, accepted messages, every refusal.
-_NOTABLE = re.compile(r"^(?:235 |[45]\d\d[ -])|queued as")
+# SMTP: authenticated, refused, queued; POP3: -ERR; IMAP: a tagged NO or BAD, or a BYE.
+_NOTABLE = re.compile(r"^(?:235 |[45]\d\d[ -]|-ERR|\S+ (?:NO|BAD) |\* BYE )|queued as")
 
 
 def parse_user(value: str) -> tuple[str, str]:
@@ -112,6 +114,19 @@ def describe(document: dict[str, Any], kept: bool) -> str:
         f"  A mail program: outgoing (SMTP) server {host}, port {port}, no encryption,",
         f"  normal password, user name {login}.",
     ]
+    reader = next((u for u in users if u["address"] == recipient), sender)
+    reader_domain = document["domains"][reader["address"].rpartition("@")[2]]
+    if "imap" in reader_domain:
+        host, port = reader_domain["imap"]
+        user = urllib.parse.quote(reader["login"], safe="")
+        lines += [
+            f"  curl 'imap://{host}:{port}/INBOX;UID=1' --user {q(reader['login'] + ':' + reader['password'])}",
+            "      (reads the message with UID 1; imap://HOST:PORT/ lists the folders)",
+            f"  mutt -e 'set ssl_starttls=no ssl_force_tls=no imap_pass={reader['password']}' "
+            f"-f imap://{user}@{host}:{port}/INBOX",
+            f"  A mail program: incoming (IMAP) server {host}, port {port}, no encryption,",
+            f"  normal password, user name {reader['login']}.",
+        ]
     workspace = document["workspace"]
     lines += ["", f"Mailboxes are Maildir folders (mutt -f DIR reads one): {workspace}/servers/<domain>/mail/<user>/",
               "The mail stays there between runs (--workspace)." if kept else

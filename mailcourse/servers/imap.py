@@ -6,7 +6,8 @@ The protocol lives in `IMAPSession`, which does no I/O. Around it:
   autologout timer; and news pushed to a client that IDLEs (RFC 2177).
 * `Mailboxes`, the session's `Backend`: logins as for SMTP and POP3 (full
   address or local part), the server's `MailStore` (the very files SMTP
-  delivers into and POP3 reads), and who has seen which message as \\Recent.
+  delivers into and POP3 reads, with the mod-sequences CONDSTORE needs), and
+  who has seen which message as \\Recent.
 
 The store calls back (`MailStore.subscribe`) from whichever thread changed
 it: SMTP delivery on a disk worker, a notebook cell, this loop. The callback
@@ -35,8 +36,10 @@ AUTOLOGOUT = b"* BYE Autologout; idle for too long\r\n"
 class IMAPConnection(asyncio.Protocol):
     """One client connection: bytes in -> the session -> bytes out."""
 
-    def __init__(self, session: IMAPSession, idle_timeout: float, live: set[IMAPConnection]) -> None:
+    def __init__(self, session: IMAPSession, idle_timeout: float, live: set[IMAPConnection],
+                 errors: list[str] | None = None) -> None:
         self.session = session
+        self.errors = errors if errors is not None else []  # the server's list: a bug is reported, not hidden
         self.idle_timeout = idle_timeout
         self.live = live  # the endpoint's open connections, woken when the store changes
         self.transport: asyncio.Transport | None = None
@@ -50,11 +53,22 @@ class IMAPConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._restart_timer()
-        self._send(self.session.receive_data(data))
+        self._guarded(self.session.receive_data, data)
 
     def store_changed(self) -> None:
         """Something changed in the store: a client in IDLE hears about it now."""
-        self._send(self.session.updates())
+        self._guarded(self.session.updates)
+
+    def _guarded(self, step: Callable[..., bytes], *args: bytes) -> None:
+        try:
+            out = step(*args)
+        except Exception as error:  # noqa: BLE001  (a bug in the session: end this connection politely, serve the rest)
+            self.errors.append(f"IMAP session failed: {error!r}")
+            assert self.transport is not None
+            self.transport.write(b"* BYE [SERVERBUG] Internal server error, sorry\r\n")
+            self.transport.close()
+            return
+        self._send(out)
 
     def _send(self, out: bytes) -> None:
         assert self.transport is not None
@@ -174,6 +188,10 @@ class Mailboxes:
         with _refusals():
             return self.store.uidnext(account, folder)
 
+    def highestmodseq(self, account: str, folder: str) -> int:
+        with _refusals():
+            return self.store.highestmodseq(account, folder)
+
     # -- messages -----------------------------------------------------------------------------
 
     def list(self, account: str, folder: str) -> list[MessageInfo]:
@@ -189,9 +207,10 @@ class Mailboxes:
         with _refusals():
             return self.store.deliver(account, raw, folder, flags, internaldate)
 
-    def set_flags(self, account: str, uid: int, flags: frozenset[str], folder: str) -> None:
+    def set_flags(self, account: str, uid: int, flags: frozenset[str], folder: str,
+                  unchanged_since: int | None = None) -> int | None:
         with _refusals():
-            self.store.set_flags(account, uid, flags, folder)
+            return self.store.set_flags(account, uid, flags, folder, unchanged_since)
 
     def delete(self, account: str, uid: int, folder: str) -> None:
         with _refusals():
@@ -240,7 +259,7 @@ def imap_endpoint(server: MailServer) -> Endpoint:
         # Limits are read for each new session: a changed limit applies from the next connection on.
         limits = server.limits
         session = IMAPSession(mailboxes, server.hostname, max_literal=limits.max_message_size)
-        return IMAPConnection(session, limits.idle_timeout, live)
+        return IMAPConnection(session, limits.idle_timeout, live, server.errors)
 
     return Endpoint(server.lab.network, server.hostname, IMAP, "IMAP", factory,
                     max_connections=server.limits.max_connections,

@@ -6,7 +6,9 @@ module        what it does
 `types`       the values and events that pass between the modules
 `parser`      bytes from the client -> `Command` events (literals included)
 `response`    Python values -> IMAP data on the wire (strings, lists, NIL)
-`fetch`       FETCH items: parsing them, and the message parts they ask for
+`mime`        a message as a tree of MIME entities, and IMAP's body sections
+`structure`   ENVELOPE and BODYSTRUCTURE, built from that tree
+`fetch`       FETCH items: parsing them, and writing the answer
 `search`      SEARCH keys: parsing them, and matching a message
 `session`     `IMAPSession`: states, commands, and mailbox news (bytes in, bytes out)
 ============  ==================================================================

@@ -464,7 +464,8 @@ class CommandReader:
         if literal is None:
             return command.command()
         if literal.length > self.max_literal - command.literal_octets:
-            text = f"[TOOBIG] Literal too big: at most {self.max_literal} octets per command"
+            kind = "Literal" if literal.synchronizing else "Non-synchronizing literal"
+            text = f"[TOOBIG] {kind} too big: at most {self.max_literal} octets per command"
             return self._refuse(ParseError(command.tag, text), line)
         command.literal_octets += literal.length
         self._command, self._literal, self._continuation_sent = command, literal, False

@@ -46,7 +46,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .fetch import Entity, parse_message
+from .mime import Entity, parse_message
 from .types import Atom, SequenceSet, Value, text
 
 MAX_NUMBER = 0xFFFFFFFF  # RFC 3501 section 9: "number" is an unsigned 32-bit integer

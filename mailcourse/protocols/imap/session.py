@@ -54,12 +54,33 @@ variants may send EXPUNGE, since they do not use sequence numbers.
 first one that selects the mailbox, or notices the message while selected.
 The backend keeps that in memory (see `Backend.recent`), so after a restart
 of the server the messages are recent once more for the first session.
+
+CONDSTORE: what changed since n? (RFC 7162, the CONDSTORE half)
+--------------------------------------------------------------
+The store numbers every change of a mailbox (see `mailcourse.store`): each
+message has the *mod-sequence* of its last change, the mailbox its
+HIGHESTMODSEQ. SELECT and EXAMINE always tell HIGHESTMODSEQ (section
+3.1.2.1: the store keeps mod-sequences persistently), and so does ``STATUS
+(HIGHESTMODSEQ)``. A client that remembers it can ask only for what changed::
+
+    C: a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 42)       section 3.1.4.1
+    C: b UID STORE 7 (UNCHANGEDSINCE 45) +FLAGS (\\Seen)   section 3.1.3
+    S: b OK [MODIFIED 7] Conditional STORE failed      (someone changed 7 after 45)
+    C: c SEARCH MODSEQ 42                              section 3.1.5
+    S: * SEARCH 3 4 (MODSEQ 47)
+
+Using any of these, or ``ENABLE CONDSTORE`` (RFC 5161), or ``SELECT box
+(CONDSTORE)``, *enables* CONDSTORE for the rest of the connection (section
+3.1): from then on every FETCH response the client did not ask for (a
+STORE's, a \\Seen set by FETCH, another session's change) carries the UID
+and the MODSEQ, so the client always knows how far it is up to date.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import calendar
+import dataclasses
 import enum
 import re
 from collections.abc import Callable
@@ -70,7 +91,7 @@ from .fetch import FetchData, parse_fetch_items, render_fetch, sets_seen
 from .fetch import needs_message as fetch_needs_message
 from .parser import CommandReader
 from .response import astring, flag_list, quoted, render
-from .search import Candidate, parse_search
+from .search import Candidate, ModSeq, parse_search
 from .types import (
     Atom,
     Command,
@@ -119,6 +140,12 @@ COMMANDS: dict[str, frozenset[State]] = {
     "MOVE": frozenset({SELECTED}),  # RFC 6851
 }
 
+# Commands whose grammar has no arguments at all (RFC 3501 section 9; RFC 2177 IDLE,
+# RFC 2342 NAMESPACE, RFC 3691 UNSELECT). "CLOSE x" is a BAD, not a CLOSE: RFC 3501
+# section 7.1.3 asks for BAD on invalid arguments, and a typo must never expunge.
+TAKES_NO_ARGUMENTS = frozenset({"CAPABILITY", "NOOP", "LOGOUT", "NAMESPACE", "CHECK", "CLOSE", "UNSELECT",
+                                "EXPUNGE", "IDLE"})
+
 # What UID may prefix (RFC 3501 section 6.4.8, UID EXPUNGE from RFC 4315, UID MOVE from RFC 6851).
 UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE")
 
@@ -128,17 +155,24 @@ UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE")
 # passwords travel in the clear: the lab listens on 127.0.0.1 only and has no
 # TLS yet, so refusing LOGIN would only lock the lessons' clients out.
 CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "ID", "ENABLE", "IDLE", "NAMESPACE",
-                "UIDPLUS", "MOVE", "UNSELECT", "SPECIAL-USE", "CHILDREN")
+                "UIDPLUS", "MOVE", "UNSELECT", "SPECIAL-USE", "CHILDREN", "CONDSTORE")
+
+# What ENABLE can switch on (RFC 5161 section 3.1): CONDSTORE (RFC 7162 section 3.1).
+ENABLEABLE = ("CONDSTORE",)
 
 # RFC 3501 section 2.3.2: the flags a client may set; \Recent belongs to the server.
 SETTABLE_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 RECENT = "\\Recent"
 
+# How the parser's [TOOBIG] text names a refused non-synchronizing literal {n+}.
+_NON_SYNCHRONIZING = re.compile(r"non-synchronizing", re.IGNORECASE)
+
 # The commands during which RFC 3501 section 7.4.1 forbids EXPUNGE responses.
 _NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
 
 _STORE_ITEM = re.compile(r"([+-]?)FLAGS(\.SILENT)?\Z", re.IGNORECASE)
-_STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
+_STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ")  # the last: RFC 7162 3.1.2.2
+MAX_MODSEQ = 2**63 - 1  # RFC 7162 section 7: mod-sequence-value is 63 bits
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
                                        "oct", "nov", "dec"), 1)}
 _DATE_TIME = re.compile(r"([ 0-9]?[0-9])-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})\Z")
@@ -161,6 +195,7 @@ class MessageSummary(Protocol):
     flags: frozenset[str]  # without \\Recent, which the session adds
     internaldate: float  # seconds since the epoch (RFC 3501 section 2.3.3)
     size: int  # octets
+    modseq: int  # the mod-sequence of its last change (RFC 7162 section 3.1)
 
 
 class Backend(Protocol):
@@ -194,6 +229,8 @@ class Backend(Protocol):
     def unsubscribe_folder(self, account: str, folder: str) -> None: ...
     def uidvalidity(self, account: str, folder: str) -> int: ...
     def uidnext(self, account: str, folder: str) -> int: ...
+    def highestmodseq(self, account: str, folder: str) -> int:
+        """HIGHESTMODSEQ (RFC 7162 section 3.1.2): grows with every change, never shrinks."""
 
     # -- messages --
     def list(self, account: str, folder: str) -> list[MessageSummary]:
@@ -201,7 +238,13 @@ class Backend(Protocol):
 
     def get(self, account: str, uid: int, folder: str) -> bytes: ...
     def deliver(self, account: str, raw: bytes, folder: str, flags: frozenset[str], internaldate: float | None) -> int: ...
-    def set_flags(self, account: str, uid: int, flags: frozenset[str], folder: str) -> None: ...
+    def set_flags(self, account: str, uid: int, flags: frozenset[str], folder: str,
+                  unchanged_since: int | None = None) -> int | None:
+        """Set the flags; the message's mod-sequence afterwards, or None if ``unchanged_since`` refused it.
+
+        With ``unchanged_since`` nothing changes if the message's
+        mod-sequence is greater (RFC 7162 section 3.1.3), tested and done at once.
+        """
     def delete(self, account: str, uid: int, folder: str) -> None: ...
     def copy(self, account: str, uid: int, source: str, target: str) -> int: ...
     def move(self, account: str, uid: int, source: str, target: str) -> int: ...
@@ -229,6 +272,7 @@ class Snapshot:
     uids: list[int] = field(default_factory=list)  # message n is uids[n - 1]
     flags: dict[int, frozenset[str]] = field(default_factory=dict)  # as last reported, without \Recent
     info: dict[int, MessageSummary] = field(default_factory=dict)  # size and internal date
+    modseq: dict[int, int] = field(default_factory=dict)  # the mod-sequence that goes with ``flags``
     recent: set[int] = field(default_factory=set)
     highest: int = 0  # the highest UID ever reported: anything above is new
     keywords: frozenset[str] = frozenset()  # as last reported in FLAGS
@@ -251,6 +295,7 @@ class IMAPSession:
         self.box: Snapshot | None = None  # the selected mailbox
         self.ended = False  # after LOGOUT or a fatal error: the server closes the connection
         self._waiting: tuple[str, str] | None = None  # (tag, "IDLE" or "AUTHENTICATE") waits for a line
+        self.condstore = False  # enabled by a CONDSTORE-enabling command (RFC 7162 section 3.1)
         self._out: list[bytes] = []
 
     @property
@@ -307,9 +352,14 @@ class IMAPSession:
                 raise Bad(f"Unknown command {name}" if name.isalnum() and len(name) < 20 else "Unknown command")
             if self.state not in valid_in:
                 raise Bad(f"{name} is not valid in the {self.state.value} state")
+            if name in TAKES_NO_ARGUMENTS and command.args:
+                raise Bad(f"Syntax: {name} (it takes no arguments)")
             done = getattr(self, f"cmd_{name}")(command.args)
         except (No, Bad) as refused:
             self._finish(command.tag, name, refused.status, str(refused))
+            return
+        except ValueError as wrong:  # an argument of the wrong kind, e.g. a list where a string belongs
+            self._finish(command.tag, name, "BAD", f"Bad arguments: {wrong}")
             return
         if done is not None:  # None: the command waits for a line (IDLE, AUTHENTICATE)
             self._finish(command.tag, name, "OK", done)
@@ -342,9 +392,19 @@ class IMAPSession:
             self._finish(tag, name, "OK", done)
 
     def _parse_error(self, error: ParseError) -> None:
+        if self._waiting is not None:
+            # The line IDLE or AUTHENTICATE waited for could not be read (too long): that
+            # ends the command, with a tagged BAD, as any line other than DONE ends IDLE.
+            (tag, name), self._waiting = self._waiting, None
+            self._finish(tag, name, "BAD", error.text)
+            return
         tag = error.tag or "*"
-        # A literal over the size limit is a NO with [TOOBIG] (RFC 4469 section 4.2, RFC 7888 section 4).
-        status = "NO" if error.text.startswith("[TOOBIG]") and error.tag else "BAD"
+        # A literal over the size limit gets [TOOBIG] (RFC 4469 section 4.2). For a synchronizing
+        # one nothing was sent yet: the command cannot be done, a NO, as for a message over
+        # APPENDLIMIT (RFC 7889 section 4). A non-synchronizing one was sent anyway and thrown
+        # away: RFC 7888 section 4 has the server reject that command with a tagged BAD [TOOBIG].
+        too_big = error.text.startswith("[TOOBIG]") and error.tag
+        status = "NO" if too_big and not _NON_SYNCHRONIZING.search(error.text) else "BAD"
         self._out.append(f"{tag} {status} {error.text}\r\n".encode("utf-8", "replace"))
         if error.fatal:
             self._out.append(b"* BYE Cannot read the rest of this connection, closing\r\n")
@@ -422,7 +482,14 @@ class IMAPSession:
 
     def _select(self, args: list[Value], readonly: bool) -> str:
         """RFC 3501 sections 6.3.1 and 6.3.2: open a mailbox and say what is in it."""
-        (name,) = _arguments(args, 1, "SELECT mailbox")
+        if len(args) == 2 and isinstance(args[1], list):
+            # select-param (RFC 4466 section 2.1); the one this server knows is CONDSTORE (RFC 7162 3.1.8).
+            words = [a.upper() if isinstance(a, Atom) else "" for a in args[1]]
+            if words != ["CONDSTORE"]:
+                raise Bad("Unknown SELECT parameter (only CONDSTORE)")
+            self.condstore = True
+            args = args[:1]
+        (name,) = _arguments(args, 1, "SELECT mailbox [(CONDSTORE)]")
         folder = _folder(name)
         # "If the client is permitted to modify the mailbox, ... a SELECT failure ... the state
         # is the authenticated state": whatever was selected before is closed first.
@@ -431,11 +498,12 @@ class IMAPSession:
             infos = self.backend.list(self._account, folder)
             box = Snapshot(folder, readonly, self.backend.uidvalidity(self._account, folder))
             uidnext = self.backend.uidnext(self._account, folder)
+            highestmodseq = self.backend.highestmodseq(self._account, folder)
         except MailboxError:
             raise No(f"[NONEXISTENT] No such mailbox: {folder}") from None
         for info in infos:
             box.uids.append(info.uid)
-            box.flags[info.uid], box.info[info.uid] = info.flags, info
+            box.flags[info.uid], box.info[info.uid], box.modseq[info.uid] = info.flags, info, info.modseq
         box.highest = box.uids[-1] if box.uids else 0
         # EXAMINE "MUST NOT cause messages to lose the \Recent flag" (RFC 3501 section 6.3.2).
         box.recent = self.backend.recent(self._account, folder, box.uids, claim=not readonly)
@@ -451,6 +519,8 @@ class IMAPSession:
             self._untagged(f"OK [UNSEEN {unseen}] Message {unseen} is the first unseen")
         self._untagged(f"OK [UIDVALIDITY {box.uidvalidity}] UIDs valid")
         self._untagged(f"OK [UIDNEXT {uidnext}] Predicted next UID")
+        # RFC 7162 section 3.1.2.1: with every SELECT and EXAMINE, as mod-sequences are kept on disk.
+        self._untagged(f"OK [HIGHESTMODSEQ {highestmodseq}] Highest")
         return f"[{'READ-ONLY' if readonly else 'READ-WRITE'}] {'EXAMINE' if readonly else 'SELECT'} completed"
 
     def cmd_CREATE(self, args: list[Value]) -> str:
@@ -552,6 +622,8 @@ class IMAPSession:
         unknown = [item for item in wanted if item not in _STATUS_ITEMS]
         if unknown or not wanted:
             raise Bad(f"Unknown STATUS item {unknown[0] if unknown else '(none given)'}")
+        if "HIGHESTMODSEQ" in wanted:
+            self.condstore = True  # a CONDSTORE-enabling command (RFC 7162 section 3.1)
         try:
             infos = self.backend.list(self._account, folder)
             values = {
@@ -560,6 +632,7 @@ class IMAPSession:
                 "UIDNEXT": self.backend.uidnext(self._account, folder),
                 "UIDVALIDITY": self.backend.uidvalidity(self._account, folder),
                 "UNSEEN": sum("\\Seen" not in i.flags for i in infos),
+                "HIGHESTMODSEQ": self.backend.highestmodseq(self._account, folder),
             }
         except MailboxError:
             raise No(f"[NONEXISTENT] No such mailbox: {folder}") from None
@@ -609,10 +682,19 @@ class IMAPSession:
         return "NAMESPACE completed"
 
     def cmd_ENABLE(self, args: list[Value]) -> str:
-        """RFC 5161: this server has no extension that must be enabled, so nothing is."""
-        if not args:
+        """RFC 5161: switch on extensions; ENABLED names those this command switched on.
+
+        CONDSTORE is the one this server has (RFC 7162 section 3.1); other
+        names are ignored, as RFC 5161 section 3.1 asks.
+        """
+        if not args or any(not isinstance(a, Atom) for a in args):
             raise Bad("Syntax: ENABLE capability ...")
-        self._untagged("ENABLED")
+        newly = []
+        for name in dict.fromkeys(a.upper() for a in args):
+            if name == "CONDSTORE" and not self.condstore:
+                self.condstore = True
+                newly.append(name)
+        self._untagged(" ".join(["ENABLED"] + newly))
         return "ENABLE completed"
 
     # -- selected (RFC 3501 section 6.4) -----------------------------------------------------
@@ -661,30 +743,58 @@ class IMAPSession:
         except ValueError as e:
             raise Bad(f"Bad SEARCH: {e}") from None
         box = self._box
+        with_modseq = _uses_modseq(key)
+        if with_modseq:
+            self.condstore = True  # SEARCH MODSEQ is a CONDSTORE-enabling command (RFC 7162 section 3.1)
         found = []
+        highest = 0
         largest_uid = box.uids[-1] if box.uids else 0
         for seq, message_uid in enumerate(box.uids, 1):
             info = box.info[message_uid]
             read = self._reader(message_uid)
             candidate = Candidate(seq, message_uid, box.shown_flags(message_uid), info.internaldate, info.size,
-                                  len(box.uids), largest_uid, lambda read=read: read() or b"")
+                                  len(box.uids), largest_uid, lambda read=read: read() or b"",
+                                  modseq=box.modseq[message_uid])
             if key.matches(candidate):
                 found.append(message_uid if uid else seq)
-        self._untagged(" ".join(["SEARCH"] + [str(n) for n in found]))
+                highest = max(highest, box.modseq[message_uid])
+        words = ["SEARCH"] + [str(n) for n in found]
+        if with_modseq and found:
+            # RFC 7162 section 3.1.5: the highest mod-sequence of the messages found, after them.
+            words.append(f"(MODSEQ {highest})")
+        self._untagged(" ".join(words))
         return "SEARCH completed"
 
     def cmd_FETCH(self, args: list[Value], uid: bool = False) -> str:
-        """RFC 3501 section 6.4.5; a FETCH that sets \\Seen reports the new FLAGS too."""
-        sequence, attributes = _arguments(args, 2, "FETCH sequence-set items")
+        """RFC 3501 section 6.4.5; a FETCH that sets \\Seen reports the new FLAGS too.
+
+        With CONDSTORE (RFC 7162 section 3.1.4): the MODSEQ item, and the
+        ``(CHANGEDSINCE n)`` modifier, which keeps only the messages whose
+        mod-sequence is greater than n and adds MODSEQ to what is fetched.
+        Like the rest of FETCH it answers from the snapshot; what another
+        session changed meanwhile follows at the end of the command, as
+        untagged FETCH responses with UID and MODSEQ, so nothing is missed.
+        """
+        changed_since = None
+        if len(args) == 3 and isinstance(args[2], list):
+            changed_since = _modifier(args[2], "CHANGEDSINCE", "FETCH")
+            args = args[:2]
+        sequence, attributes = _arguments(args, 2, "FETCH sequence-set items [(CHANGEDSINCE n)]")
         try:
             items = parse_fetch_items(attributes)
+            if changed_since is not None and not any(i.name == "MODSEQ" for i in items):
+                items = items + parse_fetch_items(Atom("MODSEQ"))  # section 3.1.4.1: CHANGEDSINCE implies it
         except ValueError as e:
             raise Bad(f"Bad FETCH: {e}") from None
+        if any(i.name == "MODSEQ" for i in items):
+            self.condstore = True  # a CONDSTORE-enabling command (RFC 7162 section 3.1)
         box = self._box
         marks_seen = sets_seen(items) and not box.readonly  # BODY[] on EXAMINE never sets \Seen
         with_flags = None
         gone = 0
         for seq, message_uid in self._resolve(sequence, uid):
+            if changed_since is not None and box.modseq[message_uid] <= changed_since:
+                continue
             raw = None
             if fetch_needs_message(items):
                 raw = self._reader(message_uid)()
@@ -695,10 +805,13 @@ class IMAPSession:
             if marks_seen and "\\Seen" not in box.flags[message_uid]:
                 self._set_flags(message_uid, box.flags[message_uid] | {"\\Seen"})
                 if with_flags is None:
-                    with_flags = items + parse_fetch_items(Atom("FLAGS"))
+                    # RFC 7162 section 3.1: once enabled, a \Seen set by FETCH is told with UID and MODSEQ.
+                    extra = ["FLAGS", "UID", "MODSEQ"] if self.condstore else ["FLAGS"]
+                    with_flags = items + parse_fetch_items([Atom(a) for a in extra])
                 shown = with_flags
             info = box.info[message_uid]
-            data = FetchData(message_uid, box.shown_flags(message_uid), info.internaldate, info.size, raw)
+            data = FetchData(message_uid, box.shown_flags(message_uid), info.internaldate, info.size, raw,
+                             modseq=box.modseq[message_uid])
             self._untagged(b"%d FETCH (" % seq + render_fetch(shown, data, uid=uid) + b")")
         if gone:
             # RFC 5530: the messages were expunged by another session and cannot be read any more.
@@ -706,9 +819,20 @@ class IMAPSession:
         return "FETCH completed"
 
     def cmd_STORE(self, args: list[Value], uid: bool = False) -> str:
-        """RFC 3501 section 6.4.6: FLAGS, +FLAGS, -FLAGS, each optionally .SILENT."""
+        """RFC 3501 section 6.4.6: FLAGS, +FLAGS, -FLAGS, each optionally .SILENT.
+
+        With CONDSTORE's ``(UNCHANGEDSINCE n)`` (RFC 7162 section 3.1.3) a
+        message whose mod-sequence is greater than n is left alone and named
+        in ``[MODIFIED set]`` in the tagged OK; every message stored is told
+        with its UID and new MODSEQ, even with .SILENT.
+        """
+        unchanged_since = None
+        if len(args) >= 2 and isinstance(args[1], list):
+            unchanged_since = _modifier(args[1], "UNCHANGEDSINCE", "STORE")
+            self.condstore = True  # a CONDSTORE-enabling command (RFC 7162 section 3.1)
+            args = args[:1] + args[2:]
         if len(args) < 3:
-            raise Bad("Syntax: STORE sequence-set [+-]FLAGS[.SILENT] (flags)")
+            raise Bad("Syntax: STORE sequence-set [(UNCHANGEDSINCE n)] [+-]FLAGS[.SILENT] (flags)")
         sequence, item = args[0], text(args[1])
         how = _STORE_ITEM.match(item)
         if how is None:
@@ -720,14 +844,24 @@ class IMAPSession:
         if box.readonly:
             raise No("[READ-ONLY] The mailbox is read-only")
         sign, silent = how.group(1), bool(how.group(2))
+        modified = []
         for seq, message_uid in messages:
             old = box.flags[message_uid]
             new = old | flags if sign == "+" else old - flags if sign == "-" else flags
-            if new != old and not self._set_flags(message_uid, new):
+            if unchanged_since is not None:
+                # Tested even when nothing would change: "UNCHANGEDSINCE 0" always fails (section 3.1.3).
+                stored = self._set_flags(message_uid, new, unchanged_since)
+                if stored is None:
+                    modified.append(message_uid if uid else seq)
+                    continue
+                if not stored:
+                    continue  # expunged meanwhile by another session: nothing to change
+            elif new != old and not self._set_flags(message_uid, new):
                 continue  # expunged meanwhile by another session: nothing to change
-            if not silent:
-                fields = ([Atom("UID"), message_uid] if uid else []) + [Atom("FLAGS"), _atoms(box.shown_flags(message_uid))]
-                self._untagged(b"%d FETCH " % seq + render(fields))
+            if not silent or self.condstore:
+                self._out.append(self._fetch_flags(seq, message_uid, with_uid=uid, flags=not silent))
+        if modified:
+            return f"[MODIFIED {uid_set(sorted(modified))}] Conditional STORE failed for some messages"
         return "STORE completed"
 
     def cmd_COPY(self, args: list[Value], uid: bool = False) -> str:
@@ -808,17 +942,35 @@ class IMAPSession:
                 return None  # expunged by another session, still a "ghost" in this one
         return read
 
-    def _set_flags(self, uid: int, flags: frozenset[str]) -> bool:
-        """Change a message's flags in the store and in the snapshot (so it is not reported again)."""
+    def _set_flags(self, uid: int, flags: frozenset[str], unchanged_since: int | None = None) -> bool | None:
+        """Change a message's flags in the store and in the snapshot (so it is not reported again).
+
+        False: the message was expunged meanwhile; None: ``unchanged_since`` refused the change.
+        """
         box = self._box
         try:
-            self.backend.set_flags(self._account, uid, flags, box.folder)
+            modseq = self.backend.set_flags(self._account, uid, flags, box.folder, unchanged_since)
         except MailboxError as e:
             if "keyword" in str(e):
                 raise No(f"[LIMIT] {e}") from None
             return False
-        box.flags[uid] = frozenset(flags)
+        if modseq is None:
+            return None
+        box.flags[uid], box.modseq[uid] = frozenset(flags), modseq
         return True
+
+    def _fetch_flags(self, seq: int, uid: int, *, with_uid: bool, flags: bool = True) -> bytes:
+        """``* n FETCH (UID u FLAGS (...) MODSEQ (m))``: what changed about a message's flags.
+
+        Once CONDSTORE is enabled, UID and MODSEQ are always in it (RFC 7162 section 3.1).
+        """
+        box = self._box
+        parts = [b"UID %d" % uid] if with_uid or self.condstore else []
+        if flags:
+            parts.append(b"FLAGS " + flag_list(box.shown_flags(uid)))
+        if self.condstore:
+            parts.append(b"MODSEQ (%d)" % box.modseq[uid])
+        return b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n"
 
     def _sync(self, expunge: bool) -> list[bytes]:
         """Untagged responses for what changed in the store since this session last looked."""
@@ -835,12 +987,13 @@ class IMAPSession:
                     del box.uids[seq - 1]
                     box.flags.pop(gone)
                     box.info.pop(gone)
+                    box.modseq.pop(gone)
                     box.recent.discard(gone)
                     out.append(b"* %d EXPUNGE\r\n" % seq)
         new = [uid for uid in sorted(current) if uid > box.highest]
         for uid in new:
             box.uids.append(uid)
-            box.flags[uid], box.info[uid] = current[uid].flags, current[uid]
+            box.flags[uid], box.info[uid], box.modseq[uid] = current[uid].flags, current[uid], current[uid].modseq
         keywords = _keywords(info.flags for info in current.values()) | box.keywords
         if keywords != box.keywords:  # RFC 3501 section 7.2.6: FLAGS again when new keywords appear
             box.keywords = keywords
@@ -851,9 +1004,14 @@ class IMAPSession:
             out.append(b"* %d EXISTS\r\n* %d RECENT\r\n" % (len(box.uids), len(box.recent)))
         for seq, uid in enumerate(box.uids, 1):
             info = current.get(uid)
-            if info is not None and uid not in new and info.flags != box.flags[uid]:
-                box.flags[uid] = info.flags
-                out.append(b"* %d FETCH (FLAGS " % seq + flag_list(box.shown_flags(uid)) + b")\r\n")
+            if info is None or uid in new:
+                continue
+            # With CONDSTORE a change that ended where it started (set, then cleared) is news too:
+            # the client's idea of the message's mod-sequence must move on (RFC 7162 section 3.1).
+            if info.flags != box.flags[uid] or (self.condstore and info.modseq != box.modseq[uid]):
+                box.flags[uid], box.modseq[uid] = info.flags, info.modseq
+                out.append(self._fetch_flags(seq, uid, with_uid=False))
+            box.modseq[uid] = info.modseq
         return out
 
     # -- helpers -----------------------------------------------------------------------------
@@ -870,6 +1028,27 @@ def _arguments(args: list[Value], count: int, syntax: str) -> list[Value]:
     if len(args) != count:
         raise Bad(f"Syntax: {syntax}")
     return args
+
+
+def _modifier(values: list[Value], name: str, command: str) -> int:
+    """``(CHANGEDSINCE n)`` or ``(UNCHANGEDSINCE n)``: n, a mod-sequence (RFC 7162 sections 3.1.3, 3.1.4)."""
+    if len(values) != 2 or not isinstance(values[0], Atom) or values[0].upper() != name:
+        raise Bad(f"Unknown {command} modifier (this server knows {name} n)")
+    number = values[1]
+    if not isinstance(number, Atom) or not number.isdigit() or len(number) > 19 or int(number) > MAX_MODSEQ:
+        raise Bad(f"{name} wants a mod-sequence, a number below 2**63")
+    return int(number)
+
+
+def _uses_modseq(key: object) -> bool:
+    """Whether a search key has a MODSEQ key anywhere inside (RFC 7162 section 3.1.5)."""
+    if isinstance(key, ModSeq):
+        return True
+    if isinstance(key, (list, tuple)):
+        return any(_uses_modseq(k) for k in key)
+    if dataclasses.is_dataclass(key):
+        return any(_uses_modseq(getattr(key, f.name)) for f in dataclasses.fields(key))
+    return False
 
 
 def _is_nil(value: Value) -> bool:
@@ -904,11 +1083,6 @@ def _flags(values: Value | list[Value]) -> frozenset[str]:
 
 def _keywords(flag_sets) -> frozenset[str]:
     return frozenset(f for flags in flag_sets for f in flags if not f.startswith("\\"))
-
-
-def _atoms(flags: frozenset[str]) -> list[Atom]:
-    order = sorted(f for f in flags if f.startswith("\\")) + sorted(f for f in flags if not f.startswith("\\"))
-    return [Atom(f) for f in order]
 
 
 def _date_time(value: bytes) -> float:

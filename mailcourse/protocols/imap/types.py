@@ -24,7 +24,6 @@ The parser hands the session one *event* at a time (`Command`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 class Atom(str):
@@ -36,7 +35,7 @@ class Atom(str):
         return f"Atom({str(self)!r})"
 
 
-Value = Union[Atom, bytes, list]  # list items are Values again
+Value = Atom | bytes | list  # list items are Values again
 
 
 def text(value: Value) -> str:
@@ -45,7 +44,8 @@ def text(value: Value) -> str:
     Bytes that are not UTF-8 survive as surrogates, so nothing a client sent is lost.
     """
     if isinstance(value, list):
-        raise ValueError("a parenthesized list where a string was expected")
+        # ValueError, not TypeError: it is the client's mistake, and the session answers it with BAD.
+        raise ValueError("a parenthesized list where a string was expected")  # noqa: TRY004
     return value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
 
 
@@ -103,7 +103,7 @@ class ParseError:
     fatal: bool = False
 
 
-Event = Union[Command, ContinuationRequest, RawLine, ParseError]
+Event = Command | ContinuationRequest | RawLine | ParseError
 
 
 # -- sequence sets (RFC 3501 section 9, "sequence-set") ------------------------------------

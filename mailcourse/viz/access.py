@@ -1,0 +1,229 @@
+"""The three mailbox access models side by side: one mailbox, several views, one chart.
+
+RFC 1733 names three ways of using a mailbox from a client: *online* (work
+where the mail lives: direct access on the server host, or IMAP used
+online), *offline* (download and delete: POP3) and *disconnected* (keep
+copies, change them without a network, synchronise later: IMAP). Lesson 06
+compares them on the same mailbox; this module holds the two views it needs:
+
+- `side_by_side`: one account's folders as the server's store holds them
+  and as each device's IMAP cache shows them, flag by flag, in one table.
+  After every device has synced, the columns agree (``views.identical``).
+- `AccessRun`, `access_table` and `compare_access`: what one way of reading
+  did (messages on the device, bytes on the wire, what is left on the
+  server), as a plain-text table and as a bar chart (a `Diagram`).
+
+Nothing here measures anything: the lesson takes the numbers from the lab
+(the trace's ``bytes_on_wire``, the store, the device's cache) in its own
+cells, where the reader sees where each one comes from. matplotlib is
+imported inside `compare_access` only, so importing this module costs
+nothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..devices import parse
+from . import style
+from .diagram import Diagram
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+INBOX = "INBOX"
+NO_FLAGS = "(none)"  # the message is there, with no flag set
+ABSENT = "—"  # the message is not there at all
+
+
+def flags_text(flags: frozenset[str] | set[str]) -> str:
+    """Flags as a reader writes them: ``\\Flagged \\Seen``, or ``(none)``.
+
+    System flags first, then keywords, each group in name order, as the
+    server lists them (RFC 3501 section 2.3.2).
+    """
+    ordered = sorted(f for f in flags if f.startswith("\\")) + sorted(f for f in flags if not f.startswith("\\"))
+    return " ".join(ordered) or NO_FLAGS
+
+
+# -- one account, seen from the server and from each device ----------------------------
+
+
+@dataclass
+class Views:
+    """One account's messages: a row per (folder, UID, subject), a column per viewer.
+
+    ``columns`` names the viewers ("server" first, then each device);
+    ``rows`` holds ``(folder, uid, subject, [flags text per column])``, where
+    a device that lacks the message shows ``—``. ``identical`` tells whether
+    every device shows exactly what the server holds. ``repr()`` is the table.
+    """
+
+    columns: list[str]
+    rows: list[tuple[str, int, str, list[str]]] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        return all(len(set(cells)) == 1 for _, _, _, cells in self.rows)
+
+    def __repr__(self) -> str:
+        headers = ["folder", "UID", "subject", *self.columns]
+        body = [[folder, str(uid), subject, *cells] for folder, uid, subject, cells in self.rows]
+        widths = [max(len(line[i]) for line in [headers, *body]) for i in range(len(headers))]
+        lines = []
+        for line in [headers, *body]:
+            cells = [text.rjust(w) if i == 1 else text.ljust(w) for i, (text, w) in enumerate(zip(line, widths))]
+            lines.append("  ".join(cells).rstrip())
+        if not body:
+            lines.append("(no messages)")
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
+
+def side_by_side(lab: Lab, address: str, devices: Sequence[str], folders: Sequence[str] | None = None) -> Views:
+    """The account ``address`` in the server's store and in each device's IMAP cache, flag by flag.
+
+    ``folders`` defaults to every folder that holds a message somewhere
+    (empty folders make empty rows). The devices' caches are read without a
+    network, so a device that has not synced yet shows what it saw last.
+    """
+    local, _, domain = address.lower().partition("@")
+    server = lab.server(domain)
+    store = server.store
+    on_server: dict[tuple[str, int], tuple[str, str]] = {}  # (folder, uid) -> (subject, flags)
+    for folder in store.folders(local):
+        for info in store.list(local, folder):
+            subject = str(parse(store.get(local, info.uid, folder)).get("Subject", ""))
+            on_server[(folder, info.uid)] = (subject, flags_text(info.flags))
+    cached = []
+    for name in devices:
+        mailbox = lab.client(name).imap
+        seen: dict[tuple[str, int], tuple[str, str]] = {}
+        for folder in mailbox.folders():
+            for message in mailbox.messages(folder):
+                seen[(folder, message.uid)] = (message.subject, flags_text(message.flags))
+        cached.append(seen)
+    keys = set(on_server).union(*cached)
+    wanted = set(folders) if folders is not None else {folder for folder, _ in keys}
+    order = sorted((k for k in keys if k[0] in wanted), key=lambda k: (k[0] != INBOX, k[0], k[1]))
+    views = Views(["server", *devices])
+    for key in order:
+        subject = next(view[key][0] for view in (on_server, *cached) if key in view)
+        cells = [view[key][1] if key in view else ABSENT for view in (on_server, *cached)]
+        views.rows.append((key[0], key[1], subject, cells))
+    return views
+
+
+# -- the three models compared ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessRun:
+    """What one way of reading a mailbox did, measured in the lab.
+
+    ``model`` is the access model ("online", "offline", "disconnected"),
+    ``how`` the way it was done ("direct access", "POP3", "IMAP").
+    ``connections`` and ``bytes_on_wire`` come from the trace (a direct
+    access opens none: it reads the files on the server host), the counts
+    of messages from the device and from the server's store.
+    """
+
+    model: str
+    how: str
+    device: str
+    on_device: int  # messages the device holds afterwards
+    offline: str  # what the device can do with no network
+    connections: int
+    bytes_on_wire: int
+    left_on_server: int  # messages the server still holds afterwards
+
+
+_ROWS = (
+    ("access model", lambda r: r.model),
+    ("device", lambda r: r.device),
+    ("messages on the device", lambda r: str(r.on_device)),
+    ("without a network", lambda r: r.offline),
+    ("connections", lambda r: str(r.connections)),
+    ("bytes on the wire", lambda r: f"{r.bytes_on_wire:,}"),
+    ("left on the server", lambda r: str(r.left_on_server)),
+)
+
+
+def access_table(runs: Sequence[AccessRun]) -> str:
+    """The runs as a plain-text table: one column per way of reading, one row per measure."""
+    names = [run.how for run in runs]
+    label_width = max(len(label) for label, _ in _ROWS)
+    widths = [max([len(name)] + [len(value(run)) for _, value in _ROWS]) for name, run in zip(names, runs)]
+    lines = ["  ".join([" " * label_width] + [name.ljust(w) for name, w in zip(names, widths)]).rstrip()]
+    for label, value in _ROWS:
+        cells = [value(run).ljust(w) for run, w in zip(runs, widths)]
+        lines.append("  ".join([label.ljust(label_width)] + cells).rstrip())
+    return "\n".join(lines)
+
+
+# Colour is never the only clue: each measure also has its own hatch, and every bar its number.
+_DEVICE = {"color": "tab:orange", "hatch": "//"}
+_SERVER = {"color": "tab:blue", "hatch": ".."}
+_WIRE = {"color": "tab:purple", "hatch": "xx"}
+
+
+def compare_access(runs: Sequence[AccessRun], *, title: str | None = None) -> Diagram:
+    """Two bar charts of the runs: bytes on the wire, and where the messages are afterwards.
+
+    Left, one bar per way of reading: the bytes that crossed the network.
+    Right, two bars per way: messages on the device and messages left on
+    the server. Every bar carries its number, so the chart reads without
+    colour too; ``repr()`` gives the same numbers in words (the alt text).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    names = [run.how for run in runs]
+    figure = Figure(figsize=(9.0, 3.4), dpi=100, facecolor="white")
+    FigureCanvasAgg(figure)
+    wire, where = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.15]})
+    positions = list(range(len(runs)))
+
+    sizes = [run.bytes_on_wire for run in runs]
+    bars = wire.bar(positions, sizes, width=0.6, edgecolor=style.TEXT, linewidth=0.8, **_WIRE)
+    wire.bar_label(bars, labels=[f"{n:,}" for n in sizes], padding=2, fontsize=style.SMALL, color=style.TEXT)
+    wire.set_title("Bytes on the wire", fontsize=style.FONT, color=style.TEXT)
+    wire.set_ylim(0, max(sizes + [1]) * 1.18)
+
+    width = 0.38
+    left = [p - width / 2 for p in positions]
+    right = [p + width / 2 for p in positions]
+    device = where.bar(left, [r.on_device for r in runs], width=width, edgecolor=style.TEXT, linewidth=0.8,
+                       label="on the device", **_DEVICE)
+    server = where.bar(right, [r.left_on_server for r in runs], width=width, edgecolor=style.TEXT,
+                       linewidth=0.8, label="left on the server", **_SERVER)
+    for group in (device, server):
+        where.bar_label(group, padding=2, fontsize=style.SMALL, color=style.TEXT)
+    most = max([r.on_device for r in runs] + [r.left_on_server for r in runs] + [1])
+    where.set_ylim(0, most * 1.3)
+    where.yaxis.set_major_locator(MaxNLocator(integer=True))  # messages come whole
+    where.set_title("Messages afterwards", fontsize=style.FONT, color=style.TEXT)
+    where.legend(loc="upper left", fontsize=style.SMALL, frameon=False, ncols=2)
+
+    for ax in (wire, where):
+        ax.set_xticks(positions, names, fontsize=style.FONT, color=style.TEXT)
+        ax.tick_params(axis="y", labelsize=style.SMALL, colors=style.MUTED)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    if title:
+        figure.suptitle(title, fontsize=style.FONT + 1, color=style.TEXT)
+    figure.tight_layout()
+    return Diagram(figure, _alt(runs, title), "chart")
+
+
+def _alt(runs: Sequence[AccessRun], title: str | None) -> str:
+    heading = f"{title}: b" if title else "B"
+    parts = [(f"{heading}ar charts comparing {len(runs)} ways of reading the same mailbox "
+              f"({', '.join(run.how for run in runs)}).")]
+    parts.append("Bytes on the wire: " + ", ".join(f"{run.how} {run.bytes_on_wire:,}" for run in runs) + ".")
+    parts.append("Messages afterwards, on the device and left on the server: "
+                 + ", ".join(f"{run.how} {run.on_device} and {run.left_on_server}" for run in runs) + ".")
+    return "\n".join(parts)

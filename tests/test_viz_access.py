@@ -1,0 +1,99 @@
+"""mailcourse.viz.access: the side-by-side views of one account and the chart of the three models.
+
+Built from a real lab (an IMAP device, a POP3 fetch); the PNG goes to
+test-output/viz/ for a human to look at.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mailcourse import Lab
+from mailcourse.viz import Diagram
+from mailcourse.viz.access import (
+    ABSENT,
+    AccessRun,
+    access_table,
+    compare_access,
+    flags_text,
+    side_by_side,
+)
+
+OUTPUT = Path(__file__).resolve().parents[1] / "test-output" / "viz"
+JANE = "jane@somewhereelse.com"
+
+
+def test_flags_text_lists_system_flags_first() -> None:
+    assert flags_text(frozenset()) == "(none)"
+    assert flags_text({"$Forwarded", "\\Seen", "\\Answered"}) == "\\Answered \\Seen $Forwarded"
+
+
+def test_side_by_side_shows_where_the_devices_differ_until_they_sync() -> None:
+    with Lab.classic(seed=6) as lab:
+        joe = lab.client("joe-laptop")
+        for subject in ("one", "two"):
+            joe.compose(JANE, subject, "text")
+        joe.send_all()
+        assert lab.wait_for_delivery()
+        laptop, phone = lab.client("jane-laptop"), lab.add_client(JANE, "jane-phone")
+        before = side_by_side(lab, JANE, ["jane-laptop", "jane-phone"])
+        assert before.columns == ["server", "jane-laptop", "jane-phone"]
+        assert [row[:3] for row in before.rows] == [("INBOX", 1, "one"), ("INBOX", 2, "two")]
+        assert before.rows[0][3] == ["(none)", ABSENT, ABSENT] and not before.identical
+
+        laptop.imap.sync()
+        phone.imap.sync()
+        laptop.go_offline()
+        laptop.imap.mark_read(1)
+        laptop.imap.delete(2)
+        apart = side_by_side(lab, JANE, ["jane-laptop", "jane-phone"], folders=["INBOX"])
+        assert [row[3] for row in apart.rows] == [["(none)", "\\Seen", "(none)"],
+                                                  ["(none)", "\\Deleted", "(none)"]]
+        text = repr(apart)
+        assert text.splitlines()[0].split() == ["folder", "UID", "subject", "server", "jane-laptop", "jane-phone"]
+        assert "\\Deleted" in text and str(apart) == text
+
+        laptop.go_online()
+        laptop.imap.sync()
+        phone.imap.sync()
+        after = side_by_side(lab, JANE, ["jane-laptop", "jane-phone"], folders=["INBOX"])
+        assert after.identical and [row[:3] for row in after.rows] == [("INBOX", 1, "one")]
+        assert after.rows[0][3] == ["\\Seen"] * 3
+
+
+RUNS = [
+    AccessRun("online", "direct access", "jane-laptop", 0, "nothing", 0, 0, 3),
+    AccessRun("offline", "POP3", "jane-office", 3, "read", 1, 2687, 0),
+    AccessRun("disconnected", "IMAP", "jane-laptop", 3, "read and change", 1, 5698, 3),
+]
+
+
+def test_access_table_has_a_column_per_way_and_a_row_per_measure() -> None:
+    lines = access_table(RUNS).splitlines()
+    assert lines[0].split() == ["direct", "access", "POP3", "IMAP"]
+    rows = {line[:24].strip(): line[24:].split("  ") for line in lines[1:]}
+    assert list(rows) == ["access model", "device", "messages on the device", "without a network",
+                          "connections", "bytes on the wire", "left on the server"]
+    assert [cell.strip() for cell in rows["bytes on the wire"] if cell.strip()] == ["0", "2,687", "5,698"]
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_compare_access_draws_a_png_and_says_the_numbers_in_words() -> None:
+    diagram = compare_access(RUNS, title="Three ways")
+    assert isinstance(diagram, Diagram) and diagram.kind == "chart"
+    assert diagram.png().startswith(b"\x89PNG\r\n\x1a\n")
+    assert repr(diagram) == (
+        "Three ways: bar charts comparing 3 ways of reading the same mailbox (direct access, POP3, IMAP).\n"
+        "Bytes on the wire: direct access 0, POP3 2,687, IMAP 5,698.\n"
+        "Messages afterwards, on the device and left on the server: direct access 0 and 3, POP3 3 and 0, "
+        "IMAP 3 and 3.")
+    bars = [patch.get_height() for ax in diagram.figure.axes for patch in ax.patches]
+    assert bars == [0, 2687, 5698, 0, 3, 3, 3, 0, 3]
+    diagram.save(OUTPUT / "access.png")
+
+
+def test_importing_the_module_does_not_import_matplotlib() -> None:
+    code = "import sys, mailcourse.viz.access; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
