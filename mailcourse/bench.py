@@ -246,6 +246,8 @@ def one_run(messages: int, latency_samples: int, workspace: Path, clients: int =
         if not arrivals.done.wait(timeout):
             raise RuntimeError(f"only {arrivals.count} messages reached jane's inbox in time")
         e2e_concurrent = time.perf_counter() - t0
+
+        reading = measure_reading(lab)
     finally:
         t0 = time.perf_counter()
         lab.stop()
@@ -267,6 +269,50 @@ def one_run(messages: int, latency_samples: int, workspace: Path, clients: int =
         "sink_msgs_per_s": messages / sink_time,
         "e2e_concurrent_msgs_per_s": messages / e2e_concurrent,
         "sink_concurrent_msgs_per_s": messages / sink_concurrent,
+        **reading,
+    }
+
+
+def measure_reading(lab: Lab) -> dict[str, float]:
+    """Reading jane's inbox (everything the throughput runs delivered): IMAP against the files themselves.
+
+    * **IMAP fetch**: one imaplib session, ``UID FETCH 1:* (BODY.PEEK[])``,
+      every message as a literal.
+    * **direct read**: the same messages read from the Maildir files, as
+      direct server access does; the yardstick for the fetch.
+    * **first sync / unchanged sync**: a new device's `IMAPMailbox.sync`
+      (download everything into its cache), then a second sync with nothing
+      new, which CONDSTORE's HIGHESTMODSEQ cuts down to one EXAMINE a folder.
+    """
+    server = lab.server(RECIPIENT.rpartition("@")[2])
+    count = len(server.store.list("jane"))
+    t0 = time.perf_counter()
+    for info in server.store.list("jane"):
+        info.path.read_bytes()
+    direct = time.perf_counter() - t0
+
+    client = lab.imap("bench-reader", server.endpoints["imap"], timeout=60)
+    t0 = time.perf_counter()
+    client.login(RECIPIENT, CLASSIC_USERS[RECIPIENT])
+    client.select("INBOX", readonly=True)
+    status, data = client.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    fetch = time.perf_counter() - t0
+    client.logout()
+    if status != "OK" or sum(isinstance(item, tuple) for item in data) != count:
+        raise RuntimeError("the IMAP fetch did not return every message")
+
+    device = lab.add_client(RECIPIENT, f"bench-device-{time.monotonic_ns()}")
+    t0 = time.perf_counter()
+    device.imap.sync()
+    first_sync = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    device.imap.sync()
+    unchanged_sync = time.perf_counter() - t0
+    return {
+        "imap_fetch_msgs_per_s": count / fetch,
+        "direct_read_msgs_per_s": count / direct,
+        "imap_first_sync_ms": _ms(first_sync),
+        "imap_unchanged_sync_ms": _ms(unchanged_sync),
     }
 
 
@@ -296,6 +342,7 @@ def run(repeats: int = 5, messages: int = 200, latency_samples: int = 5, tmpdir:
     result: dict[str, Any] = {key: round(statistics.median(r[key] for r in runs), 3) for key in runs[0]}
     result["ratio_e2e_vs_sink"] = round(result["e2e_msgs_per_s"] / result["sink_msgs_per_s"], 3)
     result["ratio_concurrent"] = round(result["e2e_concurrent_msgs_per_s"] / result["sink_concurrent_msgs_per_s"], 3)
+    result["ratio_imap_vs_direct"] = round(result["imap_fetch_msgs_per_s"] / result["direct_read_msgs_per_s"], 3)
     result["clients"] = clients
     result["goal_ratio"] = GOAL_RATIO
     result["durable_write_ms"] = round(disk, 3)
@@ -325,6 +372,12 @@ def format_table(result: dict[str, Any]) -> str:
         (f"throughput, {result['clients']} sessions at once, sink",
          f"{result['sink_concurrent_msgs_per_s']:.0f} messages/s"),
         ("ratio lab / sink, sessions at once", f"{result['ratio_concurrent']:.2f}"),
+        ("reading the inbox, IMAP UID FETCH (BODY.PEEK[])", f"{result['imap_fetch_msgs_per_s']:.0f} messages/s"),
+        ("reading the inbox, the Maildir files directly", f"{result['direct_read_msgs_per_s']:.0f} messages/s"),
+        ("ratio IMAP / direct", f"{result['ratio_imap_vs_direct']:.2f}"),
+        (f"IMAP sync of a new device ({result['messages'] * 2 + result['latency_samples']} messages)",
+         f"{result['imap_first_sync_ms']:.0f} ms"),
+        ("IMAP sync with nothing new (CONDSTORE)", f"{result['imap_unchanged_sync_ms']:.1f} ms"),
         ("one durable file write (fsync)", f"{result['durable_write_ms']:.2f} ms  in {result['tmpdir']}"),
         ("peak memory (RSS)", f"{result['rss_mb']:.1f} MB"),
     ]
