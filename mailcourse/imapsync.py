@@ -120,7 +120,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .devices import LabError, parse
-from .durable import write_atomically
+from .durable import fsync_dir, write_atomically
 from .servers.imap import IMAP
 from .store import INBOX
 from .trace import Connection
@@ -201,6 +201,11 @@ class IMAPMailbox:
         delete(uid)                  UID STORE uid +FLAGS.SILENT (\\Deleted), UID EXPUNGE uid
         move(uid, to_folder)         UID MOVE uid to_folder
     """
+
+    # New messages come down this many at a time: one UID FETCH and one write of the
+    # index per batch, not one of each per message. (A smaller batch loses less
+    # work when the connection drops; a test sets 1 to cut a download in half.)
+    download_batch = 50
 
     def __init__(self, host: ClientHost) -> None:
         self.host = host
@@ -519,17 +524,27 @@ class IMAPMailbox:
         for uid in [u for u in map(int, cached) if u not in everything]:
             result.removed.append(self._cached(name, state, uid))
             del cached[str(uid)]
+        new = [uid for uid in sorted(on_server) if str(uid) not in cached]
+        for start in range(0, len(new), self.download_batch):
+            batch = new[start:start + self.download_batch]
+            bodies = _fetch_bodies(client, batch)  # a message missing here was expunged a moment ago
+            for uid in batch:
+                if uid in bodies:
+                    path = self._body_path(name, state["uidvalidity"], uid)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomically(path, bodies[uid])
+            if bodies:
+                fsync_dir(self._bodies / _dirname(name))
+            for uid in batch:
+                if uid in bodies:
+                    cached[str(uid)] = _entry_for(bodies[uid], on_server[uid])
+                    result.downloaded.append(self._cached(name, state, uid))
+            self._save_index()  # the bodies first, then the index that names them, as fetch_pop3 does
         for uid, flags in sorted(on_server.items()):
             entry = cached.get(str(uid))
-            if entry is None:
-                raw = _fetch_body(client, uid)
-                if raw is None:
-                    continue  # expunged by another session a moment ago
-                _write(self._body_path(name, state["uidvalidity"], uid), raw)
-                cached[str(uid)] = _entry_for(raw, flags)
-                self._save_index()  # the body first, then the index that names it, as fetch_pop3 does
-                result.downloaded.append(self._cached(name, state, uid))
-            elif set(entry["flags"]) != flags or set(entry["synced"]) != flags:
+            if entry is None or uid in new:
+                continue
+            if set(entry["flags"]) != flags or set(entry["synced"]) != flags:
                 changed = set(entry["flags"]) != flags
                 entry["flags"] = entry["synced"] = sorted(flags)
                 if changed:
@@ -676,13 +691,21 @@ def _search_all(client: imaplib.IMAP4) -> set[int]:
     return {int(word) for line in data if line for word in line.split() if word.isdigit()}
 
 
-def _fetch_body(client: imaplib.IMAP4, uid: int) -> bytes | None:
-    # BODY.PEEK[]: the whole message without setting \Seen (RFC 3501 section 6.4.5).
-    _, data = client.uid("FETCH", str(uid), "(BODY.PEEK[])")
+def _fetch_bodies(client: imaplib.IMAP4, uids: list[int]) -> dict[int, bytes]:
+    """UID -> message, for a batch of messages in one ``UID FETCH``: one round trip, not one each.
+
+    BODY.PEEK[]: the whole message without setting \\Seen (RFC 3501 section
+    6.4.5). A UID FETCH response always carries the UID (section 6.4.8),
+    which is how each literal is matched to its message.
+    """
+    _, data = client.uid("FETCH", ",".join(map(str, uids)), "(BODY.PEEK[])")
+    bodies = {}
     for item in data:
         if isinstance(item, tuple) and b"BODY[]" in item[0].upper():
-            return item[1]
-    return None
+            found = _UID.search(item[0])
+            if found:
+                bodies[int(found.group(1))] = item[1]
+    return bodies
 
 
 def _expunge(client: imaplib.IMAP4, capabilities: set[str], uid: int) -> tuple[str, list[Any]]:
