@@ -37,6 +37,7 @@ from .queue import NULL_SENDER, OutgoingQueue
 from .servers.imap import IMAP, imap_endpoint
 from .servers.pop3 import POP3, pop3_endpoint
 from .servers.smtp import MX, SUBMISSION, LabSMTP, SMTPHandler
+from .servers.webmail import WEBMAIL, webmail_endpoint
 from .store import INBOX, MailStore
 from .tap import Endpoint
 from .trace import Connection
@@ -44,6 +45,7 @@ from .trace import Connection
 if TYPE_CHECKING:
     from .imapsync import IMAPMailbox
     from .lab import Lab
+    from .webmail import Webmail
 
 
 class LabError(Exception):
@@ -101,6 +103,7 @@ class MailServer:
             MX: self._smtp_endpoint(MX),
             POP3: pop3_endpoint(self),  # reads the same store as SMTP delivery writes
             IMAP: imap_endpoint(self),  # the same store again, with folders and flags
+            WEBMAIL: webmail_endpoint(self),  # HTTP for browsers, over the same store
         }
 
     def __repr__(self) -> str:
@@ -135,6 +138,11 @@ class MailServer:
     @property
     def mx(self) -> Endpoint:
         return self.endpoints[MX]
+
+    @property
+    def webmail(self) -> Webmail:
+        """The webmail site of this server (`mailcourse.webmail.Webmail`): its URL, `add_view`."""
+        return self.endpoints[WEBMAIL].webmail  # type: ignore[attr-defined]
 
     # -- running -----------------------------------------------------------------
 

@@ -83,7 +83,7 @@ class TapProtocol(asyncio.Protocol):
         self.inner = inner
         self.endpoint = endpoint
         self.conn: Connection | None = None
-        self.mask = CredentialMask()
+        self.mask = endpoint.new_mask()
         self.transport: asyncio.Transport | None = None
 
     def record(self, direction: str, data: bytes) -> None:
@@ -156,6 +156,10 @@ class Endpoint:
         self.port = 0
         self.active: set[TapProtocol] = set()
         self._server: asyncio.Server | None = None
+
+    def new_mask(self) -> CredentialMask:
+        """What hides passwords in this endpoint's trace; a protocol with other login forms overrides it."""
+        return CredentialMask()
 
     @property
     def address(self) -> tuple[str, int]:

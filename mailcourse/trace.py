@@ -15,14 +15,36 @@ A `Trace` renders the classic textbook transcript of a session::
 
 and gives the pieces the figures in `mailcourse.viz` need: the sessions, the
 lines of each, and the hops a given message took.
+
+SMTP, POP3 and IMAP are lines of text (RFC 5321 section 2.3.8, RFC 1939
+section 3, RFC 3501 section 2.2), and the lines of a session are simply its
+bytes cut at each line break. HTTP is not: a message body has no line
+structure of its own (a login form's fields end without a line break, and
+the next request follows at once), and only the header fields say where it
+ends (RFC 9112 section 6). So an HTTP session is first framed into messages
+(`mailcourse.protocols.http`), and each message gives its start line, its
+header fields, the empty line, and one line for its body::
+
+    C: POST /login HTTP/1.1
+    C: Content-Type: application/x-www-form-urlencoded
+    C: ...
+    C:
+    C: username=jane%40somewhereelse.com&password=********&csrf=...
+    S: HTTP/1.1 303 See Other
+    ...
+    S: HTTP/1.1 200 OK
+    ...
+    S: [body: 2,224 bytes, text/html]
 """
 from __future__ import annotations
 
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+
+from .protocols import http
 
 C2S = "c2s"  # client to server
 S2C = "s2c"  # server to client
@@ -250,8 +272,28 @@ class Trace:
         ]
 
     def lines(self, connection: Connection) -> list[tuple[str, str]]:
-        """The session as ``(direction, line)`` pairs, in the order they were complete."""
-        return list(_lines(self.filter(connection, kind="data")))
+        """The session as ``(direction, line)`` pairs, in the order they were complete.
+
+        An HTTP session gives, for each message, its start line, its header
+        field lines, the empty line and one line for the body (see the module's docstring).
+        """
+        events = self.filter(connection, kind="data")
+        if connection.protocol.upper() == "HTTP":
+            return [(direction, line) for direction, message in _http_messages(events)
+                    for line in http.message_lines(message)]
+        return list(_lines(events))
+
+    def http_exchanges(self, connection: Connection) -> list[http.HttpExchange]:
+        """The requests of one HTTP session, each with its response, in order (RFC 9112 section 9.3)."""
+        exchanges: list[http.HttpExchange] = []
+        for direction, message in _http_messages(self.filter(connection, kind="data")):
+            if direction == C2S:
+                exchanges.append(http.HttpExchange(message, None))
+            elif message.status is not None and message.status >= 200:  # a 1xx response is interim
+                waiting = next((e for e in exchanges if e.response is None), None)
+                if waiting is not None:
+                    waiting.response = message
+        return exchanges
 
     def transcript(self, sessions: Connection | Iterable[Connection] | None = None,
                    max_body_lines: int | None = None) -> str:
@@ -326,3 +368,30 @@ def _lines(events: Iterable[TraceEvent]) -> Iterator[tuple[str, str]]:
     for direction, rest in buffers.items():
         if rest:
             yield direction, rest.decode("utf-8", "replace")
+
+
+def _http_messages(events: Iterable[TraceEvent]) -> Iterator[tuple[str, http.HttpMessage]]:
+    """An HTTP session's messages, each when it was complete, requests and responses interleaved."""
+    requests, responses = http.MessageReader(http.REQUEST), http.MessageReader(http.RESPONSE)
+
+    def sent(message: http.HttpMessage) -> tuple[str, http.HttpMessage]:
+        responses.request_sent(message.method)  # a response to HEAD has no body: the reader must know
+        return C2S, message
+
+    for event in events:
+        if event.direction == C2S:
+            requests.feed(event.data)
+            while (message := requests.next_message()) is not None:
+                yield sent(message)
+            continue
+        # The server answers: the request before it is complete as far as the server is
+        # concerned, even if shorter than announced (the tap masked a password in it).
+        if (message := requests.end_message()) is not None:
+            yield sent(message)
+        responses.feed(event.data)
+        while (message := responses.next_message()) is not None:
+            yield S2C, message
+    if (message := requests.finish()) is not None:
+        yield sent(message)
+    if (message := responses.finish()) is not None:
+        yield S2C, message

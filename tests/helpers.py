@@ -240,3 +240,23 @@ def program(name: str) -> str:
             pytest.fail(f"{name} is not installed; CI must install it (see .ci/run)")
         pytest.skip(f"{name} is not installed")
     return found
+
+
+# -- exercise checks (tests/test_exercises_*.py) -------------------------------------------------------
+
+def check_fails(call: Callable[..., None], *args: object, **kwargs: object) -> str:
+    """What an exercise check says when it refuses an answer (it must refuse it)."""
+    from mailcourse.exercises import ExerciseError
+
+    with pytest.raises(ExerciseError) as failure:
+        call(*args, **kwargs)
+    return str(failure.value)
+
+
+def joe_writes_to_jane(lab: Lab, *subjects: str, body: str = "") -> None:
+    """joe-laptop sends jane one message per subject, in one session, and waits for delivery."""
+    joe = lab.client("joe-laptop")
+    for subject in subjects:
+        joe.compose(JANE, subject, body or f"This is {subject}.\nJoe")
+    joe.send_all()
+    assert lab.wait_for_delivery()

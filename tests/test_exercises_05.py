@@ -8,13 +8,13 @@ from __future__ import annotations
 import base64
 import poplib
 import socket
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
+from helpers import check_fails, joe_writes_to_jane
 
 import mailcourse.exercises as check
 from mailcourse import Lab
-from mailcourse.exercises import ExerciseError
 
 JOE, JANE, PASSWORD = "joe@someplace.org", "jane@somewhereelse.com", "jane-password"
 
@@ -23,20 +23,6 @@ JOE, JANE, PASSWORD = "joe@someplace.org", "jane@somewhereelse.com", "jane-passw
 def lab() -> Iterator[Lab]:
     with Lab.classic(seed=5, retry_intervals=(0.3,)) as lab:
         yield lab
-
-
-def _fails(call: Callable[..., None], *args: object, **kwargs: object) -> str:
-    with pytest.raises(ExerciseError) as failure:
-        call(*args, **kwargs)
-    return str(failure.value)
-
-
-def _send(lab: Lab, *subjects: str) -> None:
-    joe = lab.client("joe-laptop")
-    for subject in subjects:
-        joe.compose(JANE, subject, f"This is {subject}.\nJoe")
-    joe.send_all()
-    assert lab.wait_for_delivery()
 
 
 def _login(lab: Lab, device: str = "jane-laptop"):
@@ -55,7 +41,7 @@ def _server_lines(lab: Lab) -> list[str]:
 
 
 def test_exchanges_follow_pipelining_and_a_sasl_challenge(lab: Lab) -> None:
-    _send(lab, "one", "two")
+    joe_writes_to_jane(lab, "one", "two")
     plain = base64.b64encode(f"\0{JANE}\0{PASSWORD}".encode())
     with socket.create_connection(lab.server("somewhereelse.com").endpoints["pop3"].address) as sock:
         reader = sock.makefile("rb")
@@ -82,8 +68,8 @@ def test_exchanges_follow_pipelining_and_a_sasl_challenge(lab: Lab) -> None:
 
 
 def test_size_line(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "not answered yet" in _fails(check.size_line, lab, ...)
-    _send(lab, "one", "two", "three")
+    assert "not answered yet" in check_fails(check.size_line, lab, ...)
+    joe_writes_to_jane(lab, "one", "two", "three")
     p = _login(lab)
     stat = p._shortcmd("STAT").decode()
     _, listing, _ = p.list()
@@ -94,17 +80,17 @@ def test_size_line(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     sizes = [line.decode() for line in listing]
     greeting = _server_lines(lab)[0]
 
-    assert "the client sent it" in _fails(check.size_line, lab, "C: LIST")
-    assert "is a command" in _fails(check.size_line, lab, "LIST")
-    assert "answer to STAT" in _fails(check.size_line, lab, stat)
-    assert "about message 1" in _fails(check.size_line, lab, sizes[0])
-    assert "about message 3" in _fails(check.size_line, lab, "S: " + sizes[2])
-    assert "UIDL" in _fails(check.size_line, lab, uidls[1].decode())
-    assert "first line of the answer to RETR" in _fails(check.size_line, lab, retr.decode())
-    assert "greeting" in _fails(check.size_line, lab, greeting)
-    assert "part of a message's text" in _fails(check.size_line, lab, "Subject: two")
-    assert "not a line the server sent" in _fails(check.size_line, lab, "2 12345678")
-    assert "negative response" in _fails(check.size_line, lab, _refusal(lab))
+    assert "the client sent it" in check_fails(check.size_line, lab, "C: LIST")
+    assert "is a command" in check_fails(check.size_line, lab, "LIST")
+    assert "answer to STAT" in check_fails(check.size_line, lab, stat)
+    assert "about message 1" in check_fails(check.size_line, lab, sizes[0])
+    assert "about message 3" in check_fails(check.size_line, lab, "S: " + sizes[2])
+    assert "UIDL" in check_fails(check.size_line, lab, uidls[1].decode())
+    assert "first line of the answer to RETR" in check_fails(check.size_line, lab, retr.decode())
+    assert "greeting" in check_fails(check.size_line, lab, greeting)
+    assert "part of a message's text" in check_fails(check.size_line, lab, "Subject: two")
+    assert "not a line the server sent" in check_fails(check.size_line, lab, "2 12345678")
+    assert "negative response" in check_fails(check.size_line, lab, _refusal(lab))
 
     check.size_line(lab, sizes[1])
     check.size_line(lab, f" S: {sizes[1]} ")
@@ -127,29 +113,29 @@ def _refusal(lab: Lab) -> str:
 
 
 def test_phone_keeps_mail(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "no device called 'jane-phone'" in _fails(check.phone_keeps_mail, lab)
+    assert "no device called 'jane-phone'" in check_fails(check.phone_keeps_mail, lab)
     phone = lab.add_client(JANE, "jane-phone")
-    assert "has not opened a POP3 session" in _fails(check.phone_keeps_mail, lab)
+    assert "has not opened a POP3 session" in check_fails(check.phone_keeps_mail, lab)
     phone.fetch_pop3()
-    assert "the maildrop was empty" in _fails(check.phone_keeps_mail, lab)
+    assert "the maildrop was empty" in check_fails(check.phone_keeps_mail, lab)
 
-    _send(lab, "deleted by the phone")
+    joe_writes_to_jane(lab, "deleted by the phone")
     phone.fetch_pop3()  # download and delete
-    assert "sent DELE for 1 and QUIT" in _fails(check.phone_keeps_mail, lab)
+    assert "sent DELE for 1 and QUIT" in check_fails(check.phone_keeps_mail, lab)
 
-    _send(lab, "kept")
+    joe_writes_to_jane(lab, "kept")
     by_hand = _login(lab, "jane-phone")
     by_hand.retr(1)
-    assert "still open" in _fails(check.phone_keeps_mail, lab)
+    assert "still open" in check_fails(check.phone_keeps_mail, lab)
     by_hand.quit()
-    assert "no copy of them in its local store" in _fails(check.phone_keeps_mail, lab)
+    assert "no copy of them in its local store" in check_fails(check.phone_keeps_mail, lab)
 
     phone.fetch_pop3(keep_on_server=True)
     check.phone_keeps_mail(lab)
     assert capsys.readouterr().out.startswith("✔ Correct:")
 
     lab.client("jane-laptop").fetch_pop3()  # the laptop takes everything away
-    assert "gone from it now" in _fails(check.phone_keeps_mail, lab)
+    assert "gone from it now" in check_fails(check.phone_keeps_mail, lab)
 
 
 # -- 3. a loop that fetches only what is new ---------------------------------------------------------
@@ -163,17 +149,17 @@ def _uidls(lab: Lab) -> dict[int, str]:
 
 
 def test_only_new_messages(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    _send(lab, "old one", "old two")
+    joe_writes_to_jane(lab, "old one", "old two")
     already = set(_uidls(lab).values())
-    _send(lab, "new one", "new two")  # messages 3 and 4
+    joe_writes_to_jane(lab, "new one", "new two")  # messages 3 and 4
 
     start = lab.trace.mark()
-    assert "should be the set of UIDLs" in _fails(check.only_new_messages, lab, "abc", since=start)
-    assert "No POP3 session" in _fails(check.only_new_messages, lab, already, since=start)
+    assert "should be the set of UIDLs" in check_fails(check.only_new_messages, lab, "abc", since=start)
+    assert "No POP3 session" in check_fails(check.only_new_messages, lab, already, since=start)
     lab.pop3("jane-phone", lab.server("somewhereelse.com").endpoints["pop3"]).quit()
-    assert "never logged in" in _fails(check.only_new_messages, lab, already, since=start)
+    assert "never logged in" in check_fails(check.only_new_messages, lab, already, since=start)
     _login(lab, "jane-phone").quit()
-    assert "never asked for the unique ids" in _fails(check.only_new_messages, lab, already, since=start)
+    assert "never asked for the unique ids" in check_fails(check.only_new_messages, lab, already, since=start)
 
     def session(*retrieve: int, quit: bool = True, dele: bool = False):
         p = _login(lab, "jane-phone")
@@ -187,19 +173,19 @@ def test_only_new_messages(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None
         return p
 
     session(1, 3, 4)
-    assert "message(s) 1, whose UIDL is in `already`" in _fails(check.only_new_messages, lab, already, since=start)
+    assert "message(s) 1, whose UIDL is in `already`" in check_fails(check.only_new_messages, lab, already, since=start)
     session(3)
-    assert "Message(s) 4 have a UIDL that is not in `already`" in _fails(
+    assert "Message(s) 4 have a UIDL that is not in `already`" in check_fails(
         check.only_new_messages, lab, already, since=start)
     open_session = session(3, 4, quit=False)
-    assert "still open" in _fails(check.only_new_messages, lab, already, since=start)
+    assert "still open" in check_fails(check.only_new_messages, lab, already, since=start)
     open_session.quit()
-    assert "`new_messages` holds 1 item(s)" in _fails(check.only_new_messages, lab, already, [b"x"], since=start)
+    assert "`new_messages` holds 1 item(s)" in check_fails(check.only_new_messages, lab, already, [b"x"], since=start)
     check.only_new_messages(lab, already, [b"three", b"four"], since=start)
     check.only_new_messages(lab, list(already), since=start)
     assert capsys.readouterr().out.count("✔ Correct:") == 2
 
     session(3, 4, dele=True)
-    assert "also deleted some" in _fails(check.only_new_messages, lab, already, since=start)
+    assert "also deleted some" in check_fails(check.only_new_messages, lab, already, since=start)
     session()  # messages 3 and 4 are gone: nothing is new any more
-    assert "nothing new to fetch" in _fails(check.only_new_messages, lab, already, since=start)
+    assert "nothing new to fetch" in check_fails(check.only_new_messages, lab, already, since=start)

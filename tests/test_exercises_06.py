@@ -10,10 +10,10 @@ import imaplib
 from collections.abc import Callable, Iterator
 
 import pytest
+from helpers import check_fails, joe_writes_to_jane
 
 import mailcourse.exercises as check
 from mailcourse import Lab
-from mailcourse.exercises import ExerciseError
 
 JANE, PASSWORD = "jane@somewhereelse.com", "jane-password"
 
@@ -22,20 +22,6 @@ JANE, PASSWORD = "jane@somewhereelse.com", "jane-password"
 def lab() -> Iterator[Lab]:
     with Lab.classic(seed=6) as lab:
         yield lab
-
-
-def _fails(call: Callable[..., None], *args: object) -> str:
-    with pytest.raises(ExerciseError) as failure:
-        call(*args)
-    return str(failure.value)
-
-
-def _send(lab: Lab, *subjects: str, body: str = "") -> None:
-    joe = lab.client("joe-laptop")
-    for subject in subjects:
-        joe.compose(JANE, subject, body or f"This is {subject}.\nJoe")
-    joe.send_all()
-    assert lab.wait_for_delivery()
 
 
 def _session(lab: Lab, device: str = "jane-phone", folder: str | None = "INBOX") -> imaplib.IMAP4:
@@ -56,7 +42,7 @@ def _uid_of(lab: Lab, subject: str, folder: str = "INBOX") -> int:
 
 def test_literals_are_folded_so_their_lines_are_never_taken_for_responses(lab: Lab) -> None:
     # A body whose lines look like an untagged response and a tagged completion.
-    _send(lab, "tricky", body="* 99 EXISTS\r\nA001 OK IDLE terminated\r\nDONE\r\nJoe")
+    joe_writes_to_jane(lab, "tricky", body="* 99 EXISTS\r\nA001 OK IDLE terminated\r\nDONE\r\nJoe")
     box = _session(lab)
     box.uid("FETCH", "1", "(BODY.PEEK[])")
     box.append("INBOX", None, None, b"Subject: appended\r\n\r\n* 98 EXISTS\r\nB002 OK fake\r\n")
@@ -80,7 +66,7 @@ def test_literals_are_folded_so_their_lines_are_never_taken_for_responses(lab: L
 @pytest.fixture
 def unread(lab: Lab) -> Lab:
     """INBOX: UID 1 read, UID 2 gone, UIDs 3 and 4 unread; so sequence numbers 2 and 3 are unread."""
-    _send(lab, "one", "two", "three", "four")
+    joe_writes_to_jane(lab, "one", "two", "three", "four")
     laptop = lab.client("jane-laptop")
     laptop.imap.sync()
     laptop.imap.mark_read(1)
@@ -105,22 +91,22 @@ def test_unread_uids_explains_wrong_answers(unread: Lab) -> None:
     box = _session(unread)
     _, by_number = box.search(None, "UNSEEN")
     assert by_number == [b"2 3"]
-    assert "not answered yet" in _fails(check.unread_uids, unread, ...)
-    assert "not a list of numbers" in _fails(check.unread_uids, unread, "three and four")
-    assert "not a list of numbers" in _fails(check.unread_uids, unread, [True])
-    assert "*sequence numbers*" in _fails(check.unread_uids, unread, by_number)
-    assert "has the UID 99" in _fails(check.unread_uids, unread, [3, 4, 99])
-    included = _fails(check.unread_uids, unread, [1, 3, 4])
+    assert "not answered yet" in check_fails(check.unread_uids, unread, ...)
+    assert "not a list of numbers" in check_fails(check.unread_uids, unread, "three and four")
+    assert "not a list of numbers" in check_fails(check.unread_uids, unread, [True])
+    assert "*sequence numbers*" in check_fails(check.unread_uids, unread, by_number)
+    assert "has the UID 99" in check_fails(check.unread_uids, unread, [3, 4, 99])
+    included = check_fails(check.unread_uids, unread, [1, 3, 4])
     assert "UID 1 has the \\Seen flag" in included and "BODY[]" not in included
-    assert "UID 4 is unread too" in _fails(check.unread_uids, unread, [3])
-    assert "UID 3, 4 is unread too" in _fails(check.unread_uids, unread, [])
+    assert "UID 4 is unread too" in check_fails(check.unread_uids, unread, [3])
+    assert "UID 3, 4 is unread too" in check_fails(check.unread_uids, unread, [])
 
     box.uid("FETCH", "3", "(BODY[])")  # no PEEK: jane has "read" it now
-    explained = _fails(check.unread_uids, unread, [3, 4])
+    explained = check_fails(check.unread_uids, unread, [3, 4])
     assert "UID 3 has the \\Seen flag" in explained and "without .PEEK" in explained
     check.unread_uids(unread, [4])  # the store is the truth, whatever marked it
     box.uid("FETCH", "4", "(RFC822.TEXT)")  # marks read too
-    assert "no unread message now" in _fails(check.unread_uids, unread, [])
+    assert "no unread message now" in check_fails(check.unread_uids, unread, [])
     box.logout()
 
 
@@ -139,26 +125,26 @@ def _idle(box: imaplib.IMAP4, during: Callable[[], None], lines: int) -> list[st
 
 
 def test_idle_news(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "not answered yet" in _fails(check.idle_news, lab, ...)
-    _send(lab, "one", "two", "three", "four")
+    assert "not answered yet" in check_fails(check.idle_news, lab, ...)
+    joe_writes_to_jane(lab, "one", "two", "three", "four")
     box = _session(lab)
-    assert "has not idled yet" in _fails(check.idle_news, lab, "* 5 EXISTS")
-    heard = _idle(box, lambda: _send(lab, "Are you there?"), lines=2)
+    assert "has not idled yet" in check_fails(check.idle_news, lab, "* 5 EXISTS")
+    heard = _idle(box, lambda: joe_writes_to_jane(lab, "Are you there?"), lines=2)
     assert heard == ["+ idling", "* 5 EXISTS", "* 5 RECENT", "A001 OK IDLE terminated"]
 
     check.idle_news(lab, "* 5 EXISTS")
     check.idle_news(lab, " S: * 5 EXISTS ")
     assert capsys.readouterr().out.count("✔ Correct:") == 2
 
-    assert "the phone sent it" in _fails(check.idle_news, lab, "C: A001 IDLE")
-    assert "a line the phone sent" in _fails(check.idle_news, lab, "DONE")
-    assert "a line the phone sent" in _fails(check.idle_news, lab, "A001 IDLE")
-    assert "continuation request" in _fails(check.idle_news, lab, "S: + idling")
-    assert "Close: RECENT" in _fails(check.idle_news, lab, "* 5 RECENT")
-    assert "tagged completion of IDLE" in _fails(check.idle_news, lab, "A001 OK IDLE terminated")
-    assert "answered a command" in _fails(check.idle_news, lab, "* 4 EXISTS")  # SELECT's
-    assert "answered one of the phone's commands" in _fails(check.idle_news, lab, "* 4 RECENT")
-    assert "not a line the server sent" in _fails(check.idle_news, lab, "* 6 EXISTS")
+    assert "the phone sent it" in check_fails(check.idle_news, lab, "C: A001 IDLE")
+    assert "a line the phone sent" in check_fails(check.idle_news, lab, "DONE")
+    assert "a line the phone sent" in check_fails(check.idle_news, lab, "A001 IDLE")
+    assert "continuation request" in check_fails(check.idle_news, lab, "S: + idling")
+    assert "Close: RECENT" in check_fails(check.idle_news, lab, "* 5 RECENT")
+    assert "tagged completion of IDLE" in check_fails(check.idle_news, lab, "A001 OK IDLE terminated")
+    assert "answered a command" in check_fails(check.idle_news, lab, "* 4 EXISTS")  # SELECT's
+    assert "answered one of the phone's commands" in check_fails(check.idle_news, lab, "* 4 RECENT")
+    assert "not a line the server sent" in check_fails(check.idle_news, lab, "* 6 EXISTS")
 
     # Flags changed by another session are pushed too, but they are not news of a new message.
     def flag_elsewhere() -> None:
@@ -168,26 +154,26 @@ def test_idle_news(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
 
     heard = _idle(box, flag_elsewhere, lines=1)
     assert heard[1] == r"* 1 FETCH (FLAGS (\Flagged \Recent))"
-    assert "reports flags that changed" in _fails(check.idle_news, lab, heard[1])
+    assert "reports flags that changed" in check_fails(check.idle_news, lab, heard[1])
     box.logout()
 
 
 def test_idle_news_looks_only_at_the_phone(lab: Lab) -> None:
-    _send(lab, "one")
+    joe_writes_to_jane(lab, "one")
     box = _session(lab, "jane-laptop")
-    heard = _idle(box, lambda: _send(lab, "two"), lines=2)
+    heard = _idle(box, lambda: joe_writes_to_jane(lab, "two"), lines=2)
     box.logout()
     assert heard[1] == "* 2 EXISTS"
-    assert "has not idled yet" in _fails(check.idle_news, lab, "* 2 EXISTS")
+    assert "has not idled yet" in check_fails(check.idle_news, lab, "* 2 EXISTS")
 
 
 def test_a_line_inside_a_message_is_not_a_response(lab: Lab) -> None:
-    _send(lab, "one")
+    joe_writes_to_jane(lab, "one")
     box = _session(lab)
-    _idle(box, lambda: _send(lab, "two", body="* 77 EXISTS\r\nJoe"), lines=2)
+    _idle(box, lambda: joe_writes_to_jane(lab, "two", body="* 77 EXISTS\r\nJoe"), lines=2)
     box.uid("FETCH", "2", "(BODY.PEEK[])")
     box.logout()
-    assert "not a line the server sent" in _fails(check.idle_news, lab, "* 77 EXISTS")
+    assert "not a line the server sent" in check_fails(check.idle_news, lab, "* 77 EXISTS")
 
 
 # -- 3. filed away on the train ------------------------------------------------------------------
@@ -195,10 +181,10 @@ def test_a_line_inside_a_message_is_not_a_response(lab: Lab) -> None:
 
 def _ready(lab: Lab) -> imaplib.IMAP4:
     """The lesson's set-up: the phone creates Archive, joe sends "Tax return", the laptop syncs."""
-    assert "no folder 'Archive'" in _fails(check.archived_offline, lab)
+    assert "no folder 'Archive'" in check_fails(check.archived_offline, lab)
     box = _session(lab, folder=None)
     assert box.create("Archive")[0] == "OK"
-    _send(lab, "Other news", "Tax return")
+    joe_writes_to_jane(lab, "Other news", "Tax return")
     lab.client("jane-laptop").imap.sync()
     box.select("INBOX")  # after the mail came: a session names only the messages it has been told of
     return box
@@ -208,12 +194,12 @@ def test_archived_offline_passes_when_the_laptop_moves_it_offline_and_syncs(
         lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     _ready(lab).logout()
     laptop = lab.client("jane-laptop")
-    assert "journal holds no move" in _fails(check.archived_offline, lab)
+    assert "journal holds no move" in check_fails(check.archived_offline, lab)
     laptop.go_offline()
     laptop.imap.move(_uid_of(lab, "Tax return"), "Archive")
-    assert "still offline" in _fails(check.archived_offline, lab)
+    assert "still offline" in check_fails(check.archived_offline, lab)
     laptop.go_online()
-    assert "has not synced since" in _fails(check.archived_offline, lab)
+    assert "has not synced since" in check_fails(check.archived_offline, lab)
     laptop.imap.sync()
     check.archived_offline(lab)
     assert capsys.readouterr().out.startswith("✔ Correct: jane-laptop's sync replayed the move (UID MOVE)")
@@ -224,23 +210,23 @@ def test_archived_offline_wrong_folder_and_deletion(lab: Lab) -> None:
     laptop = lab.client("jane-laptop")
     laptop.go_offline()
     laptop.imap.move(_uid_of(lab, "Tax return"), "Trash")
-    assert "to 'Trash', not to 'Archive'" in _fails(check.archived_offline, lab)
+    assert "to 'Trash', not to 'Archive'" in check_fails(check.archived_offline, lab)
     laptop.go_online()
     laptop.imap.sync()
-    assert "is in 'Trash' on the server" in _fails(check.archived_offline, lab)
+    assert "is in 'Trash' on the server" in check_fails(check.archived_offline, lab)
     laptop.imap.delete(_uid_of(lab, "Tax return", "Trash"), "Trash")
     laptop.imap.sync()
-    assert "in none of jane's folders" in _fails(check.archived_offline, lab)
+    assert "in none of jane's folders" in check_fails(check.archived_offline, lab)
 
 
 def test_archived_offline_by_the_wrong_session(lab: Lab) -> None:
     box = _ready(lab)
     uid = str(_uid_of(lab, "Tax return"))
     assert box.uid("COPY", uid, "Archive")[0] == "OK"
-    assert "that was a copy, not a move" in _fails(check.archived_offline, lab)
+    assert "that was a copy, not a move" in check_fails(check.archived_offline, lab)
     box.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
     box.uid("EXPUNGE", uid)  # now a move, done by the phone, online
-    assert "It was jane-phone's session" in _fails(check.archived_offline, lab)
+    assert "It was jane-phone's session" in check_fails(check.archived_offline, lab)
     box.logout()
 
 
@@ -249,12 +235,12 @@ def test_archived_offline_online_by_hand_or_on_the_server(lab: Lab) -> None:
     desk = _session(lab, "jane-laptop")
     assert desk.uid("MOVE", str(_uid_of(lab, "Tax return")), "Archive")[0] == "OK"
     desk.logout()
-    assert "IMAP commands of its own, online" in _fails(check.archived_offline, lab)
+    assert "IMAP commands of its own, online" in check_fails(check.archived_offline, lab)
 
     store = lab.server("somewhereelse.com").store
-    _send(lab, "Tax return")  # a second one, moved on the server itself
+    joe_writes_to_jane(lab, "Tax return")  # a second one, moved on the server itself
     lab.client("jane-laptop").imap.sync()
     for info in store.list("jane", "Archive"):
         store.delete("jane", info.uid, "Archive")
     store.move("jane", store.list("jane")[-1].uid, "INBOX", "Archive")
-    assert "no IMAP session in the trace moved it" in _fails(check.archived_offline, lab)
+    assert "no IMAP session in the trace moved it" in check_fails(check.archived_offline, lab)

@@ -300,3 +300,30 @@ def test_preview_unfolds_header_fields():
     lines = ["Received: from a", "\tby b", "\tfor <c>; date", "From: joe@x", "To: jane@y", "", "hi", "."]
     assert preview(lines, 2) == ["Received: from a by b for <c>; date", "From: joe@x", "...", "."]
     assert preview(lines, 10)[-3:] == ["", "hi", "."]
+
+
+def test_an_http_session_is_one_arrow_per_request_and_one_per_response():
+    from mailcourse.webclient import WebmailBrowser
+
+    with Lab.classic(seed=3) as lab:
+        with WebmailBrowser(lab, lab.server("somewhereelse.com"), device="jane-laptop") as web:
+            web.login("jane@somewhereelse.com", "jane-password")
+        diagram = ladder(lab.trace, lab.trace.sessions(protocol="HTTP"), title="Webmail")
+    assert [(a.src, a.dst) for a in diagram.arrows] == [("jane-laptop", "mail.somewhereelse.com"),
+                                                        ("mail.somewhereelse.com", "jane-laptop")] * 3
+    labels = [a.label for a in diagram.arrows]
+    assert labels[0::2] == ["GET /login", "POST /login (form: username, password, csrf)", "GET /mailbox/INBOX"]
+    assert re.fullmatch(r"200 OK \[body: [\d,]+ bytes, text/html\] \+ cookie", labels[1])
+    assert labels[3] == "303 See Other → ./mailbox/INBOX + cookie"
+    assert "(form: username, password, csrf)" in repr(diagram)  # the alt text says what was sent
+
+
+def test_fold_http_keeps_pipelined_requests_apart():
+    steps = fold("HTTP", [(C2S, "GET /a HTTP/1.1"), (C2S, "Host: x"), (C2S, ""),
+                          (C2S, "GET /b HTTP/1.1"), (C2S, "Host: x"), (C2S, ""),
+                          (S2C, "HTTP/1.1 204 No Content"), (S2C, ""),
+                          (S2C, "HTTP/1.1 200 OK"), (S2C, "Content-Type: text/plain"), (S2C, ""),
+                          (S2C, "[body: 2 bytes, text/plain]")])
+    assert [s.label for s in steps] == ["GET /a", "GET /b", "204 No Content",
+                                        "200 OK [body: 2 bytes, text/plain]"]
+    assert steps[3].lines[-1] == "[body: 2 bytes, text/plain]"

@@ -51,8 +51,9 @@ _LOCAL_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")  # what the mail
 _DOMAIN = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 
 # Replies worth a line in the activity log: logins, accepted messages, every refusal.
-# SMTP: authenticated, refused, queued; POP3: -ERR; IMAP: a tagged NO or BAD, or a BYE.
-_NOTABLE = re.compile(r"^(?:235 |[45]\d\d[ -]|-ERR|\S+ (?:NO|BAD) |\* BYE )|queued as")
+# SMTP: authenticated, refused, queued; POP3: -ERR; IMAP: a tagged NO or BAD, or a BYE;
+# HTTP (webmail): an error status.
+_NOTABLE = re.compile(r"^(?:235 |[45]\d\d[ -]|-ERR|\S+ (?:NO|BAD) |\* BYE |HTTP/1\.[01] [45]\d\d )|queued as")
 
 
 def parse_user(value: str) -> tuple[str, str]:
@@ -127,6 +128,9 @@ def describe(document: dict[str, Any], kept: bool) -> str:
             f"  A mail program: incoming (IMAP) server {host}, port {port}, no encryption,",
             f"  normal password, user name {reader['login']}.",
         ]
+    if "webmail" in reader_domain:
+        host, port = reader_domain["webmail"]
+        lines.append(f"  open http://{host}:{port}/ in a browser (the webmail; log in as {reader['login']})")
     workspace = document["workspace"]
     lines += ["", f"Mailboxes are Maildir folders (mutt -f DIR reads one): {workspace}/servers/<domain>/mail/<user>/",
               "The mail stays there between runs (--workspace)." if kept else

@@ -13,19 +13,29 @@ compares them on the same mailbox; this module holds the two views it needs:
   did (messages on the device, bytes on the wire, what is left on the
   server), as a plain-text table and as a bar chart (a `Diagram`).
 
-Nothing here measures anything: the lesson takes the numbers from the lab
-(the trace's ``bytes_on_wire``, the store, the device's cache) in its own
-cells, where the reader sees where each one comes from. matplotlib is
-imported inside `compare_access` only, so importing this module costs
-nothing.
+Lesson 07 adds the webmail, a fourth way in, and compares reading the same
+messages on the web, by IMAP and by POP3 in round trips and bytes:
+
+- `round_trips` and `http_cycles`: how many times a client asked and
+  waited, counted in the trace (HTTP requests; POP3, IMAP or SMTP commands);
+- `ReadingRun`, `reading_table` and `compare_reading`: the comparison, as a
+  table and as a bar chart.
+
+Apart from those two counts, nothing here measures anything: the lesson
+takes the numbers from the lab (the trace's ``bytes_on_wire``, the store,
+the device's cache) in its own cells, where the reader sees where each one
+comes from. matplotlib is imported inside `compare_access` and
+`compare_reading` only, so importing this module costs nothing.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..devices import parse
+from ..trace import S2C, Connection, Trace
 from . import style
 from .diagram import Diagram
 
@@ -153,11 +163,16 @@ _ROWS = (
 
 def access_table(runs: Sequence[AccessRun]) -> str:
     """The runs as a plain-text table: one column per way of reading, one row per measure."""
+    return _table(runs, _ROWS)
+
+
+def _table(runs: Sequence[Any], rows: Sequence[tuple[str, Callable[[Any], str]]]) -> str:
+    """One column per run (headed by its ``how``), one row per ``(label, value of a run)``."""
     names = [run.how for run in runs]
-    label_width = max(len(label) for label, _ in _ROWS)
-    widths = [max([len(name)] + [len(value(run)) for _, value in _ROWS]) for name, run in zip(names, runs)]
+    label_width = max(len(label) for label, _ in rows)
+    widths = [max([len(name)] + [len(value(run)) for _, value in rows]) for name, run in zip(names, runs)]
     lines = ["  ".join([" " * label_width] + [name.ljust(w) for name, w in zip(names, widths)]).rstrip()]
-    for label, value in _ROWS:
+    for label, value in rows:
         cells = [value(run).ljust(w) for run, w in zip(runs, widths)]
         lines.append("  ".join([label.ljust(label_width)] + cells).rstrip())
     return "\n".join(lines)
@@ -227,3 +242,133 @@ def _alt(runs: Sequence[AccessRun], title: str | None) -> str:
     parts.append("Messages afterwards, on the device and left on the server: "
                  + ", ".join(f"{run.how} {run.on_device} and {run.left_on_server}" for run in runs) + ".")
     return "\n".join(parts)
+
+
+# -- round trips: how often a client asked and waited -----------------------------------
+
+
+@dataclass(frozen=True)
+class HttpCount:
+    """HTTP traffic of one device: connections, request/response cycles, and bytes both ways."""
+
+    connections: int
+    cycles: int
+    bytes_on_wire: int
+    requests: tuple[str, ...]  # "GET /mailbox/INBOX -> 200", one per cycle, in order
+
+
+def http_cycles(lab: Lab, since: int = 0, device: str | None = None) -> HttpCount:
+    """Count the HTTP request/response cycles in the trace since a `Trace.mark`, for one device or all.
+
+    A kept-alive connection carries several cycles (RFC 9112 section 9.3),
+    so cycles, not connections, are what a reader waits for: each is one
+    round trip across the network.
+    """
+    conns = [c for c in lab.trace.sessions(protocol="HTTP", since=since) if device is None or c.client == device]
+    said: list[str] = []
+    for conn in conns:
+        for exchange in lab.trace.http_exchanges(conn):
+            target = urlsplit(exchange.target).path
+            said.append(f"{exchange.method} {target} -> {exchange.status or 'no response'}")
+    return HttpCount(len(conns), len(said), sum(lab.trace.bytes_on_wire(c) for c in conns), tuple(said))
+
+
+def round_trips(trace: Trace, conn: Connection) -> int:
+    """How many times the client asked and waited in one session: HTTP requests, POP3 or IMAP commands.
+
+    HTTP counts requests. POP3 and IMAP count the client's command lines,
+    leaving out what only continues a command (the literal of an IMAP
+    command, the ``DONE`` that ends IDLE, a SASL response); SMTP counts its
+    commands and each message once.
+    """
+    protocol = conn.protocol.upper()
+    if protocol == "HTTP":
+        return len(trace.http_exchanges(conn))
+    count = 0
+    continuing = False
+    for direction, line in trace.lines(conn):
+        if direction == S2C:
+            continuing = line.startswith(("+ ", "334", "354")) or line == "+"
+            if line.startswith("354"):
+                count += 1  # the message that follows DATA is one more round trip
+            continue
+        if continuing or line.strip().upper() == "DONE":
+            continue
+        count += 1
+    return count
+
+
+# -- three ways to read the same messages (lesson 07) -----------------------------------
+
+
+@dataclass(frozen=True)
+class ReadingRun:
+    """One way of reading some messages, measured in the lab's trace.
+
+    ``how`` names it ("webmail", "IMAP", "POP3, then offline"), ``sessions``
+    and ``round_trips`` count connections and request/response cycles,
+    ``bytes_on_wire`` both directions, and ``reading_later`` says what
+    reading the messages once more would cost.
+    """
+
+    how: str
+    sessions: int
+    round_trips: int
+    bytes_on_wire: int
+    reading_later: str
+
+
+_READING_ROWS = (
+    ("connections", lambda r: str(r.sessions)),
+    ("round trips", lambda r: str(r.round_trips)),
+    ("bytes on the wire", lambda r: f"{r.bytes_on_wire:,}"),
+    ("reading them again", lambda r: r.reading_later),
+)
+
+
+def reading_table(runs: Sequence[ReadingRun]) -> str:
+    """The runs as a plain-text table: one column per way of reading."""
+    return _table(runs, _READING_ROWS)
+
+
+_TRIPS = {"color": "tab:orange", "hatch": "//"}
+_BYTES = {"color": "tab:purple", "hatch": "xx"}
+
+
+def compare_reading(runs: Sequence[ReadingRun], *, title: str | None = None) -> Diagram:
+    """Two bar charts of the runs: round trips, and bytes on the wire.
+
+    Every bar carries its number and each measure its own hatch, so the
+    chart reads without colour; ``repr()`` gives the numbers in words.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    names = [run.how for run in runs]
+    figure = Figure(figsize=(9.0, 3.2), dpi=100, facecolor="white")
+    FigureCanvasAgg(figure)
+    trips_ax, bytes_ax = figure.subplots(1, 2)
+    positions = list(range(len(runs)))
+    for ax, values, look, heading, fmt in (
+            (trips_ax, [r.round_trips for r in runs], _TRIPS, "Round trips (request and answer)", "{:,}"),
+            (bytes_ax, [r.bytes_on_wire for r in runs], _BYTES, "Bytes on the wire", "{:,}")):
+        bars = ax.bar(positions, values, width=0.6, edgecolor=style.TEXT, linewidth=0.8, **look)
+        ax.bar_label(bars, labels=[fmt.format(v) for v in values], padding=2, fontsize=style.SMALL, color=style.TEXT)
+        ax.set_ylim(0, max(values + [1]) * 1.2)
+        ax.set_title(heading, fontsize=style.FONT, color=style.TEXT)
+        ax.set_xticks(positions, names, fontsize=style.FONT, color=style.TEXT)
+        ax.tick_params(axis="y", labelsize=style.SMALL, colors=style.MUTED)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    trips_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if title:
+        figure.suptitle(title, fontsize=style.FONT + 1, color=style.TEXT)
+    figure.tight_layout()
+    heading = f"{title}: b" if title else "B"
+    alt = "\n".join([
+        f"{heading}ar charts comparing {len(runs)} ways of reading the same messages ({', '.join(names)}).",
+        "Round trips: " + ", ".join(f"{r.how} {r.round_trips:,}" for r in runs) + ".",
+        "Bytes on the wire: " + ", ".join(f"{r.how} {r.bytes_on_wire:,}" for r in runs) + ".",
+    ])
+    return Diagram(figure, alt, "chart")

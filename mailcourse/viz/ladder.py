@@ -18,7 +18,10 @@ folded the way a reader groups them, and nothing else is changed:
   its first few lines shown and the final ``.`` that ends it (section
   4.1.1.4);
 - after STARTTLS (RFC 3207) the bytes are ciphertext: each run in one
-  direction is one arrow, "encrypted (TLS)".
+  direction is one arrow, "encrypted (TLS)";
+- an HTTP request and a response, with their header fields and body, are
+  one arrow each: "POST /login (form: username, password, csrf)", "303 See
+  Other → ./mailbox/INBOX + cookie" (RFC 9112 section 2.1).
 
 Command verbs are written in capitals: SMTP verbs are case-insensitive
 (RFC 5321 section 2.4) and Python's smtplib sends "mail FROM:"; the arrow
@@ -29,8 +32,9 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..trace import C2S, S2C, Connection, Trace
 from . import style
@@ -77,6 +81,8 @@ def fold(protocol: str, lines: Iterable[tuple[str, str]]) -> list[Step]:
         return [_message(body, dot=False)] if body else []
     if protocol == "SMTP":
         return _fold_smtp(lines)
+    if protocol == "HTTP":
+        return _fold_http(lines)
     return _fold_generic(protocol, lines)
 
 
@@ -126,12 +132,11 @@ def _fold_smtp(lines: Iterable[tuple[str, str]]) -> list[Step]:
 
 
 def _fold_generic(protocol: str, lines: Iterable[tuple[str, str]]) -> list[Step]:
-    """POP3, IMAP, HTTP: one arrow per client line, one per run of server lines.
+    """POP3, IMAP: one arrow per client line, one per run of server lines.
 
     A POP3 multi-line response (RFC 1939 section 3) and an IMAP command's
     untagged responses with their tagged completion (RFC 3501 section 2.2.2)
-    are each one run of server lines. HTTP's request and response, with their
-    header fields and body, are each one run too.
+    are each one run of server lines.
     """
     steps: list[Step] = []
     encrypted = tls_asked = False
@@ -140,7 +145,7 @@ def _fold_generic(protocol: str, lines: Iterable[tuple[str, str]]) -> list[Step]
             _encrypted(steps, direction, line)
             continue
         last = steps[-1] if steps else None
-        if last is not None and last.direction == direction and (direction == S2C or protocol == "HTTP"):
+        if last is not None and last.direction == direction and direction == S2C:
             last.lines.append(line)
         else:
             last = Step(direction, "command" if direction == C2S else "reply", "", [line])
@@ -153,6 +158,55 @@ def _fold_generic(protocol: str, lines: Iterable[tuple[str, str]]) -> list[Step]
         if tls_asked and direction == S2C and _positive(protocol, line):
             encrypted, tls_asked = True, False
     return steps
+
+
+# An HTTP message starts with its request line or status line (RFC 9112 sections 3 and 4).
+_HTTP_START = re.compile(r"^(?:[A-Z]+ \S+ HTTP/\d\.\d|HTTP/\d\.\d \d{3}\b.*)$")
+HTTP_LABEL_WIDTH = 60  # an HTTP arrow says more (target, form fields, redirect): HTTP lanes are wide enough
+
+
+def _fold_http(lines: Iterable[tuple[str, str]]) -> list[Step]:
+    """HTTP: one arrow per request and one per response, each with all of its lines.
+
+    `Trace.lines` gives each message as its start line, its header field
+    lines, the empty line and one line for the body; a new start line, or
+    the other direction, begins the next arrow (so pipelined requests stay
+    apart). A request's label is its method and target, and the names of a
+    form's fields; a response's is its status, where a redirect leads, what
+    the body is, and whether it sets a cookie.
+    """
+    steps: list[Step] = []
+    for direction, line in lines:
+        last = steps[-1] if steps else None
+        if last is None or last.direction != direction or _HTTP_START.match(line):
+            last = Step(direction, "command" if direction == C2S else "reply", "", [])
+            steps.append(last)
+        last.lines.append(line)
+    for step in steps:
+        step.label = _http_label(step)
+    return steps
+
+
+def _http_label(step: Step) -> str:
+    start, *rest = step.lines
+    blank = rest.index("") if "" in rest else len(rest)  # the empty line ends the header section
+    fields = [line.split(":", 1) for line in rest[:blank] if ":" in line]
+    headers = {name.strip().lower(): value.strip() for name, value in reversed(fields)}  # the first wins
+    body = rest[blank + 1] if blank + 1 < len(rest) else ""
+    if step.direction == C2S:
+        label = start.rsplit(" HTTP/", 1)[0]  # "GET /login": the version says nothing here
+        if body and "urlencoded" in headers.get("content-type", ""):
+            names = [pair.split("=", 1)[0] for pair in body.split("&") if pair]
+            label += f" (form: {', '.join(names)})"
+    else:
+        label = start.partition(" ")[2]  # "303 See Other"
+        if "location" in headers:
+            label += f" → {headers['location']}"
+        elif body:
+            label += f" {body}"
+        if "set-cookie" in headers:
+            label += " + cookie"
+    return style.shorten(label, HTTP_LABEL_WIDTH)
 
 
 def _positive(protocol: str, line: str) -> bool:
@@ -185,7 +239,7 @@ def _reply_label(lines: list[str]) -> str:
 
 
 def _generic_label(protocol: str, step: Step) -> str:
-    if step.direction == C2S and protocol != "HTTP":
+    if step.direction == C2S:
         return _command(step.lines[0]) if protocol == "POP3" else style.shorten(step.lines[0], LABEL_WIDTH)
     # IMAP's tagged line, last, says how the command ended; elsewhere the first line does.
     shown = step.lines[-1] if protocol == "IMAP" else step.lines[0]
@@ -392,8 +446,8 @@ def _alt(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]], ser
         return "Ladder diagram: no sessions yet."
     count = sum(len(arrows) for _, arrows in folded)
     n = len(folded)
-    out = [f"Ladder diagram: {_count(n, 'session')} on {_count(len(lifelines), 'lifeline')} "
-           f"({', '.join(lifelines)}), {_count(count, 'arrow')}, time flowing down."]
+    out = [(f"Ladder diagram: {_count(n, 'session')} on {_count(len(lifelines), 'lifeline')} "
+            f"({', '.join(lifelines)}), {_count(count, 'arrow')}, time flowing down.")]
     for number, (conn, arrows) in enumerate(folded, start=1):
         said = [_said(a) for a in arrows if a.direction == C2S]
         answered = [_answered(conn.protocol, a) for a in arrows if a.direction == S2C]
@@ -402,7 +456,8 @@ def _alt(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]], ser
         if said:
             line += f" {'Client' if conn.protocol != 'local' else 'Handed over'}: {'; '.join(said)}."
         if answered:
-            line += f" Server: {', '.join(answered)}."
+            # An HTTP response's label has commas of its own ("[body: 2,224 bytes, text/html]").
+            line += f" Server: {('; ' if conn.protocol.upper() == 'HTTP' else ', ').join(answered)}."
         out.append(line)
     return "\n".join(out)
 
@@ -423,14 +478,14 @@ def _answered(protocol: str, arrow: Arrow) -> str:
     if arrow.kind == "encrypted":
         return "encrypted (TLS)"
     protocol = protocol.upper()
+    if protocol == "HTTP":
+        return arrow.label  # "303 See Other → ./mailbox/INBOX + cookie": one response, one arrow
     line = arrow.lines[-1] if protocol == "IMAP" else arrow.lines[0]
     words = line.split() or ["(empty)"]
     if protocol == "SMTP":
         token = line[:3]
     elif protocol == "IMAP":
         token = " ".join(words[:2])
-    elif protocol == "HTTP" and len(words) > 1:
-        token = words[1]
     else:
         token = words[0]
     return token + (f" ({len(arrow.lines)} lines)" if len(arrow.lines) > 1 else "")
