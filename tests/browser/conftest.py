@@ -109,3 +109,18 @@ def page(browser):
         yield pg
     finally:
         context.close()
+
+
+# -- JupyterLab as on a hub, for the webmail through jupyter-server-proxy (test_webmail_in_browser.py) --
+
+@pytest.fixture
+def hub_like_jupyterlab(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch):
+    """A JupyterLab on ``tmp_path`` whose kernels see ``JUPYTERHUB_SERVICE_PREFIX=/``, as on JupyterHub.
+
+    The Jupyter server hands its environment to every kernel it starts, so a
+    notebook's `mailcourse.viz.webmail.webmail_url` answers ``/proxy/<port>/``
+    (jupyter-server-proxy, the same origin as JupyterLab) whatever else it
+    looks at. Yields the server's URL; the test writes its notebook into ``tmp_path``.
+    """
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/")
+    yield from _serve_lab(tmp_path, tmp_path_factory)
