@@ -37,7 +37,6 @@ from .queue import NULL_SENDER, OutgoingQueue
 from .servers.imap import IMAP, imap_endpoint
 from .servers.pop3 import POP3, pop3_endpoint
 from .servers.smtp import MX, SUBMISSION, LabSMTP, SMTPHandler
-from .servers.webmail import WEBMAIL, webmail_endpoint
 from .store import INBOX, MailStore
 from .tap import Endpoint
 from .trace import Connection
@@ -77,6 +76,18 @@ def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
+WEBMAIL = "webmail"  # the service name of the webmail endpoint (mailcourse.servers.webmail)
+
+
+def _webmail_endpoint(server: MailServer) -> Endpoint:
+    # Imported here, not at the top: aiohttp and jinja2 take a fifth of a second to
+    # import, and `import mailcourse` should stay quick (a lab needs them, a script
+    # that only reads a trace does not).
+    from .servers.webmail import webmail_endpoint
+
+    return webmail_endpoint(server)
+
+
 class MailServer:
     """The mail server of one domain: SMTP submission and MX, a queue, a store.
 
@@ -103,7 +114,7 @@ class MailServer:
             MX: self._smtp_endpoint(MX),
             POP3: pop3_endpoint(self),  # reads the same store as SMTP delivery writes
             IMAP: imap_endpoint(self),  # the same store again, with folders and flags
-            WEBMAIL: webmail_endpoint(self),  # HTTP for browsers, over the same store
+            WEBMAIL: _webmail_endpoint(self),  # HTTP for browsers, over the same store
         }
 
     def __repr__(self) -> str:
