@@ -221,13 +221,25 @@ def _errors(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 async def _run_all(jobs: list[tuple[Path, Path]]) -> list[nbformat.NotebookNode]:
     from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
 
     async def run(path: Path, cwd: Path) -> nbformat.NotebookNode:
-        nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                                record_timing=False, resources={"metadata": {"path": str(cwd)}})
-        await client.async_execute()
-        return nb
+        # Sixteen kernels start at once, and their labs bind ephemeral ports. jupyter_client
+        # chooses a kernel's TCP ports by binding and releasing them, so now and then another
+        # kernel's mail server takes one in between ("Address already in use") and the new
+        # kernel dies before it runs a cell. Such a start is tried again; errors in cells are
+        # kept (allow_errors) and never retried.
+        for attempt in range(3):
+            nb = nbformat.read(path, as_version=4)
+            client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                                    record_timing=False, resources={"metadata": {"path": str(cwd)}})
+            try:
+                await client.async_execute()
+                return nb
+            except (DeadKernelError, RuntimeError):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     return list(await asyncio.gather(*(run(path, cwd) for path, cwd in jobs)))
 
