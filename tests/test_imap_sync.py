@@ -103,6 +103,23 @@ def synced(lab):
 
 # -- the first sync, and reading offline ----------------------------------------------------
 
+
+def switch_off_after(lab: Lab, server, command: bytes, count: int):
+    """Take ``server`` off the network once a client has sent ``command`` ``count`` times; returns the unsubscribe.
+
+    Runs on the lab's loop as the tap records the command, so the server goes
+    off right after it has answered that command.
+    """
+    seen = []
+
+    def watch(event: TraceEvent) -> None:
+        if event.direction == C2S and event.data and command in event.data:
+            seen.append(event)
+            if len(seen) == count:
+                lab.loop.call_soon_threadsafe(lambda: lab.loop.create_task(server.shutdown()))
+
+    return lab.trace.subscribe(watch)
+
 def test_the_first_sync_downloads_every_folder_and_marks_nothing_seen(lab):
     mail_jane(lab, "A", "B")
     laptop = lab.client("jane-laptop")
@@ -384,17 +401,7 @@ def test_a_sync_cut_off_halfway_loses_no_change_and_the_next_sync_completes(sync
     journal = laptop.imap.pending
     assert len(journal) == 4
 
-    stores = []
-
-    def switch_off_after_the_second_store(event: TraceEvent) -> None:
-        # Runs on the lab's loop as the tap records the command; the server
-        # goes off the network right after it has answered.
-        if event.direction == C2S and event.data and b"UID STORE" in event.data:
-            stores.append(event)
-            if len(stores) == 2:
-                lab.loop.call_soon_threadsafe(lambda: lab.loop.create_task(server.shutdown()))
-
-    unsubscribe = lab.trace.subscribe(switch_off_after_the_second_store)
+    unsubscribe = switch_off_after(lab, server, b"UID STORE", 2)
     laptop.go_online()
     try:
         with pytest.raises(LabError, match="stay in the journal"):
@@ -422,15 +429,7 @@ def test_a_download_cut_off_halfway_keeps_what_arrived_and_the_next_sync_fetches
     mail_jane(lab, "A", "B", "C")
     server, laptop = lab.server("somewhereelse.com"), lab.client("jane-laptop")
     laptop.imap.download_batch = 1  # one message per UID FETCH, so that the cut falls between two
-    bodies = []
-
-    def switch_off_after_the_second_download(event: TraceEvent) -> None:
-        if event.direction == C2S and event.data and b"BODY.PEEK[]" in event.data:
-            bodies.append(event)
-            if len(bodies) == 2:
-                lab.loop.call_soon_threadsafe(lambda: lab.loop.create_task(server.shutdown()))
-
-    unsubscribe = lab.trace.subscribe(switch_off_after_the_second_download)
+    unsubscribe = switch_off_after(lab, server, b"BODY.PEEK[]", 2)
     try:
         with pytest.raises(LabError, match="failed"):
             laptop.imap.sync()
