@@ -7,7 +7,10 @@ that this import stays quick.
 """
 from __future__ import annotations
 
-from .devices import ClientHost, FetchResult, LabError, Limits, MailServer, SendResult
+from .clienthost import ClientHost, FetchResult, SendResult
+from .errors import LabError
+from .limits import Limits
+from .mailserver import MailServer
 from .lab import CLASSIC_USERS, Directory, Lab, MXRecord
 from .store import MailStore
 from .trace import Connection, Trace, TraceEvent

@@ -7,7 +7,7 @@
 
 This module only parses arguments; the work is done by plain functions
 (`mailcourse.cli.demo.run_demo`, `mailcourse.cli.serve.serve`,
-`mailcourse.bench.run`, `mailcourse.student.write_student_notebooks`) that
+`mailcourse.cli.bench.run`, `mailcourse.cli.student.write_student_notebooks`) that
 notebooks and tests can call too. Each is imported only when its command
 runs, so ``--help`` stays quick.
 """
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "serve":
         from .cli.serve import serve
-        from .devices import LabError
+        from .errors import LabError
 
         try:
             return serve(args.user, args.workspace, as_json=args.json, retry_intervals=args.retry,
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         import json
 
-        from . import bench
+        from .cli import bench
 
         result = bench.run(repeats=args.repeats, messages=args.messages, tmpdir=args.tmpdir, clients=args.clients,
                            progress=lambda text: print(text, file=sys.stderr, flush=True))
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     if args.command == "student-notebooks":
-        from . import student
+        from .cli import student
 
         try:
             written = student.write_student_notebooks(args.directory, args.source or student.NOTEBOOKS)

@@ -54,8 +54,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from .devices import ClientHost, LabError, MailServer, SendResult
-from .servers.smtp import MX, SUBMISSION
+from .clienthost import ClientHost, SendResult
+from .errors import LabError
+from .mailserver import MailServer
+from .servers import MX, SUBMISSION
 from .trace import C2S
 
 if TYPE_CHECKING:

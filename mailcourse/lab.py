@@ -31,10 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterator, TypeVar
 
-from .devices import ClientHost, LabError, Limits, MailServer, domain_of
-from .imap4client import IMAP4Client
-from .pop3client import POP3Client
-from .smtpclient import SMTPClient
+from .clienthost import ClientHost
+from .clients.imap import IMAP4Client
+from .clients.pop3 import POP3Client
+from .clients.smtp import SMTPClient
+from .errors import LabError
+from .limits import Limits
+from .mailserver import MailServer
+from .message import domain_of
 from .tap import Network
 from .trace import Trace
 

@@ -1,4 +1,4 @@
-"""Small, exact edits on raw messages (bytes), and the bounce message.
+"""Small, exact edits on raw messages (bytes), the bounce message, and parsing for reading.
 
 Servers edit messages as bytes, never by parsing and re-serialising them:
 the message a recipient gets must be the one the sender wrote, byte for byte,
@@ -7,9 +7,11 @@ the Bcc: header a submission server removes (RFC 6409 section 8).
 """
 from __future__ import annotations
 
+import email
+import email.policy
 import email.utils
 import re
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -142,3 +144,19 @@ def delivery_status_notification(
     del headers_part["MIME-Version"]
     report.attach(headers_part)
     return report.as_bytes(policy=SMTP_POLICY)
+
+
+def parse(raw: bytes) -> EmailMessage:
+    """Parse raw bytes into an `email.message.EmailMessage`.
+
+    On the wire and on disk every line ends in CRLF (RFC 5322 section 2.1);
+    Python text uses "\n". The email package keeps the "\r" in the text
+    it returns, so the line endings are made Python's first, as the standard
+    library's `mailbox` module does when it reads a message.
+    """
+    return email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)  # type: ignore[return-value]
+
+
+def domain_of(address: str) -> str:
+    """The domain of ``local@domain``, in lower case (domains are case-insensitive, RFC 5321 section 2.4)."""
+    return address.rpartition("@")[2].lower()

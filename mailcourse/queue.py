@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Callable
 
 from .durable import write_atomically
 from .protocols.smtp_replies import is_permanent
-from .smtpclient import SMTPClient
+from .clients.smtp import SMTPClient
 
 if TYPE_CHECKING:
-    from .devices import MailServer
+    from .mailserver import MailServer
     from .tap import Endpoint
 
 NULL_SENDER = "<>"

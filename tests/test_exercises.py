@@ -2,7 +2,7 @@
 
 Three layers, quickest first:
 
-1. `mailcourse.student` on small made-up notebooks: solutions become the
+1. `mailcourse.cli.student` on small made-up notebooks: solutions become the
    nbgrader stub, hidden tests vanish, outputs go.
 2. Each check of `mailcourse.exercises` against a live lab: it fails before
    the task is done, explains in words, and passes once it is done.
@@ -24,7 +24,7 @@ import pytest
 import mailcourse.exercises as check
 from mailcourse import Lab
 from mailcourse.exercises import ExerciseError
-from mailcourse.student import lessons, strip_regions, student_notebook, write_student_notebooks
+from mailcourse.cli.student import lessons, strip_regions, student_notebook, write_student_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

@@ -14,6 +14,7 @@ import pytest
 from helpers import check_fails, joe_writes_to_jane
 
 import mailcourse.exercises as check
+from mailcourse.exercises import lesson05
 from mailcourse import Lab
 
 JOE, JANE, PASSWORD = "joe@someplace.org", "jane@somewhereelse.com", "jane-password"
@@ -55,7 +56,7 @@ def test_exchanges_follow_pipelining_and_a_sasl_challenge(lab: Lab) -> None:
             pass
     conn = lab.trace.sessions(protocol="POP3")[-1]
     assert lab.wait_for(lambda: conn.closed is not None)
-    exchanges = check._pop3_exchanges(lab, conn)
+    exchanges = lesson05._pop3_exchanges(lab, conn)
     assert [e.verb for e in exchanges] == ["", "AUTH", "STAT", "LIST", "UIDL", "TOP", "BOGUS", "QUIT"]
     assert [e.ok for e in exchanges] == [True, True, True, True, True, True, False, True]
     listing = exchanges[3].lines

@@ -16,7 +16,7 @@ import pytest
 from helpers import JANE, JANE_PASSWORD, JOE, raw_message
 
 from mailcourse import ClientHost, Lab, LabError
-from mailcourse.imapsync import IMAPMailbox
+from mailcourse.clients.imapsync import IMAPMailbox
 from mailcourse.protocols.imap import session as session_module
 from mailcourse.trace import C2S, S2C, TraceEvent
 

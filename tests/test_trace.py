@@ -227,7 +227,7 @@ def test_imap_login_with_literals_is_masked(lab):
 
 def _web_login(lab: Lab):
     """jane logs in to her webmail from her laptop; returns the HTTP session in the trace."""
-    from mailcourse.webclient import WebmailBrowser
+    from mailcourse.clients.browser import WebmailBrowser
 
     start = lab.trace.mark()
     with WebmailBrowser(lab, lab.server("somewhereelse.com"), device="jane-laptop") as web:

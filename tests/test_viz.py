@@ -304,7 +304,7 @@ def test_preview_unfolds_header_fields():
 
 
 def test_an_http_session_is_one_arrow_per_request_and_one_per_response():
-    from mailcourse.webclient import WebmailBrowser
+    from mailcourse.clients.browser import WebmailBrowser
 
     with Lab.classic(seed=3) as lab:
         with WebmailBrowser(lab, lab.server("somewhereelse.com"), device="jane-laptop") as web:

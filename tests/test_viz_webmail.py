@@ -1,4 +1,4 @@
-"""mailcourse.viz.webmail and mailcourse.webclient: the webmail's address, the kernel-side browser, HTTP read back.
+"""mailcourse.viz.webmail and mailcourse.clients.browser: the webmail's address, the kernel-side browser, HTTP read back.
 
 The browser tests drive the lab's real webmail over loopback and read the
 outcome where it lives: the trace (which device opened what, which
@@ -28,7 +28,7 @@ from mailcourse.viz.webmail import (
     snapshot,
     webmail_url,
 )
-from mailcourse.webclient import Page, WebmailBrowser
+from mailcourse.clients.browser import Page, WebmailBrowser
 
 JANE, PASSWORD = "jane@somewhereelse.com", "jane-password"
 

@@ -14,7 +14,7 @@ import pytest
 from webmail_browser import Browser
 
 from mailcourse import Lab
-from mailcourse.devices import Limits
+from mailcourse import Limits
 from mailcourse.webmail.sessions import LoginThrottle, SessionTable
 
 JOE = "joe@someplace.org"

@@ -28,9 +28,9 @@ from mailcourse.viz.widgets import (
     Quiz,
     SMTPStepper,
     StaticView,
-    smtp_states,
 )
-from mailcourse.viz.widgets.smtp_states import State
+from mailcourse.protocols import smtp_states
+from mailcourse.protocols.smtp_states import State
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

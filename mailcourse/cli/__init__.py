@@ -3,7 +3,9 @@
 * `mailcourse.cli.demo`   the four-device journey, printed as transcripts;
 * `mailcourse.cli.serve`  the classic lab for real mail programs (swaks, curl,
   Thunderbird...), until Ctrl-C;
-* ``bench`` lives in `mailcourse.bench`, because a notebook may want it too.
+* `mailcourse.cli.bench`  start-up, throughput, latency and memory, against baselines
+  measured in the same run;
+* `mailcourse.cli.student` the student edition of the lessons, solutions removed.
 
 `mailcourse.__main__` holds only the argument parsing; each command is a plain
 function here that a test or a notebook can call with ordinary arguments.

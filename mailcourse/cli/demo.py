@@ -16,7 +16,7 @@ import sys
 from typing import TextIO
 
 from ..lab import Lab
-from ..servers.smtp import MX, SUBMISSION
+from ..servers import MX, SUBMISSION
 
 # What each kind of hop is, in one line a student can look up.
 HOP_TITLES = {

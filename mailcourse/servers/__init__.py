@@ -1,0 +1,17 @@
+"""The asyncio adapters that put the lab's protocols on the network.
+
+Each module turns socket bytes into calls of a protocol machine (aiosmtpd's
+SMTP, `mailcourse.protocols.pop3`, `mailcourse.protocols.imap`, the webmail's
+aiohttp application) and back, behind a tap. An adapter is given the narrow
+parts it uses (accounts, a store, limits, faults, the tap network), never a
+whole mail server: the servers do not know the device layer.
+
+The service names below are how a mail server lists its endpoints
+(``server.endpoints["imap"]``). They live here, in a module without imports,
+so that a client can name the webmail without importing aiohttp.
+"""
+SUBMISSION = "submission"  # SMTP from a user's mail program (RFC 6409)
+MX = "mx"  # SMTP from other mail servers (RFC 5321)
+POP3 = "pop3"  # RFC 1939
+IMAP = "imap"  # RFC 3501
+WEBMAIL = "webmail"  # HTTP for browsers

@@ -21,14 +21,14 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, cast
 
+from . import IMAP
 from ..protocols.imap.session import IMAPSession, MailboxError
 from ..store import DELIMITER, SPECIAL_USE, MailStore, MessageInfo, StoreError
 from ..tap import Endpoint
 
 if TYPE_CHECKING:
-    from ..devices import MailServer
+    from ..mailserver import MailServer
 
-IMAP = "imap"  # the service name of the endpoint, as in ``server.endpoints["imap"]``
 
 AUTOLOGOUT = b"* BYE Autologout; idle for too long\r\n"
 

@@ -19,14 +19,14 @@ import asyncio
 import itertools
 from typing import TYPE_CHECKING, cast
 
+from . import POP3
 from ..protocols.pop3 import Message, POP3Session
 from ..store import StoreError
 from ..tap import Endpoint
 
 if TYPE_CHECKING:
-    from ..devices import MailServer
+    from ..mailserver import MailServer
 
-POP3 = "pop3"  # the service name of the endpoint, as in ``server.endpoints["pop3"]``
 
 
 class POP3Connection(asyncio.Protocol):

@@ -35,13 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
+from . import SUBMISSION
 from ..protocols.smtp_replies import enhance
 
 if TYPE_CHECKING:
-    from ..devices import MailServer
+    from ..mailserver import MailServer
 
-SUBMISSION = "submission"
-MX = "mx"
 
 # aiosmtpd logs every session at INFO and warns about AUTH without TLS. In a
 # notebook, anything a server thread writes lands under whichever cell runs:

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from . import WEBMAIL
 from ..tap import Endpoint
 from ..trace import MASK, CredentialMask
 from ..webmail import Webmail
 
 if TYPE_CHECKING:
-    from ..devices import MailServer
+    from ..mailserver import MailServer
 
-WEBMAIL = "webmail"  # the service name of the endpoint, as in ``server.endpoints["webmail"]``
 
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\n"
         b"Connection: close\r\n\r\n")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..devices import parse
+from ..message import parse
 from ..trace import S2C, Connection, Trace
 from . import style
 from .diagram import Diagram

@@ -47,7 +47,7 @@ from .security import secure_headers
 from .sessions import LoginThrottle, Session, SessionTable
 
 if TYPE_CHECKING:
-    from ..devices import MailServer
+    from ..mailserver import MailServer
     from ..tap import Endpoint
 
 HERE = Path(__file__).resolve().parent

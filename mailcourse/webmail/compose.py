@@ -35,7 +35,7 @@ from .attachments import content_bytes, is_attachment, leaves
 from .mailbox import ReadMessage, plain_text
 
 if TYPE_CHECKING:
-    from ..devices import MailServer
+    from ..mailserver import MailServer
 
 ANSWERED = "\\Answered"
 FORWARDED = "$Forwarded"

@@ -25,7 +25,8 @@ import smtplib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...devices import LabError, SendResult
+from ...clienthost import SendResult
+from ...errors import LabError
 from .common import WidgetView, classed, pre
 from .static import StaticView
 

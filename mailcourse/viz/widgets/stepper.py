@@ -14,7 +14,7 @@ RFC 4616), MAIL FROM, RCPT TO, DATA, the message text, the "." that ends it
 (RFC 5321 section 4.1.1.4), RSET and QUIT. Nothing checks your order: click
 RCPT TO before MAIL FROM and the server answers 503, because that is what a
 server does (section 4.1.4). The buttons only *hint*: the one a textbook
-client would send next is blue, from the tables in `smtp_states`.
+client would send next is blue, from the tables in `mailcourse.protocols.smtp_states`.
 
 Two things cannot be sent at any moment. Between DATA's 354 and the final
 "." every line is message text, so a command button would not send a
@@ -33,11 +33,11 @@ import smtplib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...devices import LabError
-from ...smtpclient import SMTPClient
+from ...clients.smtp import SMTPClient
+from ...errors import LabError
 from ...trace import C2S, Connection
 from .common import WidgetView, classed, image, pre, show_png
-from .smtp_states import COMMANDS, IN_ORDER, SENDABLE, State, likely_next, next_state, outcome
+from ...protocols.smtp_states import COMMANDS, IN_ORDER, SENDABLE, State, likely_next, next_state, outcome
 from .static import StaticView
 
 if TYPE_CHECKING:

@@ -1,8 +1,8 @@
 """A web browser that runs in the kernel, for the lab's webmail: `WebmailBrowser` and its `Page`.
 
 The lab's other clients are the standard library's, labelled with the
-device that uses them (`mailcourse.smtpclient`, `pop3client`,
-`imap4client`). This one is too: `http.client.HTTPConnection` on a socket
+device that uses them (`mailcourse.clients.smtp`, `.pop3`,
+`.imap`). This one is too: `http.client.HTTPConnection` on a socket
 that a lab device owns, so the trace says "jane-laptop ->
 mail.somewhereelse.com". Around it, `WebmailBrowser` does what a browser does
 for a webmail and nothing more:
@@ -35,13 +35,13 @@ from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from .devices import LabError
-from .trace import Connection
+from ..errors import LabError
+from ..servers import WEBMAIL
+from ..trace import Connection
 
 if TYPE_CHECKING:
-    from .lab import Lab
+    from ..lab import Lab
 
-WEBMAIL = "webmail"  # the service name of a server's webmail endpoint
 CSRF_FIELD = "csrf"  # the hidden field of every form of the webmail
 
 
@@ -288,8 +288,7 @@ class Page:
         return f"<Page {self.status} {self.reason} {self.url}: {self.title or 'untitled'}>"
 
     def _repr_html_(self) -> str:
-        # How a notebook shows a page lives with the course's other figures, in mailcourse.viz.
-        from .viz.webmail import snapshot
+        from .snapshot import snapshot  # a picture of the page: no scripts, no live links, no secrets
 
         return snapshot(self)
 

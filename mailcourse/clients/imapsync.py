@@ -119,14 +119,15 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .devices import LabError, parse
-from .durable import fsync_dir, write_atomically
-from .servers.imap import IMAP
-from .store import INBOX
-from .trace import Connection
+from ..durable import fsync_dir, write_atomically
+from ..errors import LabError
+from ..message import parse
+from ..servers import IMAP
+from ..store import INBOX
+from ..trace import Connection
 
 if TYPE_CHECKING:
-    from .devices import ClientHost
+    from ..clienthost import ClientHost
 
 SEEN, ANSWERED, FLAGGED, DELETED, RECENT = "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Recent"
 

@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator
 
 from aiosmtpd.smtp import SMTP
 
-from .lab import CLASSIC_USERS, Lab
+from ..lab import CLASSIC_USERS, Lab
 
 GOAL_RATIO = 0.40
 SENDER = "joe@someplace.org"

@@ -1,0 +1,200 @@
+"""What every lesson's checks share: the error a wrong answer raises, and readers of the lab.
+
+A check prints one fixed line, ``✔ Correct: ...`` (`_correct`), or raises
+`ExerciseError` with what is wrong in plain words (`_wrong`). The readers find
+messages where they are (mailboxes, outboxes, queues) and read SMTP sessions
+back from the trace.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, NoReturn
+
+from ..message import parse
+from ..trace import C2S
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+    from ..trace import Connection
+
+
+__all__ = ["ExerciseError"]
+
+
+# The classic lab's users (Lab.classic), and a third address at a domain the lab does not have.
+JOE, JANE, ANN = "joe@someplace.org", "jane@somewhereelse.com", "ann@elsewhere.net"
+
+
+class ExerciseError(AssertionError):
+    """What is wrong with an answer, in plain words.
+
+    An AssertionError, so that a grader (or pytest) counts it as a failed check.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: just the explanation.
+
+        A traceback through this module would bury the one sentence that
+        matters. The cell still ends in an error named ExerciseError, so
+        "Run all" stops there and a grader sees the failure.
+        """
+        return [f"\x1b[1;31m✘ Not yet:\x1b[0m {self}"]
+
+
+def _correct(what: str) -> None:
+    print(f"✔ Correct: {what}")
+
+
+def _wrong(why: str) -> NoReturn:
+    raise ExerciseError(why)
+
+
+# -- reading the lab -------------------------------------------------------------
+
+
+def _same_subject(msg: EmailMessage, subject: str) -> bool:
+    return str(msg.get("Subject", "")).strip().casefold() == subject.strip().casefold()
+
+
+def _find(lab: Lab, subject: str) -> list[tuple[str, str, EmailMessage]]:
+    """Every mailbox copy of a message with this subject: (address, server host name, message)."""
+    found = []
+    for server in lab.servers.values():
+        for user in sorted(server.users):
+            for msg in server.mailbox(user):
+                if _same_subject(msg, subject):
+                    found.append((f"{user}@{server.domain}", server.hostname, msg))
+    return found
+
+
+def _in_outboxes(lab: Lab, subject: str) -> list[str]:
+    """The names of the devices whose outbox still holds a message with this subject."""
+    return [name for name, client in lab.clients.items()
+            if any(_same_subject(m, subject) for m in client.outbox)]
+
+
+def _queued(lab: Lab, subject: str) -> list[tuple[str, list[str]]]:
+    """Queued copies of a message with this subject: (server host name, pending recipients)."""
+    found = []
+    for server in lab.servers.values():
+        for item in list(server.queue.items.values()):
+            try:
+                msg = parse(server.queue.raw(item))
+            except FileNotFoundError:  # relayed while we looked
+                continue
+            if _same_subject(msg, subject):
+                found.append((server.hostname, list(item.pending)))
+    return found
+
+
+def _bounced(lab: Lab, subject: str) -> bool:
+    """Did a bounce that mentions this subject reach any mailbox?"""
+    for server in lab.servers.values():
+        for user in server.users:
+            for msg in server.mailbox(user):
+                if "Undelivered" in str(msg.get("Subject", "")) and subject.casefold() in str(msg).casefold():
+                    return True
+    return False
+
+
+def _where_is(lab: Lab, subject: str) -> str:
+    """A sentence on where a missing message got stuck, or "" if it is nowhere."""
+    devices = _in_outboxes(lab, subject)
+    if devices:
+        return f"It is still in the outbox of {', '.join(devices)}: it was composed but never sent."
+    queued = _queued(lab, subject)
+    if queued:
+        host, pending = queued[0]
+        return (f"It waits in the queue of {host} for {', '.join(pending)}: "
+                "that server cannot hand it on yet.")
+    if _bounced(lab, subject):
+        return "A bounce for it came back to the sender: look at the recipient's address for a typo."
+    return ""
+
+
+@dataclass
+class _Transaction:
+    """One mail transaction as the trace shows it (RFC 5321 section 3.3)."""
+
+    session: Connection
+    mail_from: str
+    rcpts: list[str] = field(default_factory=list)  # accepted by the server (2yz)
+    refused: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)  # lines as they crossed the wire
+    accepted: bool = False  # the server answered 250 to the final "."
+
+
+def _address(argument: str) -> str:
+    start, end = argument.find("<"), argument.find(">")
+    return argument[start + 1:end].strip() if 0 <= start < end else argument.split(":", 1)[-1].strip()
+
+
+@dataclass
+class _Exchange:
+    """One command and the server's final reply to it, as the trace shows them."""
+
+    verb: str  # "MAIL", "RCPT", ...; "END-OF-DATA" for the message text and its final "."
+    argument: str
+    reply: str  # the final line of the reply, e.g. "550 5.1.1 <bob@...>: ..."
+    body: list[str] = field(default_factory=list)  # for END-OF-DATA: the lines as they crossed
+
+
+def _exchanges(lab: Lab, conn: Connection) -> list[_Exchange]:
+    """The commands of one session, each with its reply, in order.
+
+    Replies are matched to commands in order, one final reply (``250 ...``,
+    not ``250-...``) per command, which is what RFC 5321 section 4.2 and
+    pipelining (RFC 2920) guarantee. A command still waiting for its reply
+    is left out.
+    """
+    found: list[_Exchange] = []
+    waiting: deque[_Exchange] = deque()  # commands sent, reply not yet seen
+    body: list[str] | None = None  # the message text, while inside DATA
+    for direction, line in lab.trace.lines(conn):
+        if direction == C2S:
+            if body is not None:
+                if line == ".":
+                    waiting.append(_Exchange("END-OF-DATA", "", "", body))
+                    body = None
+                else:
+                    body.append(line)
+                continue
+            verb, _, argument = line.partition(" ")
+            waiting.append(_Exchange(verb.upper(), argument, ""))
+            continue
+        if (len(line) > 3 and line[3] == "-") or not waiting:
+            continue  # a continuation line, or the greeting
+        exchange = waiting.popleft()
+        exchange.reply = line
+        found.append(exchange)
+        if exchange.verb == "DATA" and line.startswith("354"):
+            body = []
+    return found
+
+
+def _transactions(lab: Lab) -> list[_Transaction]:
+    """Every mail transaction that reached its final ".", accepted or not, in order."""
+    found: list[_Transaction] = []
+    for conn in lab.trace.sessions(protocol="SMTP"):
+        current: _Transaction | None = None
+        for exchange in _exchanges(lab, conn):
+            verb, positive = exchange.verb, exchange.reply[:1] == "2"
+            if verb == "MAIL":
+                current = _Transaction(conn, _address(exchange.argument)) if positive else None
+            elif verb == "RCPT" and current is not None:
+                (current.rcpts if positive else current.refused).append(_address(exchange.argument))
+            elif verb == "END-OF-DATA" and current is not None:
+                current.body = exchange.body
+                current.accepted = exchange.reply.startswith("250")
+                found.append(current)
+                current = None
+            elif verb in ("RSET", "EHLO", "HELO"):
+                current = None
+    return found
+
+
+def _body_lines(msg: EmailMessage) -> list[str]:
+    part = msg.get_body(preferencelist=("plain",)) or msg
+    return str(part.get_content()).splitlines()

@@ -1,0 +1,271 @@
+"""The mail server of one domain: its endpoints, its queue, its store, its accounts.
+
+In the classic figure of the e-mail model it is one of the two middle boxes::
+
+    Joe's client host --SMTP--> someplace.org server --SMTP--> somewhereelse.com server --POP3/IMAP/HTTP--> Jane's client host
+
+This is where a server is assembled: the SMTP submission and MX endpoints,
+POP3, IMAP and the webmail, each over the same `MailStore`, and the outgoing
+queue. The adapters in `mailcourse.servers` are given only the parts they use.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import time
+from dataclasses import replace
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Iterable
+
+from .errors import LabError
+from .faults import Faults
+from .limits import Limits
+from .message import (
+    add_header_if_missing,
+    delivery_status_notification,
+    domain_of,
+    header_values,
+    parse,
+    prepend_header,
+    received,
+    remove_header,
+)
+from .queue import NULL_SENDER, OutgoingQueue
+from .servers import IMAP, MX, POP3, SUBMISSION, WEBMAIL
+from .servers.imap import imap_endpoint
+from .servers.pop3 import pop3_endpoint
+from .servers.smtp import LabSMTP, SMTPHandler
+from .store import INBOX, MailStore
+from .tap import Endpoint
+
+if TYPE_CHECKING:
+    from .lab import Lab
+    from .webmail import Webmail
+
+
+def _webmail_endpoint(server: MailServer) -> Endpoint:
+    # Imported here, not at the top: aiohttp and jinja2 take a fifth of a second to
+    # import, and `import mailcourse` should stay quick (a lab needs them, a script
+    # that only reads a trace does not).
+    from .servers.webmail import webmail_endpoint
+
+    return webmail_endpoint(server)
+
+
+class MailServer:
+    """The mail server of one domain: SMTP submission and MX, a queue, a store.
+
+    Create it with `Lab.add_server`. Its endpoints listen on 127.0.0.1 only,
+    on ports the kernel picks; ``server.endpoints`` lists them.
+    """
+
+    def __init__(self, lab: Lab, domain: str, limits: Limits | None = None) -> None:
+        self.lab = lab
+        self.domain = domain.lower()
+        self.hostname = f"mail.{self.domain}"
+        # A copy: a lab's servers may start from one Limits, but changing one
+        # server's limits (a lesson makes jane's smaller) must not change the others'.
+        self.limits = replace(limits) if limits is not None else Limits()
+        self.faults = Faults()  # switches that make this server fail on purpose
+        self.path = lab.workspace / "servers" / self.domain
+        self.store = MailStore(self.path / "mail", hostname=self.hostname)
+        self.queue = OutgoingQueue(self, self.path / "queue", lab.retry_intervals,
+                                   lab.queue_lifetime, lab.relay_executor)
+        self.users: dict[str, str] = {}  # local part -> password
+        self.errors: list[str] = []
+        self.endpoints: dict[str, Endpoint] = {
+            SUBMISSION: self._smtp_endpoint(SUBMISSION),
+            MX: self._smtp_endpoint(MX),
+            POP3: pop3_endpoint(self),  # reads the same store as SMTP delivery writes
+            IMAP: imap_endpoint(self),  # the same store again, with folders and flags
+            WEBMAIL: _webmail_endpoint(self),  # HTTP for browsers, over the same store
+        }
+
+    def __repr__(self) -> str:
+        return f"<MailServer {self.hostname} users={sorted(self.users)}>"
+
+    def _smtp_endpoint(self, service: str) -> Endpoint:
+        handler = SMTPHandler(self, service)
+        limits = self.limits
+
+        def factory() -> LabSMTP:
+            # Read for each new session: a changed limit applies from the next connection on.
+            return LabSMTP(
+                handler,
+                hostname=self.hostname,
+                ident="ESMTP mailcourse",
+                data_size_limit=self.limits.max_message_size,
+                timeout=self.limits.idle_timeout,
+                auth_required=service == SUBMISSION,
+                auth_require_tls=False,  # loopback only; STARTTLS comes later
+                authenticator=handler.authenticator,
+                loop=self.lab.loop,
+            )
+
+        return Endpoint(self.lab.network, self.hostname, service, "SMTP", factory,
+                        max_connections=limits.max_connections,
+                        busy_reply=b"421 4.7.0 " + self.hostname.encode() + b" Too many connections, try later\r\n")
+
+    @property
+    def submission(self) -> Endpoint:
+        return self.endpoints[SUBMISSION]
+
+    @property
+    def mx(self) -> Endpoint:
+        return self.endpoints[MX]
+
+    @property
+    def webmail(self) -> Webmail:
+        """The webmail site of this server (`mailcourse.webmail.Webmail`): its URL, `add_view`."""
+        return self.endpoints[WEBMAIL].webmail  # type: ignore[attr-defined]
+
+    # -- running -----------------------------------------------------------------
+
+    async def start(self, queue: bool = True) -> None:
+        for endpoint in self.endpoints.values():
+            await endpoint.start()
+        if queue:
+            await self.start_queue()
+
+    async def start_queue(self) -> None:
+        if self.queue._task is None:
+            self.queue.start()
+
+    async def shutdown(self) -> None:
+        await self.queue.stop()
+        for endpoint in self.endpoints.values():
+            await endpoint.stop()
+
+    @property
+    def is_online(self) -> bool:
+        return all(e.online for e in self.endpoints.values())
+
+    def go_offline(self) -> None:
+        """Switch the server off the network: connections are refused (its queue waits too)."""
+        async def off() -> None:
+            await self.queue.stop()
+            for endpoint in self.endpoints.values():
+                await endpoint.stop()
+        self.lab.call(off())
+
+    def go_online(self) -> None:
+        """Back on the network (on the same ports when they are still free); the queue looks at its mail at once."""
+        async def on() -> None:
+            for endpoint in self.endpoints.values():
+                if not endpoint.online:
+                    await endpoint.start()
+            await self.start_queue()
+        self.lab.call(on())
+
+    # -- users ------------------------------------------------------------------
+
+    def add_user(self, name: str, password: str) -> str:
+        """Add an account (``joe`` or ``joe@<domain>``); returns its address."""
+        local, _, domain = name.lower().rpartition("@") if "@" in name else (name.lower(), "", self.domain)
+        if domain != self.domain:
+            raise LabError(f"{name} is not an address of {self.domain}")
+        self.store.create_account(local)
+        self.users[local] = password
+        return f"{local}@{self.domain}"
+
+    def is_local_domain(self, domain: str) -> bool:
+        return domain.lower() == self.domain
+
+    def has_user(self, address: str) -> bool:
+        local, _, domain = address.lower().rpartition("@")
+        return self.is_local_domain(domain) and local in self.users
+
+    def authenticate(self, login: str, password: str) -> str | None:
+        """The address of the account, if the login and password are right.
+
+        A login is the full address; the local part alone is accepted too, as
+        every account of this server is in its one domain.
+        """
+        login = login.strip().lower()
+        local, _, domain = login.rpartition("@") if "@" in login else (login, "", self.domain)
+        if domain != self.domain or self.users.get(local) != password:
+            return None
+        return f"{local}@{self.domain}"
+
+    # -- accepting mail -----------------------------------------------------------
+
+    def receive(self, mail_from: str, rcpts: list[str], raw: bytes, *, helo: str, peer: str,
+                protocol: str, submission: bool) -> str:
+        """Take responsibility for a message: deliver what is local, queue the rest.
+
+        Called by the SMTP handler before it answers 250 to DATA, and by local
+        injection. Everything is on disk when this returns.
+        """
+        queue_id = self.lab.new_id()
+        while queue_id in self.queue.items:  # a seeded lab on a kept workspace draws its old ids again
+            queue_id = self.lab.new_id()
+        now = time.time()
+        if submission:
+            # RFC 6409 section 8: a submission server may complete the message.
+            # Removing Bcc: here is the safety net; a good client never sends it.
+            raw = remove_header(raw, "Bcc")
+            raw = add_header_if_missing(raw, "Date", email.utils.formatdate(now))
+            raw = add_header_if_missing(raw, "Message-ID", self.lab.new_message_id(domain_of(mail_from) or self.domain))
+        local = [r for r in rcpts if self.is_local_domain(domain_of(r))]
+        remote = [r for r in rcpts if r not in local]
+        for rcpt in local:
+            stamped = prepend_header(raw, "Received", received(helo, peer, "127.0.0.1", self.hostname,
+                                                               protocol, queue_id, [rcpt], now))
+            self.deliver(rcpt, mail_from, stamped)
+        if remote:
+            stamped = prepend_header(raw, "Received", received(helo, peer, "127.0.0.1", self.hostname,
+                                                               protocol, queue_id, remote, now))
+            self.queue.enqueue(queue_id, mail_from, remote, stamped)
+        return queue_id
+
+    def deliver(self, rcpt: str, mail_from: str, raw: bytes) -> int:
+        """Final delivery into a local mailbox, with Return-Path: (RFC 5321 section 4.4)."""
+        sender = "" if mail_from == NULL_SENDER else mail_from
+        raw = prepend_header(remove_header(raw, "Return-Path"), "Return-Path", f"<{sender}>")
+        return self.store.deliver(rcpt.partition("@")[0].lower(), raw)
+
+    def send_bounce(self, sender: str, original: bytes, failures: dict[str, str], arrival: float,
+                    reason: str) -> None:
+        """Tell ``sender`` that a message could not be delivered (a DSN, RFC 3464)."""
+        now = time.time()
+        bounce = delivery_status_notification(
+            reporting_mta=self.hostname, sender=sender, original=original, failures=failures,
+            arrival=arrival, when=now, boundary=f"=_bounce_{self.lab.new_id()}",
+            message_id=self.lab.new_message_id(self.domain), reason=reason)
+        self.receive(NULL_SENDER, [sender], bounce, helo=self.hostname, peer=self.hostname,
+                     protocol="local", submission=False)
+
+    def inject(self, user: str, message: EmailMessage | bytes, rcpts: Iterable[str] | None = None) -> str:
+        """Local injection: a user logged in on this host hands over a message.
+
+        This is the "sender on a host that runs SMTP" variant of the model
+        (think of the Unix ``sendmail -t`` command): no network client and no
+        SMTP session; the server takes the message straight into its queue or
+        mailboxes. Recipients default to To:, Cc: and Bcc: of the message, and
+        the Bcc: header is removed. The hand-over shows in the trace as a
+        "local" hop, so the figures can draw it.
+        """
+        address = user if "@" in user else f"{user}@{self.domain}"
+        if not self.has_user(address):
+            raise LabError(f"{address} has no account on {self.hostname}")
+        raw = message.as_bytes(policy=email.policy.SMTP) if isinstance(message, EmailMessage) else message
+        if rcpts is None:
+            fields = header_values(raw, "To") + header_values(raw, "Cc") + header_values(raw, "Bcc")
+            rcpts = [addr for _, addr in email.utils.getaddresses(fields) if addr]
+        rcpts = list(rcpts)
+        if not rcpts:
+            raise LabError("the message names no recipient")
+        self.lab.network.record_local(address.partition("@")[0] + " (shell)", self.hostname, raw)
+        return self.lab.call(self._receive_async(address, rcpts, raw))
+
+    async def _receive_async(self, mail_from: str, rcpts: list[str], raw: bytes) -> str:
+        return self.receive(mail_from, rcpts, raw, helo=self.hostname, peer=mail_from.partition("@")[0],
+                            protocol="local", submission=True)
+
+    # -- reading mail directly on the server -----------------------------------------
+
+    def mailbox(self, user: str, folder: str = INBOX) -> list[EmailMessage]:
+        """Direct server access: read a user's mailbox files where they live."""
+        local = user.partition("@")[0].lower()
+        return [parse(self.store.get(local, m.uid, folder)) for m in self.store.list(local, folder)]
