@@ -38,6 +38,29 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str
         time.sleep(0.02)
 
 
+def lines_until(readline: Callable[[], bytes], prefix: bytes, timeout: float = 30.0) -> list[bytes]:
+    """Lines from ``readline`` up to and including the first that starts with ``prefix``.
+
+    Fails the test (not spins or hangs) if the stream ends first (``readline``
+    returns b"" at end of stream, again and again), the socket times out, or
+    no such line came within ``timeout`` seconds.
+    """
+    deadline, lines = time.monotonic() + timeout, []
+    while not (lines and lines[-1].startswith(prefix)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no line starting with {prefix!r} in {timeout} s; got {lines[-20:]!r}")
+        try:
+            line = readline()
+        except TimeoutError:
+            raise AssertionError(f"the server went quiet before a line starting with {prefix!r}; "
+                                 f"got {lines[-20:]!r}") from None
+        if not line:
+            raise AssertionError(f"the connection ended before a line starting with {prefix!r}; "
+                                 f"got {lines[-20:]!r}")
+        lines.append(line)
+    return lines
+
+
 # -- Maildir, read straight from disk ----------------------------------------------
 
 def maildir_path(server: MailServer, user: str) -> Path:
