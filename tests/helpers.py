@@ -252,6 +252,25 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def listening_here(address: tuple[str, int]) -> bool:
+    """Whether a socket of this process (a lab, say) listens on ``address``.
+
+    Asks the process's own sockets (Linux: /proc/self/fd), never the port: a
+    port a stopped lab gave back may belong to another program a moment
+    later, and connecting to it proves nothing about the lab.
+    """
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            with socket.socket(fileno=os.dup(int(fd))) as sock:  # a copy: closing it leaves the original open
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) and sock.getsockname() == address:
+                    return True
+        except OSError:  # closed meanwhile (os.listdir's own, for one)
+            continue
+    return False
+
+
 def program(name: str) -> str:
     """The path of a real client program (swaks, curl, ...).
 
