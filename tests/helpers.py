@@ -38,6 +38,29 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str
         time.sleep(0.02)
 
 
+def lines_until(readline: Callable[[], bytes], prefix: bytes, timeout: float = 30.0) -> list[bytes]:
+    """Lines from ``readline`` up to and including the first that starts with ``prefix``.
+
+    Fails the test (not spins or hangs) if the stream ends first (``readline``
+    returns b"" at end of stream, again and again), the socket times out, or
+    no such line came within ``timeout`` seconds.
+    """
+    deadline, lines = time.monotonic() + timeout, []
+    while not (lines and lines[-1].startswith(prefix)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no line starting with {prefix!r} in {timeout} s; got {lines[-20:]!r}")
+        try:
+            line = readline()
+        except TimeoutError:
+            raise AssertionError(f"the server went quiet before a line starting with {prefix!r}; "
+                                 f"got {lines[-20:]!r}") from None
+        if not line:
+            raise AssertionError(f"the connection ended before a line starting with {prefix!r}; "
+                                 f"got {lines[-20:]!r}")
+        lines.append(line)
+    return lines
+
+
 # -- Maildir, read straight from disk ----------------------------------------------
 
 def maildir_path(server: MailServer, user: str) -> Path:
@@ -227,6 +250,25 @@ class RawSMTP:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+def listening_here(address: tuple[str, int]) -> bool:
+    """Whether a socket of this process (a lab, say) listens on ``address``.
+
+    Asks the process's own sockets (Linux: /proc/self/fd), never the port: a
+    port a stopped lab gave back may belong to another program a moment
+    later, and connecting to it proves nothing about the lab.
+    """
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            with socket.socket(fileno=os.dup(int(fd))) as sock:  # a copy: closing it leaves the original open
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) and sock.getsockname() == address:
+                    return True
+        except OSError:  # closed meanwhile (os.listdir's own, for one)
+            continue
+    return False
 
 
 def program(name: str) -> str:

@@ -260,8 +260,12 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
 
 
 LESSONS = [p.name for p in lessons(NOTEBOOKS)]
+# The first test to ask for `executed` waits while every lesson runs twice (a minute on two
+# cores; each cell may take nbclient's 120 s): more than the default timeout in pyproject.toml.
+RUNS_EVERY_LESSON = pytest.mark.timeout(900)
 
 
+@RUNS_EVERY_LESSON
 @pytest.mark.parametrize("name", LESSONS)
 def test_student_version_fails_every_check_and_nothing_else(
         executed: dict[tuple[str, str], nbformat.NotebookNode], name: str) -> None:
@@ -283,6 +287,7 @@ def test_student_version_fails_every_check_and_nothing_else(
     assert checks >= 2
 
 
+@RUNS_EVERY_LESSON
 @pytest.mark.parametrize("name", LESSONS)
 def test_instructor_version_runs_without_errors(
         executed: dict[tuple[str, str], nbformat.NotebookNode], name: str) -> None:

@@ -11,7 +11,7 @@ import socket
 from typing import Iterator
 
 import pytest
-from helpers import check_fails, joe_writes_to_jane
+from helpers import check_fails, joe_writes_to_jane, lines_until
 
 import mailcourse.exercises as check
 from mailcourse.exercises import lesson05
@@ -44,7 +44,7 @@ def _server_lines(lab: Lab) -> list[str]:
 def test_exchanges_follow_pipelining_and_a_sasl_challenge(lab: Lab) -> None:
     joe_writes_to_jane(lab, "one", "two")
     plain = base64.b64encode(f"\0{JANE}\0{PASSWORD}".encode())
-    with socket.create_connection(lab.server("somewhereelse.com").endpoints["pop3"].address) as sock:
+    with socket.create_connection(lab.server("somewhereelse.com").endpoints["pop3"].address, timeout=10) as sock:
         reader = sock.makefile("rb")
         reader.readline()  # greeting
         sock.sendall(b"AUTH PLAIN\r\n")
@@ -52,8 +52,7 @@ def test_exchanges_follow_pipelining_and_a_sasl_challenge(lab: Lab) -> None:
         sock.sendall(plain + b"\r\n")
         assert reader.readline().startswith(b"+OK")
         sock.sendall(b"STAT\r\nLIST\r\nUIDL 2\r\nTOP 1 0\r\nBOGUS\r\nQUIT\r\n")  # pipelined
-        while not reader.readline().startswith(b"+OK mail.somewhereelse.com POP3 server signing off"):
-            pass
+        lines_until(reader.readline, b"+OK mail.somewhereelse.com POP3 server signing off")
     conn = lab.trace.sessions(protocol="POP3")[-1]
     assert lab.wait_for(lambda: conn.closed is not None)
     exchanges = lesson05._pop3_exchanges(lab, conn)

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from helpers import JANE, JOE, raw_message
+from helpers import JANE, JOE, lines_until, raw_message
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -121,8 +121,7 @@ class RawSession:
         self.closed = False
         if selected:
             self.sock.sendall(f"L LOGIN {JANE} {JANE_PASSWORD}\r\nS SELECT INBOX\r\n".encode())
-            while not (line := self.response()).startswith(b"S "):
-                pass
+            line = lines_until(self.response, b"S ")[-1]
             assert line.startswith(b"S OK [READ-WRITE]"), line
 
     def close(self) -> None:
@@ -423,7 +422,9 @@ def transcript(lab: Lab, chunks: list[bytes]) -> list[bytes]:
             sent += chunk
             if re.search(rb"\{\d+\}\r\n\Z", sent):
                 while not re.search(rb"(\A|\n)\+ [^\n]*\n\Z", received):
-                    received += sock.recv(65536)
+                    more = sock.recv(65536)  # (the socket's timeout ends a silent wait)
+                    assert more, f"the connection ended before the server's '+'; got {received!r}"
+                    received += more
         while chunk := sock.recv(65536):  # to the end: LOGOUT closes the connection
             received += chunk
     return received.splitlines(keepends=True)

@@ -188,7 +188,7 @@ def test_concurrent_deliveries_get_distinct_uids(store):
     results: dict[int, bytes] = {}
     lock = threading.Lock()
     errors: list[BaseException] = []
-    start = threading.Barrier(8)
+    start = threading.Barrier(8, timeout=30)
 
     def worker(t: int) -> None:
         try:
@@ -202,11 +202,12 @@ def test_concurrent_deliveries_get_distinct_uids(store):
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(8)]
     for th in threads:
         th.start()
     for th in threads:
-        th.join()
+        th.join(timeout=60)
+        assert not th.is_alive(), "a thread is still busy after 60 s: a deadlock in the store?"
     assert errors == []
     assert sorted(results) == list(range(1, 401))
     for uid, raw in results.items():
@@ -237,11 +238,12 @@ def test_concurrent_readers_and_flag_changes(store):
         except BaseException as e:  # pragma: no cover
             errors.append(e)
 
-    threads = [threading.Thread(target=f) for f in (flagger, reader, reader)]
+    threads = [threading.Thread(target=f, daemon=True) for f in (flagger, reader, reader)]
     for th in threads:
         th.start()
     for th in threads:
-        th.join()
+        th.join(timeout=60)
+        assert not th.is_alive(), "a thread is still busy after 60 s: a deadlock in the store?"
     assert errors == []
 
 

@@ -95,5 +95,5 @@ def test_compare_access_draws_a_png_and_says_the_numbers_in_words() -> None:
 
 def test_importing_the_module_does_not_import_matplotlib() -> None:
     code = "import sys, mailcourse.viz.access; print('matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout
     assert out.strip() == "False"

@@ -234,11 +234,11 @@ def test_dot_segments_in_the_raw_request_line_reach_no_other_account(jane, serve
 def test_too_many_connections_get_503(server):
     endpoint = server.endpoints["webmail"]
     endpoint.max_connections = 1
-    first = socket.create_connection(endpoint.address)
+    first = socket.create_connection(endpoint.address, timeout=10)
     try:
         first.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
         assert first.recv(100).startswith(b"HTTP/1.1 200 OK")  # kept alive: it holds the one place
-        second = socket.create_connection(endpoint.address)
+        second = socket.create_connection(endpoint.address, timeout=10)
         reply = b""
         while chunk := second.recv(1000):
             reply += chunk

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -409,13 +410,16 @@ def test_pump_brings_items_from_other_threads_to_the_loop_thread_in_order():
 
     async def main() -> int:
         assert pump.start() and pump.start()  # a second start does nothing
-        producers = [threading.Thread(target=lambda k=k: [pump.put(k * 100 + i) for i in range(50)])
-                     for k in range(4)]
+        producers = [threading.Thread(target=lambda k=k: [pump.put(k * 100 + i) for i in range(50)],
+                                      daemon=True) for k in range(4)]
         for t in producers:
             t.start()
         for t in producers:
-            t.join()
-        while sum(len(items) for items, _ in delivered) < 200:
+            t.join(timeout=10)
+            assert not t.is_alive(), "a producer thread is stuck in pump.put()"
+        deadline = time.monotonic() + 10
+        while (count := sum(len(items) for items, _ in delivered)) < 200:
+            assert time.monotonic() < deadline, f"only {count} of the 200 items came through the pump in 10 s"
             await asyncio.sleep(0.01)
         pump.stop()
         await asyncio.sleep(0)
@@ -584,7 +588,7 @@ def test_question_rejects_an_answer_that_is_not_a_choice():
 
 def test_import_mailcourse_does_not_import_ipywidgets():
     code = "import sys, mailcourse, mailcourse.viz; print('ipywidgets' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout
     assert out.strip() == "False"
 
 

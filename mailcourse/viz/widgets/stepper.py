@@ -173,7 +173,7 @@ class SMTPStepper(WidgetView):
         self._client = None
         client = _Client(self.device, self.lab.network.claim, self.timeout)
         try:
-            code, _ = client.connect(*getattr(self.endpoint, "address", self.endpoint))
+            code, _ = client.connect(*self._address())
         except OSError as error:
             raise LabError(f"could not connect to {self._server_name()}: {error.strerror or error}") from None
         self._client = client
@@ -185,6 +185,15 @@ class SMTPStepper(WidgetView):
             raise LabError("the connection does not appear in the lab's trace")
         self.connections.append(conn)
         return self._settle("connect", 0, code, closed=False)
+
+    def _address(self) -> tuple[str, int]:
+        """Where to connect; "connection refused" at once if the endpoint is switched off.
+
+        (Not its old port: while it is off, another program may have been given that port.)
+        """
+        if hasattr(self.endpoint, "reachable_address"):
+            return self.endpoint.reachable_address()
+        return getattr(self.endpoint, "address", self.endpoint)
 
     def _exchange(self, name: str, extra: str | None) -> Exchange:
         client = self._client
