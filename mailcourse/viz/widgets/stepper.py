@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...clients.smtp import SMTPClient
 from ...errors import LabError
+from ...protocols.smtp_states import COMMANDS, IN_ORDER, SENDABLE, State, likely_next, next_state, outcome
 from ...trace import C2S, Connection
 from .common import WidgetView, classed, image, pre, show_png
-from ...protocols.smtp_states import COMMANDS, IN_ORDER, SENDABLE, State, likely_next, next_state, outcome
 from .static import StaticView
 
 if TYPE_CHECKING:
