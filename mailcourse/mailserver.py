@@ -160,8 +160,6 @@ class MailServer:
             await self.start_queue()
         self.lab.call(on())
 
-    # -- users ------------------------------------------------------------------
-
     # -- users: the server's `Accounts` (``server.accounts``) -------------------------
 
     @property

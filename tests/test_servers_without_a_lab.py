@@ -4,18 +4,24 @@ An adapter in `mailcourse.servers` needs a `Host` (its name, a tap `Network`
 with its `Trace`, an asyncio loop, an id source), the domain's `Accounts`, a
 `MailStore` and `Limits`; SMTP needs `Faults` and a ``receive`` function in
 place of the queue. This file makes exactly those, runs the loop in a thread
-of its own, and talks to the endpoints with poplib, imaplib and smtplib over
-real loopback sockets, as a test of any standalone server would.
+of its own, and talks to the endpoints with poplib, imaplib, smtplib and
+urllib over real loopback sockets, as a test of any standalone server would.
+The webmail takes the same parts, plus a Message-ID source and a way to a
+submission port (here none: these pages only read).
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.cookiejar
 import imaplib
 import itertools
 import poplib
+import re
 import smtplib
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -125,3 +131,23 @@ def test_smtp_without_a_lab_hands_the_message_to_receive(host, accounts):
                                                    b"User unknown")}
     assert received == [("bob@example.net", ["ann@example.org"], MESSAGE)]
     assert code == 250 and host.errors == []
+
+
+def test_webmail_without_a_lab_logs_in_and_lists_the_inbox(host, accounts, store):
+    from mailcourse.servers.webmail import webmail_endpoint  # aiohttp: imported when used, as the lab does
+    from mailcourse.webmail import Webmail
+
+    def no_submission(device: str) -> smtplib.SMTP:
+        raise ConnectionRefusedError("this test has no submission port")
+
+    store.deliver("ann", MESSAGE)
+    webmail = Webmail(HOSTNAME, accounts, store, Limits(), new_message_id=lambda: "<1@example.org>",
+                      submission=no_submission)
+    with running(host, webmail_endpoint(host, webmail)) as (ip, port):
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        form = opener.open(f"http://{ip}:{port}/login", timeout=10).read().decode()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        fields = urllib.parse.urlencode({"username": "ann", "password": "ann-password", "csrf": csrf}).encode()
+        inbox = opener.open(f"http://{ip}:{port}/login", fields, timeout=10)  # follows the 303
+        assert inbox.url.endswith("/mailbox/INBOX") and "Standalone" in inbox.read().decode()
+    assert host.errors == []

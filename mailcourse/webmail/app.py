@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 import smtplib
+import threading
 import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import Executor
