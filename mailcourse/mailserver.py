@@ -6,7 +6,11 @@ In the classic figure of the e-mail model it is one of the two middle boxes::
 
 This is where a server is assembled: the SMTP submission and MX endpoints,
 POP3, IMAP and the webmail, each over the same `MailStore`, and the outgoing
-queue. The adapters in `mailcourse.servers` are given only the parts they use.
+queue. The adapters in `mailcourse.servers` are given only the parts they use:
+the `Host` (name, tap network, loop, ids, workers, error list), the domain's
+`Accounts`, the store, the `Limits`, the `Faults`, and for SMTP the `receive`
+method below. None of them sees this object, so each can be built and tested
+without a lab.
 """
 from __future__ import annotations
 
@@ -16,8 +20,10 @@ import email.utils
 import time
 from dataclasses import replace
 from email.message import EmailMessage
+from functools import partial
 from typing import TYPE_CHECKING, Iterable
 
+from .accounts import Accounts
 from .errors import LabError
 from .faults import Faults
 from .limits import Limits
@@ -33,24 +39,17 @@ from .message import (
 )
 from .queue import NULL_SENDER, OutgoingQueue
 from .servers import IMAP, MX, POP3, SUBMISSION, WEBMAIL
+from .servers.host import Host
 from .servers.imap import imap_endpoint
 from .servers.pop3 import pop3_endpoint
-from .servers.smtp import LabSMTP, SMTPHandler
+from .servers.smtp import smtp_endpoint
 from .store import INBOX, MailStore
 from .tap import Endpoint
 
 if TYPE_CHECKING:
+    from .clients.smtp import SMTPClient
     from .lab import Lab
     from .webmail import Webmail
-
-
-def _webmail_endpoint(server: MailServer) -> Endpoint:
-    # Imported here, not at the top: aiohttp and jinja2 take a fifth of a second to
-    # import, and `import mailcourse` should stay quick (a lab needs them, a script
-    # that only reads a trace does not).
-    from .servers.webmail import webmail_endpoint
-
-    return webmail_endpoint(server)
 
 
 class MailServer:
@@ -70,42 +69,45 @@ class MailServer:
         self.faults = Faults()  # switches that make this server fail on purpose
         self.path = lab.workspace / "servers" / self.domain
         self.store = MailStore(self.path / "mail", hostname=self.hostname)
+        self.accounts = Accounts(self.domain, self.store)
         self.queue = OutgoingQueue(self, self.path / "queue", lab.retry_intervals,
                                    lab.queue_lifetime, lab.relay_executor)
-        self.users: dict[str, str] = {}  # local part -> password
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # bugs caught in a session, reported here by every endpoint
+        # Disk writes (fsync before SMTP's 250) in the lab's disk pool, never the relay pool.
+        self.host = Host(self.hostname, lab.network, lab.loop, lab.new_id, lab.disk_executor, self.errors)
+        # The Limits object itself, not a copy: each endpoint reads it at every new session,
+        # so a lesson that changes ``server.limits.max_recipients`` sees it at the next connection.
+        smtp = partial(smtp_endpoint, self.host, accounts=self.accounts, limits=self.limits,
+                       faults=self.faults, receive=self.receive)
         self.endpoints: dict[str, Endpoint] = {
-            SUBMISSION: self._smtp_endpoint(SUBMISSION),
-            MX: self._smtp_endpoint(MX),
-            POP3: pop3_endpoint(self),  # reads the same store as SMTP delivery writes
-            IMAP: imap_endpoint(self),  # the same store again, with folders and flags
-            WEBMAIL: _webmail_endpoint(self),  # HTTP for browsers, over the same store
+            SUBMISSION: smtp(SUBMISSION),
+            MX: smtp(MX),
+            POP3: pop3_endpoint(self.host, self.accounts, self.store, self.limits),  # the store SMTP delivers into
+            IMAP: imap_endpoint(self.host, self.accounts, self.store, self.limits),  # the same, with folders and flags
+            WEBMAIL: self._webmail_endpoint(),  # HTTP for browsers, over the same store
         }
 
     def __repr__(self) -> str:
         return f"<MailServer {self.hostname} users={sorted(self.users)}>"
 
-    def _smtp_endpoint(self, service: str) -> Endpoint:
-        handler = SMTPHandler(self, service)
-        limits = self.limits
+    def _webmail_endpoint(self) -> Endpoint:
+        # Imported here, not at the top: aiohttp and jinja2 take a fifth of a second to
+        # import, and `import mailcourse` should stay quick (a lab needs them, a script
+        # that only reads a trace does not).
+        from .servers.webmail import webmail_endpoint
+        from .webmail import Webmail
 
-        def factory() -> LabSMTP:
-            # Read for each new session: a changed limit applies from the next connection on.
-            return LabSMTP(
-                handler,
-                hostname=self.hostname,
-                ident="ESMTP mailcourse",
-                data_size_limit=self.limits.max_message_size,
-                timeout=self.limits.idle_timeout,
-                auth_required=service == SUBMISSION,
-                auth_require_tls=False,  # loopback only; STARTTLS comes later
-                authenticator=handler.authenticator,
-                loop=self.lab.loop,
-            )
+        webmail = Webmail(self.hostname, self.accounts, self.store, self.limits,
+                          new_message_id=partial(self.lab.new_message_id, self.domain),
+                          submission=self._submission_client,
+                          # smtplib blocks in the relay pool: the submission server's 250
+                          # waits for a disk worker, so the two must never share a pool.
+                          executor=self.lab.relay_executor)
+        return webmail_endpoint(self.host, webmail)
 
-        return Endpoint(self.lab.network, self.hostname, service, "SMTP", factory,
-                        max_connections=limits.max_connections,
-                        busy_reply=b"421 4.7.0 " + self.hostname.encode() + b" Too many connections, try later\r\n")
+    def _submission_client(self, device: str) -> SMTPClient:
+        # The webmail is a mail program: it sends through this server's own submission port.
+        return self.lab.smtp(device, self.submission)
 
     @property
     def submission(self) -> Endpoint:
@@ -158,35 +160,26 @@ class MailServer:
             await self.start_queue()
         self.lab.call(on())
 
-    # -- users ------------------------------------------------------------------
+    # -- users: the server's `Accounts` (``server.accounts``) -------------------------
+
+    @property
+    def users(self) -> dict[str, str]:
+        """Every account of this server: local part -> password."""
+        return self.accounts.users
 
     def add_user(self, name: str, password: str) -> str:
-        """Add an account (``joe`` or ``joe@<domain>``); returns its address."""
-        local, _, domain = name.lower().rpartition("@") if "@" in name else (name.lower(), "", self.domain)
-        if domain != self.domain:
-            raise LabError(f"{name} is not an address of {self.domain}")
-        self.store.create_account(local)
-        self.users[local] = password
-        return f"{local}@{self.domain}"
+        """Add an account (``joe`` or ``joe@<domain>``) with an empty mailbox; returns its address."""
+        return self.accounts.add_user(name, password)
 
     def is_local_domain(self, domain: str) -> bool:
-        return domain.lower() == self.domain
+        return self.accounts.is_local_domain(domain)
 
     def has_user(self, address: str) -> bool:
-        local, _, domain = address.lower().rpartition("@")
-        return self.is_local_domain(domain) and local in self.users
+        return self.accounts.has_user(address)
 
     def authenticate(self, login: str, password: str) -> str | None:
-        """The address of the account, if the login and password are right.
-
-        A login is the full address; the local part alone is accepted too, as
-        every account of this server is in its one domain.
-        """
-        login = login.strip().lower()
-        local, _, domain = login.rpartition("@") if "@" in login else (login, "", self.domain)
-        if domain != self.domain or self.users.get(local) != password:
-            return None
-        return f"{local}@{self.domain}"
+        """The address of the account, if the login (full address or local part) and password are right."""
+        return self.accounts.authenticate(login, password)
 
     # -- accepting mail -----------------------------------------------------------
 

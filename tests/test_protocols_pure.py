@@ -1,20 +1,30 @@
-"""mailcourse/protocols does no I/O: no module there imports a network or thread library.
+"""The layers, read from the source with `ast`: protocols/ does no I/O; servers/ knows no lab.
 
 The protocol state machines are "sans-I/O" (see STYLE.md, like h11): bytes or
 lines in, replies out. The asyncio server, a widget's "step" button and a
-unit test drive the same object. This test reads the source with `ast`, so it
-also catches an import hidden inside a function.
+unit test drive the same object. No module there imports a network or thread
+library.
+
+One layer up, the adapters in servers/ and the webmail are given the narrow
+parts they use (a Host, Accounts, a MailStore, Limits, Faults), never a whole
+mail server (DESIGN.md, "Layers"): they import nothing from the device layer
+and above, and do not even name its classes, in code, docstrings or comments.
+
+Reading the source with `ast` also catches an import hidden inside a function
+or under ``if TYPE_CHECKING:``.
 """
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 import mailcourse
 
-PROTOCOLS = Path(mailcourse.__file__).parent / "protocols"
+PACKAGE = Path(mailcourse.__file__).parent
+PROTOCOLS = PACKAGE / "protocols"
 FORBIDDEN = {"asyncio", "socket", "selectors", "threading"}
 MODULES = sorted(PROTOCOLS.rglob("*.py"))
 
@@ -60,3 +70,65 @@ def test_the_checker_sees_imports():
     found = sorted((name, level) for _, name, level in imported_modules(sample))
     assert found == [("asyncio", 0), ("socket", 0), ("tap", 2), ("threading", 0)]
     assert sorted(name for _, name, _ in imported_modules("__import__('selectors')")) == ["selectors"]
+
+
+# -- servers/ and webmail/: given narrow parts, never the device layer -----------------------------
+
+NARROW = sorted((PACKAGE / "servers").rglob("*.py")) + sorted((PACKAGE / "webmail").rglob("*.py"))
+DEVICE_LAYER = {f"mailcourse.{name}" for name in
+                ("mailserver", "lab", "clienthost", "queue", "clients", "viz", "exercises", "cli")}
+DEVICE_CLASSES = re.compile(r"\b(MailServer|Lab|ClientHost)\b")
+
+
+def absolute_imports(source: str, package: str) -> list[tuple[int, str]]:
+    """(line, dotted name) of every module ``source``, a module of ``package``, imports.
+
+    Relative imports are resolved; ``from .. import lab`` counts as
+    ``mailcourse.lab``: each imported name is listed as a module too, as it may be one.
+    """
+    parts = package.split(".")
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = parts[:len(parts) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found += [(node.lineno, module)] + [(node.lineno, f"{module}.{a.name}") for a in node.names]
+    return found
+
+
+def narrow_id(path: Path) -> str:
+    return str(path.relative_to(PACKAGE))
+
+
+def device_layer_imports(path: Path) -> list[tuple[int, str]]:
+    package = ".".join(["mailcourse", *path.relative_to(PACKAGE).parent.parts])
+    return [(line, name) for line, name in absolute_imports(path.read_text(), package)
+            if any(name == layer or name.startswith(layer + ".") for layer in DEVICE_LAYER)]
+
+
+def device_class_names(source: str) -> list[tuple[int, str]]:
+    return [(source.count("\n", 0, m.start()) + 1, m.group()) for m in DEVICE_CLASSES.finditer(source)]
+
+
+@pytest.mark.parametrize("path", NARROW, ids=narrow_id)
+def test_server_module_imports_nothing_from_the_device_layer(path):
+    assert device_layer_imports(path) == [], f"{narrow_id(path)} reaches up into the device layer"
+
+
+@pytest.mark.parametrize("path", NARROW, ids=narrow_id)
+def test_server_module_does_not_name_the_device_classes(path):
+    """Not as a type, not under TYPE_CHECKING, not in a docstring or comment: the text is read."""
+    assert device_class_names(path.read_text()) == [], f"{narrow_id(path)} names a class of the device layer"
+
+
+def test_the_layer_checker_sees_relative_and_hidden_imports():
+    sample = ("from . import POP3\nfrom ..store import MailStore\nfrom .. import queue\n"
+              "if TYPE_CHECKING:\n    from ..mailserver import MailServer\n"
+              "def f():\n    import mailcourse.clients.smtp\n")
+    names = {name for _, name in absolute_imports(sample, "mailcourse.servers")}
+    assert {"mailcourse.servers.POP3", "mailcourse.store", "mailcourse.queue", "mailcourse.mailserver",
+            "mailcourse.clients.smtp"} <= names
+    assert device_class_names(sample) == [(5, "MailServer")]
+    assert device_class_names("# the lab's loop; LabSMTP; a Labrador\n") == []

@@ -5,13 +5,13 @@ The protocol lives in `IMAPSession`, which does no I/O. Around it:
 * `IMAPConnection`, the asyncio adapter: bytes in, session, bytes out; the
   autologout timer; and news pushed to a client that IDLEs (RFC 2177).
 * `Mailboxes`, the session's `Backend`: logins as for SMTP and POP3 (full
-  address or local part), the server's `MailStore` (the very files SMTP
+  address or local part), the domain's `MailStore` (the very files SMTP
   delivers into and POP3 reads, with the mod-sequences CONDSTORE needs), and
   who has seen which message as \\Recent.
 
 The store calls back (`MailStore.subscribe`) from whichever thread changed
 it: SMTP delivery on a disk worker, a notebook cell, this loop. The callback
-only asks the lab's loop, thread-safely, to look; there every IDLE session
+only asks the host's loop, thread-safely, to look; there every IDLE session
 compares its snapshot with the store and tells its client what changed.
 """
 from __future__ import annotations
@@ -19,16 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from . import IMAP
+from .host import Host
+from ..accounts import Accounts
+from ..limits import Limits
 from ..protocols.imap.session import IMAPSession, MailboxError
 from ..store import DELIMITER, SPECIAL_USE, MailStore, MessageInfo, StoreError
 from ..tap import Endpoint
-
-if TYPE_CHECKING:
-    from ..mailserver import MailServer
-
 
 AUTOLOGOUT = b"* BYE Autologout; idle for too long\r\n"
 
@@ -225,16 +224,10 @@ class Mailboxes:
             return self.store.move(account, uid, source, target)
 
 
-def imap_endpoint(server: MailServer) -> Endpoint:
-    """The IMAP endpoint of ``server``, behind a tap like every endpoint of the lab."""
-
-    def authenticate(login: str, password: str) -> str | None:
-        address = server.authenticate(login, password)
-        return None if address is None else address.partition("@")[0]
-
-    mailboxes = Mailboxes(server.store, authenticate)
+def imap_endpoint(host: Host, accounts: Accounts, store: MailStore, limits: Limits) -> Endpoint:
+    """The IMAP endpoint of ``host`` for the mailboxes of ``accounts`` in ``store``, behind a tap."""
+    mailboxes = Mailboxes(store, accounts.account)
     live: set[IMAPConnection] = set()
-    loop = server.lab.loop
     woken = False
 
     def wake() -> None:
@@ -249,18 +242,15 @@ def imap_endpoint(server: MailServer) -> Endpoint:
         if not woken and live:
             woken = True
             try:
-                loop.call_soon_threadsafe(wake)
-            except RuntimeError:  # the lab has stopped: nobody is listening any more
+                host.loop.call_soon_threadsafe(wake)
+            except RuntimeError:  # the loop has stopped: nobody is listening any more
                 woken = False
 
-    server.store.subscribe(changed)
+    store.subscribe(changed)
 
     def factory() -> IMAPConnection:
         # Limits are read for each new session: a changed limit applies from the next connection on.
-        limits = server.limits
-        session = IMAPSession(mailboxes, server.hostname, max_literal=limits.max_message_size)
-        return IMAPConnection(session, limits.idle_timeout, live, server.errors)
+        session = IMAPSession(mailboxes, host.hostname, max_literal=limits.max_message_size)
+        return IMAPConnection(session, limits.idle_timeout, live, host.errors)
 
-    return Endpoint(server.lab.network, server.hostname, IMAP, "IMAP", factory,
-                    max_connections=server.limits.max_connections,
-                    busy_reply=b"* BYE [UNAVAILABLE] Too many connections, try later\r\n")
+    return host.endpoint(IMAP, "IMAP", factory, limits, b"* BYE [UNAVAILABLE] Too many connections, try later\r\n")

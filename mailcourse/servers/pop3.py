@@ -5,9 +5,9 @@ things a real server adds around it:
 
 * `POP3Connection`, the asyncio adapter: bytes in, session, replies out, and
   the idle timer. It records nothing: the tap in front of it sees every byte.
-* `Maildrops`, the session's `Backend` for one `MailServer`: logins as for
-  SMTP (full address or local part), the server's `MailStore` (the same
-  files SMTP delivers into), and the exclusive lock on each maildrop.
+* `Maildrops`, the session's `Backend`: the domain's `Accounts` (logins as
+  for SMTP, full address or local part), its `MailStore` (the same files
+  SMTP delivers into), and the exclusive lock on each maildrop.
 
 UIDL shows ``<UIDVALIDITY>.<UID>`` of the store: both are kept on disk, so a
 message keeps its unique id across sessions and across restarts of the lab,
@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from . import POP3
+from .host import Host
+from ..accounts import Accounts
+from ..limits import Limits
 from ..protocols.pop3 import Message, POP3Session
-from ..store import StoreError
+from ..store import MailStore, StoreError
 from ..tap import Endpoint
-
-if TYPE_CHECKING:
-    from ..mailserver import MailServer
-
 
 
 class POP3Connection(asyncio.Protocol):
@@ -73,27 +72,22 @@ class POP3Connection(asyncio.Protocol):
 
 
 class Maildrops:
-    """The POP3 view of one mail server: its logins, its store, and who holds which maildrop.
+    """The POP3 view of one domain: its logins, its store, and who holds which maildrop.
 
-    Runs on the lab's loop only (every session does), so the set of locks
+    Runs on the host's loop only (every session does), so the set of locks
     needs no lock of its own.
     """
 
-    def __init__(self, server: MailServer) -> None:
-        self.server = server
-        self.store = server.store
+    def __init__(self, accounts: Accounts, store: MailStore) -> None:
+        self.accounts = accounts
+        self.store = store
         self.locked: set[str] = set()  # accounts a session has open
 
     def authenticate(self, login: str, password: str) -> str | None:
-        address = self.server.authenticate(login, password)
-        return None if address is None else address.partition("@")[0]
+        return self.accounts.account(login, password)
 
     def shared_secret(self, login: str) -> tuple[str, str] | None:
-        # The same logins as `MailServer.authenticate`: "jane@somewhereelse.com" or "jane".
-        login = login.strip().lower()
-        local, _, domain = login.rpartition("@") if "@" in login else (login, "", self.server.domain)
-        password = self.server.users.get(local) if domain == self.server.domain else None
-        return None if password is None else (local, password)
+        return self.accounts.shared_secret(login)  # the same logins: "jane@somewhereelse.com" or "jane"
 
     def lock(self, account: str) -> list[Message] | None:
         if account in self.locked:
@@ -126,17 +120,15 @@ class Maildrops:
         return failed
 
 
-def pop3_endpoint(server: MailServer) -> Endpoint:
-    """The POP3 endpoint of ``server``, behind a tap like every endpoint of the lab."""
-    maildrops = Maildrops(server)
+def pop3_endpoint(host: Host, accounts: Accounts, store: MailStore, limits: Limits) -> Endpoint:
+    """The POP3 endpoint of ``host`` for the maildrops of ``accounts`` in ``store``, behind a tap."""
+    maildrops = Maildrops(accounts, store)
     sessions = itertools.count(1)
 
     def factory() -> POP3Connection:
         # A fresh greeting timestamp for APOP in every session; reproducible in a seeded lab.
-        timestamp = f"<{next(sessions)}.{server.lab.new_id()}@{server.hostname}>"
+        timestamp = f"<{next(sessions)}.{host.new_id()}@{host.hostname}>"
         # Limits are read for each new session: a changed limit applies from the next connection on.
-        return POP3Connection(POP3Session(maildrops, server.hostname, timestamp), server.limits.idle_timeout)
+        return POP3Connection(POP3Session(maildrops, host.hostname, timestamp), limits.idle_timeout)
 
-    return Endpoint(server.lab.network, server.hostname, POP3, "POP3", factory,
-                    max_connections=server.limits.max_connections,
-                    busy_reply=b"-ERR [SYS/TEMP] Too many connections, try later\r\n")
+    return host.endpoint(POP3, "POP3", factory, limits, b"-ERR [SYS/TEMP] Too many connections, try later\r\n")

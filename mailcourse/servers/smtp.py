@@ -2,14 +2,14 @@
 
 aiosmtpd's `SMTP` class speaks the protocol (RFC 5321): it reads command
 lines, keeps the session state, and calls "handler hooks" where a server
-decides something. `SMTPHandler` is those decisions for one `MailServer`:
+decides something. `SMTPHandler` is those decisions for one mail domain:
 
 * ``handle_EHLO``  which extensions to advertise;
 * ``handle_MAIL``  may this session use this sender address?
 * ``handle_RCPT``  is this recipient ours, and may this session relay?
 * ``handle_DATA``  deliver or queue, durably, then answer 250.
 
-Both also obey the server's fault switches (`mailcourse.faults`): a mailbox
+Both also obey the domain's fault switches (`mailcourse.faults`): a mailbox
 switched to "full" gets 452 at RCPT, a temporary failure 451 after DATA.
 
 One mail server has two SMTP endpoints, as real providers do:
@@ -31,15 +31,17 @@ import functools
 import logging
 import warnings
 from base64 import b64decode
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
 from . import SUBMISSION
+from .host import Host
+from ..accounts import Accounts
+from ..faults import Faults
+from ..limits import Limits
 from ..protocols.smtp_replies import enhance
-
-if TYPE_CHECKING:
-    from ..mailserver import MailServer
+from ..tap import Endpoint
 
 
 # aiosmtpd logs every session at INFO and warns about AUTH without TLS. In a
@@ -106,16 +108,36 @@ class LabSMTP(SMTP):
         return self._authenticate("PLAIN", LoginPassword(login, password))
 
 
-class SMTPHandler:
-    """The policy hooks of one mail server's SMTP endpoint (``service`` is submission or mx)."""
+class Receive(Protocol):
+    """What takes responsibility for an accepted message: deliver what is local, queue the rest.
 
-    def __init__(self, server: MailServer, service: str) -> None:
-        self.server = server
+    It returns the queue id (for the 250 reply) once everything is on disk,
+    so it blocks: the handler calls it in a worker thread.
+    """
+
+    def __call__(self, mail_from: str, rcpts: list[str], raw: bytes, *, helo: str, peer: str,
+                 protocol: str, submission: bool) -> str: ...
+
+
+class SMTPHandler:
+    """The policy hooks of one SMTP endpoint of ``host`` (``service`` is submission or mx).
+
+    ``limits`` and ``faults`` are read at each decision, so a lesson that
+    changes one sees the change at the next command.
+    """
+
+    def __init__(self, host: Host, service: str, accounts: Accounts, limits: Limits, faults: Faults,
+                 receive: Receive) -> None:
+        self.host = host
         self.service = service
+        self.accounts = accounts
+        self.limits = limits
+        self.faults = faults
+        self.receive = receive
 
     def authenticator(self, smtp: SMTP, session: Any, envelope: Any, mechanism: str,
                       auth_data: LoginPassword) -> AuthResult:
-        address = self.server.authenticate(auth_data.login.decode("utf-8", "replace"),
+        address = self.accounts.authenticate(auth_data.login.decode("utf-8", "replace"),
                                            auth_data.password.decode("utf-8", "replace"))
         if address is None:
             return AuthResult(success=False, handled=False)
@@ -145,17 +167,16 @@ class SMTPHandler:
 
     async def handle_RCPT(self, smtp: SMTP, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
-        server = self.server
-        if len(envelope.rcpt_tos) >= server.limits.max_recipients:
+        if len(envelope.rcpt_tos) >= self.limits.max_recipients:
             return "452 4.5.3 Too many recipients"
         local, _, domain = address.rpartition("@")
         if not local or not domain or address == "<>" or any(c.isspace() for c in address):
             # RFC 5321 section 4.1.1.3: a recipient is a mailbox, local-part@domain.
             return f"501 5.1.3 <{address.strip('<>')}>: Bad recipient address syntax"  # "<>", not "<<>>"
-        if server.is_local_domain(domain):
-            if not server.has_user(address):
+        if self.accounts.is_local_domain(domain):
+            if not self.accounts.has_user(address):
                 return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
-            fault = server.faults.rcpt_reply(address)  # a mailbox switched to "full" (mailcourse.faults)
+            fault = self.faults.rcpt_reply(address)  # a mailbox switched to "full" (mailcourse.faults)
             if fault is not None:
                 return fault
         elif self.service != SUBMISSION:
@@ -165,7 +186,7 @@ class SMTPHandler:
         return "250 OK"
 
     async def handle_DATA(self, smtp: SMTP, session: Any, envelope: Any) -> str:
-        fault = self.server.faults.data_reply()  # before storing: after a 4yz the client keeps it
+        fault = self.faults.data_reply()  # before storing: after a 4yz the client keeps it
         if fault is not None:
             return fault
         transport = smtp.transport
@@ -173,17 +194,40 @@ class SMTPHandler:
         # A program outside the lab has no device name; its address's name is "localhost".
         peer = conn.client if conn is not None and conn.client != "client" else "localhost"
         receive = functools.partial(
-            self.server.receive,
+            self.receive,
             envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
             helo=session.host_name or "unknown", peer=peer,
             protocol="ESMTPA" if session.authenticated else ("ESMTP" if session.extended_smtp else "SMTP"),
             submission=self.service == SUBMISSION,
         )
         # Writing to disk (with fsync) happens in a worker thread: while it
-        # waits for the disk, the lab's loop goes on serving other sessions.
-        queue_id = await asyncio.get_running_loop().run_in_executor(self.server.lab.disk_executor, receive)
+        # waits for the disk, the host's loop goes on serving other sessions.
+        queue_id = await asyncio.get_running_loop().run_in_executor(self.host.executor, receive)
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
     async def handle_exception(self, error: Exception) -> str:
-        self.server.errors.append(repr(error))
+        self.host.errors.append(repr(error))
         return "451 4.3.0 Local error in processing; please try again later"
+
+
+def smtp_endpoint(host: Host, service: str, accounts: Accounts, limits: Limits, faults: Faults,
+                  receive: Receive) -> Endpoint:
+    """The SMTP ``service`` (submission or mx) of ``host``, behind a tap; accepted mail goes to ``receive``."""
+    handler = SMTPHandler(host, service, accounts, limits, faults, receive)
+
+    def factory() -> LabSMTP:
+        # Read for each new session: a changed limit applies from the next connection on.
+        return LabSMTP(
+            handler,
+            hostname=host.hostname,
+            ident="ESMTP mailcourse",
+            data_size_limit=limits.max_message_size,
+            timeout=limits.idle_timeout,
+            auth_required=service == SUBMISSION,
+            auth_require_tls=False,  # loopback only; STARTTLS comes later
+            authenticator=handler.authenticator,
+            loop=host.loop,
+        )
+
+    busy = b"421 4.7.0 " + host.hostname.encode() + b" Too many connections, try later\r\n"
+    return host.endpoint(service, "SMTP", factory, limits, busy)

@@ -15,17 +15,15 @@ passwords of SMTP AUTH, POP3 PASS and IMAP LOGIN.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from . import WEBMAIL
+from .host import Host
 from ..tap import Endpoint
 from ..trace import MASK, CredentialMask
 from ..webmail import Webmail
-
-if TYPE_CHECKING:
-    from ..mailserver import MailServer
+from ..webmail.views import build_app
 
 
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\n"
@@ -44,11 +42,11 @@ class FormPasswordMask(CredentialMask):
 class WebmailEndpoint(Endpoint):
     """An `Endpoint` whose factory is aiohttp's server, made when the endpoint first starts."""
 
-    def __init__(self, server: MailServer, webmail: Webmail) -> None:
-        super().__init__(server.lab.network, server.hostname, WEBMAIL, "HTTP", self._not_started,
-                         max_connections=server.limits.max_connections, busy_reply=BUSY)
+    def __init__(self, host: Host, webmail: Webmail) -> None:
+        super().__init__(host.network, host.hostname, WEBMAIL, "HTTP", self._not_started,
+                         max_connections=webmail.limits.max_connections, busy_reply=BUSY)
         self.webmail = webmail
-        self._idle_timeout = server.limits.idle_timeout
+        self._idle_timeout = webmail.limits.idle_timeout
         self._runner: web.AppRunner | None = None
 
     @staticmethod
@@ -61,16 +59,15 @@ class WebmailEndpoint(Endpoint):
     async def start(self) -> None:
         if self._runner is None:  # on the lab's loop, the first time only
             # keepalive_timeout: an idle connection is closed after the server's idle timeout.
-            self._runner = web.AppRunner(self.webmail.build_app(), access_log=None,
+            self._runner = web.AppRunner(build_app(self.webmail), access_log=None,
                                          keepalive_timeout=self._idle_timeout)
             await self._runner.setup()
             self.factory = self._runner.server  # type: ignore[assignment]
         await super().start()
 
 
-def webmail_endpoint(server: MailServer) -> WebmailEndpoint:
-    """The webmail endpoint of ``server``, behind a tap like every endpoint of the lab."""
-    webmail = Webmail(server)
-    endpoint = WebmailEndpoint(server, webmail)
+def webmail_endpoint(host: Host, webmail: Webmail) -> WebmailEndpoint:
+    """``webmail`` served on ``host``, behind a tap like every endpoint of the lab."""
+    endpoint = WebmailEndpoint(host, webmail)
     webmail.endpoint = endpoint
     return endpoint

@@ -9,8 +9,9 @@ every click is an HTTP request and response (the lab's trace shows them).
 The pieces, one module each:
 
 * `app`: the `Webmail` object of a server (``server.webmail``): sessions,
-  templates, the extension hook `Webmail.add_view`, the aiohttp application;
-* `views`: the pages, one handler per route (a table of routes is there);
+  templates, the extension hook `Webmail.add_view`, the middlewares;
+* `views`: the pages, one handler per route (a table of routes is there),
+  and `build_app`, the aiohttp application made of them;
 * `sessions`: logins, the session cookie (RFC 6265), CSRF tokens (OWASP), throttling;
 * `security`: Content-Security-Policy and the other protective headers;
 * `sanitize`: cleaning HTML mail with nh3 (Ammonia);

@@ -2,9 +2,12 @@
 
 `Webmail` holds what lives as long as the server: the session table, the
 login throttle, the cache of parsed headers, the templates, and the extra
-pages a notebook adds with `Webmail.add_view`. `Webmail.build_app` makes the
-aiohttp `web.Application`; `mailcourse.servers.webmail` serves it behind the
-lab's tap, so every request and response is in ``lab.trace``.
+pages a notebook adds with `Webmail.add_view`, and the parts of its mail
+server it uses (accounts, store, limits, a Message-ID source, a way to the
+submission port), never the mail server itself. `mailcourse.webmail.views.build_app`
+makes the aiohttp `web.Application` from it; `mailcourse.servers.webmail`
+serves that behind the lab's tap, so every request and response is in
+``lab.trace``. (This module does not import the views: they import it.)
 
 A request goes through, in order:
 
@@ -30,9 +33,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import smtplib
 import threading
 import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -43,11 +48,12 @@ from aiohttp import web
 
 from ..store import StoreError
 from .mailbox import MailboxView, Summary, SummaryCache
-from .security import secure_headers
 from .sessions import LoginThrottle, Session, SessionTable
 
 if TYPE_CHECKING:
-    from ..mailserver import MailServer
+    from ..accounts import Accounts
+    from ..limits import Limits
+    from ..store import MailStore
     from ..tap import Endpoint
 
 HERE = Path(__file__).resolve().parent
@@ -95,7 +101,15 @@ def link(root: str, *segments: object) -> str:
 
 
 class Webmail:
-    """The webmail of one `MailServer`; reach it as ``server.webmail``.
+    """The webmail of one mail server; reach it as ``server.webmail``.
+
+    It is given what it uses: the server's ``hostname``, its ``accounts``
+    (the login form), its ``store`` (every page), its ``limits`` (the largest
+    request), ``new_message_id`` for the mail it writes, ``submission``
+    (``device -> smtplib.SMTP`` connected to the server's own submission
+    port: the webmail sends as a mail program does, see
+    `mailcourse.webmail.compose`) and an ``executor`` for that blocking
+    client.
 
     Extension hook for notebooks::
 
@@ -110,11 +124,19 @@ class Webmail:
     wrong cell). An exception it raises is shown on the page.
     """
 
-    def __init__(self, server: MailServer, *, session_idle_timeout: float = 1800.0) -> None:
-        self.server = server
-        self.title = f"{server.hostname} webmail"
-        self.device = f"webmail.{server.domain}"  # how its SMTP client appears in the trace
-        self.cookie_name = f"webmail-{server.domain}"  # per domain: cookies ignore ports (RFC 6265 8.5)
+    def __init__(self, hostname: str, accounts: Accounts, store: MailStore, limits: Limits, *,
+                 new_message_id: Callable[[], str], submission: Callable[[str], smtplib.SMTP],
+                 executor: Executor | None = None, session_idle_timeout: float = 1800.0) -> None:
+        self.hostname = hostname
+        self.accounts = accounts
+        self.store = store
+        self.limits = limits
+        self.new_message_id = new_message_id
+        self.executor = executor  # None: the loop's default pool
+        self._submission = submission
+        self.title = f"{hostname} webmail"
+        self.device = f"webmail.{accounts.domain}"  # how its SMTP client appears in the trace
+        self.cookie_name = f"webmail-{accounts.domain}"  # per domain: cookies ignore ports (RFC 6265 8.5)
         self.sessions = SessionTable(session_idle_timeout)
         self.throttle = LoginThrottle()
         self.summaries = SummaryCache()
@@ -165,25 +187,11 @@ class Webmail:
 
     def mailbox(self, account: str) -> MailboxView:
         """The `MailboxView` of one account ("jane" or "jane@<domain>"): try a selection in a cell first."""
-        return MailboxView(self.server.store, account.partition("@")[0].lower(), self.summaries)
+        return MailboxView(self.store, account.partition("@")[0].lower(), self.summaries)
 
-    # -- the application ----------------------------------------------------------------
-
-    def build_app(self) -> web.Application:
-        """The aiohttp application (routes in `mailcourse.webmail.views`)."""
-        from . import views
-
-        # The largest request body accepted: a message of the server's largest size, typed into a form.
-        app = web.Application(client_max_size=self.server.limits.max_message_size,
-                              middlewares=[errors, guard])
-        app[WEBMAIL] = self
-        views.add_routes(app)
-
-        async def headers(request: web.Request, response: web.StreamResponse) -> None:
-            secure_headers(response)
-
-        app.on_response_prepare.append(headers)
-        return app
+    def smtp(self) -> smtplib.SMTP:
+        """An SMTP client connected to the server's submission port, as this webmail's device (blocking)."""
+        return self._submission(self.device)
 
     # -- pages --------------------------------------------------------------------------
 

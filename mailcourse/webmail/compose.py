@@ -8,9 +8,11 @@ and hands the message over with MAIL, RCPT and DATA. So the trace shows the
 hop, the submission server applies its rules (who may send, to whom, how
 big), and a refused recipient is refused with the server's own words.
 
+The webmail does not know the mail server: it is given a function that
+returns an SMTP client connected to the submission port (`Webmail.smtp`).
 smtplib blocks, and the lab's loop must never block (it serves every
-session of every server), so `submit` runs in the lab's relay thread pool;
-the HTTP request waits for it without holding up anybody else.
+session of every server), so `submit` runs in a worker thread (the lab's
+relay pool); the HTTP request waits for it without holding up anybody else.
 
 Replies and forwards (RFC 5322 section 3.6.4): a reply gets ``Re:`` in
 front of the subject (once), ``In-Reply-To:`` the original's Message-ID and
@@ -27,15 +29,12 @@ import email.policy
 import email.utils
 import re
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
 
 from .attachments import content_bytes, is_attachment, leaves
 from .mailbox import ReadMessage, plain_text
-
-if TYPE_CHECKING:
-    from ..mailserver import MailServer
 
 ANSWERED = "\\Answered"
 FORWARDED = "$Forwarded"
@@ -133,12 +132,12 @@ class Submission:
         return bool(self.accepted) and not self.error
 
 
-def submit(server: MailServer, device: str, login: str, password: str, sender: str,
+def submit(connect: Callable[[], smtplib.SMTP], hostname: str, login: str, password: str, sender: str,
            rcpts: list[str], raw: bytes) -> Submission:
-    """One SMTP submission session on behalf of ``device`` (blocking: run it in a worker thread)."""
+    """One SMTP submission session to ``hostname`` on a client from ``connect`` (blocking: run it in a worker thread)."""
     result = Submission()
     try:
-        with server.lab.smtp(device, server.submission) as client:
+        with connect() as client:
             client.ehlo()
             client.login(login, password)
             try:
@@ -147,11 +146,12 @@ def submit(server: MailServer, device: str, login: str, password: str, sender: s
                 refused = e.recipients
             result.refused = {r: f"{code} {text.decode('utf-8', 'replace')}" for r, (code, text) in refused.items()}
             result.accepted = [r for r in rcpts if r not in result.refused]
-            result.reply = client.data_reply
+            # The lab's client keeps the reply to DATA, with the queue id (mailcourse.clients.smtp).
+            result.reply = getattr(client, "data_reply", "")
     except smtplib.SMTPResponseException as e:
         result.error = f"{e.smtp_code} {e.smtp_error.decode('utf-8', 'replace')}"
     except (smtplib.SMTPException, OSError) as e:
-        result.error = f"cannot reach {server.hostname}'s submission port: {e}"
+        result.error = f"cannot reach {hostname}'s submission port: {e}"
     if result.error:
         result.accepted = []
     return result

@@ -47,7 +47,7 @@ from functools import partial
 from aiohttp import web
 
 from ..store import INBOX
-from .app import SESSION, STYLESHEET, link, relative_root, webmail_of
+from .app import SESSION, STYLESHEET, WEBMAIL, Webmail, errors, guard, link, relative_root, webmail_of
 from .attachments import (
     content_bytes,
     content_disposition,
@@ -76,13 +76,27 @@ from .mailbox import (
     read_message,
 )
 from .sanitize import html_document
-from .security import DOWNLOAD_CSP, MAIL_CSP
+from .security import DOWNLOAD_CSP, MAIL_CSP, secure_headers
 from .sessions import Session, cookie_header, expired_cookie_header
 
 PAGE_SIZE = 25
 TRASH = "Trash"
 SENT = "Sent"
 MAX_QUERY = 200  # characters of a search
+
+
+def build_app(webmail: Webmail) -> web.Application:
+    """The aiohttp application of ``webmail``: the middlewares of `mailcourse.webmail.app`, these routes."""
+    # The largest request body accepted: a message of the server's largest size, typed into a form.
+    app = web.Application(client_max_size=webmail.limits.max_message_size, middlewares=[errors, guard])
+    app[WEBMAIL] = webmail
+    add_routes(app)
+
+    async def headers(request: web.Request, response: web.StreamResponse) -> None:
+        secure_headers(response)
+
+    app.on_response_prepare.append(headers)
+    return app
 
 
 def add_routes(app: web.Application) -> None:
@@ -127,7 +141,7 @@ def see_other(request: web.Request, *segments: object, query: str = "") -> web.R
 def folder_of(request: web.Request, name: str | None = None) -> str:
     """A folder of this user named in the request, or 404: only names the store lists count."""
     name = request.match_info["folder"] if name is None else name
-    folders = webmail_of(request).server.store.folders(account_of(request))
+    folders = webmail_of(request).store.folders(account_of(request))
     if name.upper() == INBOX:
         return INBOX
     if name not in folders:
@@ -138,7 +152,7 @@ def folder_of(request: web.Request, name: str | None = None) -> str:
 def message_ref(request: web.Request) -> tuple[str, int]:
     folder = folder_of(request)
     uid = int(request.match_info["uid"])
-    if not any(info.uid == uid for info in webmail_of(request).server.store.list(account_of(request), folder)):
+    if not any(info.uid == uid for info in webmail_of(request).store.list(account_of(request), folder)):
         raise web.HTTPNotFound(text=f"There is no message {uid} in {folder}.")
     return folder, uid
 
@@ -149,17 +163,17 @@ def parse_ref(request: web.Request, ref: str) -> tuple[str, int]:
     if not uid.isdigit() or len(uid) > 10:
         raise web.HTTPNotFound(text="There is no such message.")
     folder = folder_of(request, folder)
-    if not any(i.uid == int(uid) for i in webmail_of(request).server.store.list(account_of(request), folder)):
+    if not any(i.uid == int(uid) for i in webmail_of(request).store.list(account_of(request), folder)):
         raise web.HTTPNotFound(text=f"There is no message {uid} in {folder}.")
     return folder, int(uid)
 
 
 def load(request: web.Request, folder: str, uid: int) -> ReadMessage:
-    return read_message(webmail_of(request).server.store.get(account_of(request), uid, folder))
+    return read_message(webmail_of(request).store.get(account_of(request), uid, folder))
 
 
 def set_flag(request: web.Request, folder: str, uid: int, flag: str, on: bool = True) -> None:
-    store = webmail_of(request).server.store
+    store = webmail_of(request).store
     account = account_of(request)
     for info in store.list(account, folder):
         if info.uid == uid and (flag in info.flags) != on:
@@ -210,24 +224,23 @@ async def login_form(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     webmail = webmail_of(request)
-    server = webmail.server
     form = await request.post()
     username = form_text(form, "username", 254).strip()
     password = form_text(form, "password", 1024)
-    user = username.lower() if "@" in username else f"{username.lower()}@{server.domain}"
+    user = webmail.accounts.address(username)
     client = request.remote or "unknown"
     wait = webmail.throttle.retry_after(user, client)
     if wait is not None:
         return login_page(request, status=429, username=username, retry_after=wait,
                           error=f"Too many failed logins. Wait {wait} seconds, then try again.")
-    address = server.authenticate(username, password)
+    address = webmail.accounts.authenticate(username, password)
     if address is None:
         webmail.throttle.failed(user, client)
         return login_page(request, status=401, username=username,
                           error="Wrong user name or password. (The lab's logins are printed by the notebook.)")
     webmail.throttle.succeeded(user)
     account = address.partition("@")[0]
-    server.store.create_special_use_folders(account)  # Sent, Drafts, Trash, as IMAP's LOGIN does
+    webmail.store.create_special_use_folders(account)  # Sent, Drafts, Trash, as IMAP's LOGIN does
     # A new session for the logged-in user, never the anonymous one: no session fixation.
     webmail.sessions.drop(request[SESSION])
     session = webmail.sessions.create(account, address, password)
@@ -259,7 +272,7 @@ async def mailbox(request: web.Request) -> web.Response:
     webmail = webmail_of(request)
     folder = folder_of(request)
     view = webmail.mailbox(account_of(request))
-    total = len(webmail.server.store.list(account_of(request), folder))
+    total = len(webmail.store.list(account_of(request), folder))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = page_number(request, pages)
     shown, total = view.page(folder, page, PAGE_SIZE)  # newest first
@@ -274,9 +287,9 @@ async def show_message(request: web.Request) -> web.Response:
     message = load(request, folder, uid)
     set_flag(request, folder, uid, SEEN)  # the documented exception to "GET changes nothing"
     flagged = any(i.uid == uid and FLAGGED in i.flags
-                  for i in webmail.server.store.list(account_of(request), folder))
+                  for i in webmail.store.list(account_of(request), folder))
     ref = urllib.parse.quote(f"{folder}/{uid}", safe="/")
-    others = [name for name in webmail.server.store.folders(account_of(request)) if name != folder]
+    others = [name for name in webmail.store.folders(account_of(request)) if name != folder]
     return webmail.render(request, "message.html", title=message.subject or "(no subject)", folder=folder,
                           uid=uid, message=message, ref=ref, flagged=flagged, others=others, current=folder,
                           in_trash=folder == TRASH)
@@ -315,7 +328,7 @@ async def message_part(request: web.Request) -> web.Response:
 async def message_headers(request: web.Request) -> web.Response:
     webmail = webmail_of(request)
     folder, uid = message_ref(request)
-    raw = webmail.server.store.get(account_of(request), uid, folder)
+    raw = webmail.store.get(account_of(request), uid, folder)
     end = raw.find(b"\r\n\r\n")
     header = raw if end < 0 else raw[:end]
     return webmail.render(request, "headers.html", title="Headers", folder=folder, uid=uid, current=folder,
@@ -325,7 +338,7 @@ async def message_headers(request: web.Request) -> web.Response:
 async def message_raw(request: web.Request) -> web.Response:
     webmail = webmail_of(request)
     folder, uid = message_ref(request)
-    raw = webmail.server.store.get(account_of(request), uid, folder)
+    raw = webmail.store.get(account_of(request), uid, folder)
     return web.Response(body=raw, headers={"Content-Type": "text/plain; charset=utf-8",
                                            "X-Content-Type-Options": "nosniff"})
 
@@ -333,7 +346,7 @@ async def message_raw(request: web.Request) -> web.Response:
 # -- changing the mailbox -------------------------------------------------------------------------
 
 async def delete(request: web.Request) -> web.Response:
-    store = webmail_of(request).server.store
+    store = webmail_of(request).store
     account = account_of(request)
     folder, uid = message_ref(request)
     if folder == TRASH:
@@ -347,7 +360,7 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def move(request: web.Request) -> web.Response:
-    store = webmail_of(request).server.store
+    store = webmail_of(request).store
     folder, uid = message_ref(request)
     target = folder_of(request, form_text(await request.post(), "to", 200))
     if target != folder:
@@ -379,7 +392,6 @@ async def compose(request: web.Request) -> web.Response:
 
 async def send(request: web.Request) -> web.Response:
     webmail = webmail_of(request)
-    server = webmail.server
     session = session_of(request)
     form = await request.post()
     draft = Draft(to=form_text(form, "to"), cc=form_text(form, "cc"), subject=form_text(form, "subject"),
@@ -391,17 +403,17 @@ async def send(request: web.Request) -> web.Response:
     # A reply or forward names its original as "<folder>/<uid>"; the headers are taken from the store.
     at = parse_ref(request, draft.reply or draft.forward) if draft.reply or draft.forward else None
     original = load(request, *at) if at is not None else None
-    raw = build_message(session.address or "", draft, server.lab.new_message_id(server.domain), original)
-    # smtplib blocks: in the lab's relay pool, while the loop serves everybody else.
+    raw = build_message(session.address or "", draft, webmail.new_message_id(), original)
+    # smtplib blocks: in a worker thread, while the loop serves everybody else.
     result = await asyncio.get_running_loop().run_in_executor(
-        server.lab.relay_executor,
-        partial(submit, server, webmail.device, session.address or "", session.password or "",
+        webmail.executor,
+        partial(submit, webmail.smtp, webmail.hostname, session.address or "", session.password or "",
                 session.address or "", rcpts, raw))
     if not result.sent:
         return webmail.render(request, "compose.html", status=422, title="Compose", draft=draft,
                               refused=result.refused, error=result.error or "The server refused every recipient.")
-    server.store.create_folder(account_of(request), SENT)
-    server.store.deliver(account_of(request), raw, SENT, {SEEN})  # our copy, as a mail program APPENDs it
+    webmail.store.create_folder(account_of(request), SENT)
+    webmail.store.deliver(account_of(request), raw, SENT, {SEEN})  # our copy, as a mail program APPENDs it
     if at is not None:
         set_flag(request, *at, ANSWERED if draft.reply else FORWARDED)
     notice = f"Message sent to {', '.join(result.accepted)}."
