@@ -1,7 +1,7 @@
 """Fixtures shared by several test files. (Append new sections; keep each self-contained.)"""
 from __future__ import annotations
 
-# -- `python -m mailcourse serve` in a subprocess (tests/test_cli.py, tests/test_real_clients.py) --------
+# -- `python -m mailcourse serve` in a subprocess (tests/cli/test_cli.py, tests/servers/test_real_clients.py) --------
 
 import json
 import os

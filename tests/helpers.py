@@ -284,7 +284,7 @@ def program(name: str) -> str:
     return found
 
 
-# -- exercise checks (tests/test_exercises_*.py) -------------------------------------------------------
+# -- exercise checks (tests/exercises/test_exercises_*.py) -------------------------------------------------------
 
 def check_fails(call: Callable[..., None], *args: object, **kwargs: object) -> str:
     """What an exercise check says when it refuses an answer (it must refuse it)."""

@@ -5,7 +5,7 @@
     lab, mailserver, clienthost, queue, clients/   the miniature internet
     tap, trace                the wire
     servers/, webmail/        asyncio adapters, given narrow parts
-    protocols/                sans-I/O (tests/test_protocols_pure.py)
+    protocols/                sans-I/O (tests/protocols/test_protocols_pure.py)
     store, message, errors, limits, ...   leaves
 
 Two rules are checked here: no module imports another that (directly or

@@ -2,7 +2,7 @@
 
 These tests read the .ipynb files and run nothing, so they take a moment.
 nbval (see the Makefile) checks that the outputs are what the code prints;
-tests/test_exercises.py checks that the exercises work.
+tests/exercises/test_exercises.py checks that the exercises work.
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ CLASSIC_DOMAINS = {"someplace.org", "somewhereelse.com"}
 def submit(endpoint: tuple[str, int], login: str, password: str, to: str, subject: str) -> None:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = login, to, subject
-    msg.set_content("Sent by tests/test_cli.py\n")
+    msg.set_content("Sent by tests/cli/test_cli.py\n")
     with smtplib.SMTP(*endpoint, timeout=10) as client:
         client.login(login, password)
         client.send_message(msg)

@@ -20,7 +20,7 @@ from mailcourse.viz.access import (
     side_by_side,
 )
 
-OUTPUT = Path(__file__).resolve().parents[1] / "test-output" / "viz"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "viz"
 JANE = "jane@somewhereelse.com"
 
 

@@ -26,7 +26,7 @@ from mailcourse import Lab
 from mailcourse.exercises import ExerciseError
 from mailcourse.cli.student import lessons, strip_regions, student_notebook, write_student_notebooks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 JOE, JANE = "joe@someplace.org", "jane@somewhereelse.com"
 

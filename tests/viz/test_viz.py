@@ -19,7 +19,7 @@ from mailcourse.trace import C2S, S2C, Trace
 from mailcourse.viz import Diagram, ladder, topology
 from mailcourse.viz.ladder import fold, preview
 
-OUTPUT = Path(__file__).resolve().parents[1] / "test-output" / "viz"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "viz"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CLASSIC = ["joe-laptop", "mail.someplace.org", "mail.somewhereelse.com"]
 
