@@ -40,7 +40,8 @@ it ends where that request starts. And when the server has answered, the
 request was complete as far as the server was concerned (`end_message`).
 
 `exchanges` pairs each request with its response (responses come in the
-order of the requests, RFC 9112 section 9.3.2). This module does no I/O.
+order of the requests, RFC 9112 section 9.3.2), with the reader of
+`mailcourse.protocols.exchanges`. This module does no I/O.
 """
 from __future__ import annotations
 
@@ -299,10 +300,12 @@ def read_messages(data: bytes, kind: str, methods: list[str] | None = None) -> l
 
 def exchanges(sent: bytes, received: bytes) -> list[HttpExchange]:
     """The requests a client sent, each with its response, in order (RFC 9112 section 9.3.2)."""
+    from .exchanges import C2S, S2C, read_http  # it reads what this module frames
+
     requests = read_messages(sent, REQUEST)
-    responses = [r for r in read_messages(received, RESPONSE, [r.method for r in requests])
-                 if r.status is None or r.status >= 200]  # interim 1xx responses answer nothing yet
-    return [HttpExchange(r, responses[n] if n < len(responses) else None) for n, r in enumerate(requests)]
+    responses = read_messages(received, RESPONSE, [r.method for r in requests])
+    messages = [(C2S, r) for r in requests] + [(S2C, r) for r in responses]
+    return [HttpExchange(e.request, e.response) for e in read_http(messages) if e.request is not None]
 
 
 def body_summary(message: HttpMessage) -> str:
