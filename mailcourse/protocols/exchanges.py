@@ -297,8 +297,10 @@ class _SmtpReader(_Reader):
             exchange, part = self.reply
             part.lines.append(line)
         else:
-            # The first reply is the greeting (section 3.1): the server speaks first.
-            exchange = self.waiting[0] if self.waiting and self.greeted else self.unasked(line, at)
+            # The server speaks first (section 3.1): its 220 greeting answers no command, even if
+            # a client talked early. A reply with no command waiting answers none either (a 421).
+            greeting = not self.greeted and line.startswith("220")
+            exchange = self.waiting[0] if self.waiting and not greeting else self.unasked(line, at)
             if exchange.parts[-1].at != at:
                 kind = CHALLENGE if match and match.group(1) == "334" else REPLY
                 exchange.parts.append(Part(S2C, kind, [line], at))
