@@ -65,8 +65,6 @@ MESSAGE = "message"  # SMTP: the mail data between 354 and "."
 PUSHED = "pushed"  # IMAP: untagged responses sent while the client idles
 CIPHERTEXT = "ciphertext"  # after STARTTLS / STLS: one run of opaque lines in one direction
 
-PROTOCOLS = ("SMTP", "POP3", "IMAP", "HTTP", "LOCAL")
-
 
 @dataclass
 class Part:
