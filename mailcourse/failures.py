@@ -368,17 +368,26 @@ class _Stage:
 
     def exchange(self, sessions: list[Connection], also: Callable[[str], bool] | None = None
                  ) -> list[tuple[str, str]]:
-        """(client line, reply) for each failure reply (4yz, 5yz) in ``sessions``, once each."""
+        """(client line, reply) for each failure reply (4yz, 5yz) in ``sessions``, once each.
+
+        The client line is the last one the client sent in the exchange before
+        that reply: the command, a SASL response, or the "." that ends a
+        message. A client that pipelines (RFC 2920) sends MAIL, RCPT and DATA
+        before the first reply comes, so the reply is paired with the command
+        it answers, not with the line that happened to go out last.
+        """
         pairs: list[tuple[str, str]] = []
         for conn in sessions:
-            last = ""
-            for direction, line in self.lab.trace.lines(conn):
-                if direction == C2S:
-                    last = line
-                    continue
-                failed = line[:1] in ("4", "5") or (also is not None and also(line))
-                if failed and (last, line) not in pairs:
-                    pairs.append((last, line))
+            for exchange in self.lab.trace.exchanges(conn):
+                sent = ""
+                for part in exchange.parts:
+                    if part.direction == C2S:
+                        sent = part.lines[-1]
+                        continue
+                    for line in part.lines:
+                        failed = line[:1] in ("4", "5") or (also is not None and also(line))
+                        if failed and (sent, line) not in pairs:
+                            pairs.append((sent, line))
         return pairs
 
     def queue_log(self, queue_id: str) -> list[str]:

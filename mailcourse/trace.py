@@ -45,9 +45,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .protocols import http
-
-C2S = "c2s"  # client to server
-S2C = "s2c"  # server to client
+from .protocols.exchanges import C2S, S2C, MESSAGE, Exchange, read_exchanges, read_http
 
 MASK = b"********"
 
@@ -283,23 +281,26 @@ class Trace:
                     for line in http.message_lines(message)]
         return list(_lines(events))
 
+    def exchanges(self, connection: Connection) -> list[Exchange]:
+        """The session read back: the greeting, then each command with its replies (`protocols.exchanges`).
+
+        An HTTP session gives each request with its response (RFC 9112 section 9.3).
+        """
+        if connection.protocol.upper() == "HTTP":
+            return read_http(_http_messages(self.filter(connection, kind="data")))
+        return read_exchanges(connection.protocol, self.lines(connection))
+
     def http_exchanges(self, connection: Connection) -> list[http.HttpExchange]:
         """The requests of one HTTP session, each with its response, in order (RFC 9112 section 9.3)."""
-        exchanges: list[http.HttpExchange] = []
-        for direction, message in _http_messages(self.filter(connection, kind="data")):
-            if direction == C2S:
-                exchanges.append(http.HttpExchange(message, None))
-            elif message.status is not None and message.status >= 200:  # a 1xx response is interim
-                waiting = next((e for e in exchanges if e.response is None), None)
-                if waiting is not None:
-                    waiting.response = message
-        return exchanges
+        return [http.HttpExchange(e.request, e.response) for e in self.exchanges(connection)
+                if e.request is not None]
 
     def transcript(self, sessions: Connection | Iterable[Connection] | None = None,
                    max_body_lines: int | None = None) -> str:
         """The classic textbook transcript (``C:`` client, ``S:`` server) of sessions.
 
-        ``max_body_lines`` shortens long message bodies; by default every line is shown.
+        ``max_body_lines`` shortens long message bodies (the text between
+        SMTP's 354 and its "."); by default every line is shown.
         """
         if sessions is None:
             sessions = self.sessions()
@@ -308,18 +309,18 @@ class Trace:
         blocks = []
         for conn in sessions:
             out = [f"--- session {conn.id}: {conn.label} ---"]
-            body_lines, in_data = 0, False
-            for direction, line in self.lines(conn):
-                if direction == C2S and in_data and line != ".":
-                    body_lines += 1
-                    if max_body_lines is not None and body_lines > max_body_lines:
-                        if body_lines == max_body_lines + 1:
-                            out.append("C: ...")
-                        continue
-                if direction == S2C and line.startswith("354"):
-                    in_data, body_lines = True, 0
-                elif direction == C2S and line == ".":
-                    in_data = False
+            lines = self.lines(conn)
+            hidden: set[int] = set()  # the places of the message lines left out
+            if max_body_lines is not None and conn.protocol.upper() == "SMTP":  # a message after 354
+                for exchange in read_exchanges(conn.protocol, lines):
+                    text = [part.at + i for part in exchange.parts if part.kind == MESSAGE
+                            for i, line in enumerate(part.lines) if line != "."]  # "." ends it
+                    hidden.update(text[max_body_lines:])
+            for at, (direction, line) in enumerate(lines):
+                if at in hidden:
+                    if at - 1 not in hidden:
+                        out.append("C: ...")
+                    continue
                 out.append(("C: " if direction == C2S else "S: ") + line)
             blocks.append("\n".join(out))
         return "\n\n".join(blocks)

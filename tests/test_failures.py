@@ -450,3 +450,25 @@ def test_provoke_explains_a_wrong_name_or_option(lab):
         provoke(lab, "unknown_user", clear_after=2)
     with pytest.raises(LabError, match="submission"):
         provoke(lab, "too_large", at="somewhere")
+
+
+def test_a_failure_reply_is_paired_with_the_command_it_answers_when_the_client_pipelines():
+    # RFC 2920 section 3: MAIL, RCPT, RCPT and DATA go out together, the replies come in that order.
+    from types import SimpleNamespace
+
+    from mailcourse.failures import _Stage
+    from mailcourse.trace import C2S, S2C, Trace
+
+    trace = Trace()
+    conn = trace.open("SMTP", "mx", "mail.somewhereelse.com", ("127.0.0.1", 40000))
+    for direction, data in [(S2C, b"220 mx ESMTP\r\n"), (C2S, b"EHLO a\r\n"), (S2C, b"250-mx\r\n250 PIPELINING\r\n"),
+                            (C2S, b"MAIL FROM:<joe@someplace.org>\r\nRCPT TO:<nobody@somewhereelse.com>\r\n"
+                                  b"RCPT TO:<jane@somewhereelse.com>\r\nDATA\r\n"),
+                            (S2C, b"250 2.1.0 Ok\r\n550 5.1.1 <nobody@somewhereelse.com>: User unknown\r\n"
+                                  b"250 2.1.5 Ok\r\n354 go ahead\r\n"),
+                            (C2S, b"Subject: x\r\n\r\nhi\r\n.\r\n"), (S2C, b"451 4.3.0 try later\r\n")]:
+        trace.data(conn, direction, data, len(data))
+    stage = SimpleNamespace(lab=SimpleNamespace(trace=trace))
+    assert _Stage.exchange(stage, [conn]) == [  # type: ignore[arg-type]
+        ("RCPT TO:<nobody@somewhereelse.com>", "550 5.1.1 <nobody@somewhereelse.com>: User unknown"),
+        (".", "451 4.3.0 try later")]

@@ -203,11 +203,7 @@ def test_concurrent_deliveries_get_distinct_uids(store):
             errors.append(e)
 
     threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
-        assert not th.is_alive(), "a thread is still busy after 60 s: a deadlock in the store?"
+    run_all(threads)
     assert errors == []
     assert sorted(results) == list(range(1, 401))
     for uid, raw in results.items():
@@ -215,6 +211,15 @@ def test_concurrent_deliveries_get_distinct_uids(store):
     assert len(files(store)) == 400
     again = MailStore(store.root)
     assert {m.uid: again.get("joe", m.uid) for m in again.list("joe")} == results
+
+
+def run_all(threads: list[threading.Thread]) -> None:
+    """Start the threads and wait for them; one still busy after a minute is a deadlock in the store."""
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+        assert not th.is_alive(), "a thread is still busy after 60 s: a deadlock in the store?"
 
 
 def test_concurrent_readers_and_flag_changes(store):
@@ -239,11 +244,7 @@ def test_concurrent_readers_and_flag_changes(store):
             errors.append(e)
 
     threads = [threading.Thread(target=f, daemon=True) for f in (flagger, reader, reader)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
-        assert not th.is_alive(), "a thread is still busy after 60 s: a deadlock in the store?"
+    run_all(threads)
     assert errors == []
 
 

@@ -7,13 +7,11 @@ back from the trace.
 """
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, NoReturn
 
 from ..message import parse
-from ..trace import C2S
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -131,63 +129,24 @@ def _address(argument: str) -> str:
     return argument[start + 1:end].strip() if 0 <= start < end else argument.split(":", 1)[-1].strip()
 
 
-@dataclass
-class _Exchange:
-    """One command and the server's final reply to it, as the trace shows them."""
-
-    verb: str  # "MAIL", "RCPT", ...; "END-OF-DATA" for the message text and its final "."
-    argument: str
-    reply: str  # the final line of the reply, e.g. "550 5.1.1 <bob@...>: ..."
-    body: list[str] = field(default_factory=list)  # for END-OF-DATA: the lines as they crossed
-
-
-def _exchanges(lab: Lab, conn: Connection) -> list[_Exchange]:
-    """The commands of one session, each with its reply, in order.
-
-    Replies are matched to commands in order, one final reply (``250 ...``,
-    not ``250-...``) per command, which is what RFC 5321 section 4.2 and
-    pipelining (RFC 2920) guarantee. A command still waiting for its reply
-    is left out.
-    """
-    found: list[_Exchange] = []
-    waiting: deque[_Exchange] = deque()  # commands sent, reply not yet seen
-    body: list[str] | None = None  # the message text, while inside DATA
-    for direction, line in lab.trace.lines(conn):
-        if direction == C2S:
-            if body is not None:
-                if line == ".":
-                    waiting.append(_Exchange("END-OF-DATA", "", "", body))
-                    body = None
-                else:
-                    body.append(line)
-                continue
-            verb, _, argument = line.partition(" ")
-            waiting.append(_Exchange(verb.upper(), argument, ""))
-            continue
-        if (len(line) > 3 and line[3] == "-") or not waiting:
-            continue  # a continuation line, or the greeting
-        exchange = waiting.popleft()
-        exchange.reply = line
-        found.append(exchange)
-        if exchange.verb == "DATA" and line.startswith("354"):
-            body = []
-    return found
-
-
 def _transactions(lab: Lab) -> list[_Transaction]:
     """Every mail transaction that reached its final ".", accepted or not, in order."""
     found: list[_Transaction] = []
     for conn in lab.trace.sessions(protocol="SMTP"):
         current: _Transaction | None = None
-        for exchange in _exchanges(lab, conn):
-            verb, positive = exchange.verb, exchange.reply[:1] == "2"
+        for exchange in lab.trace.exchanges(conn):
+            verb, replies = exchange.verb, exchange.replies
+            if not replies:
+                continue  # still waiting for its reply (or the greeting, which has no verb)
+            positive = replies[0][-1][:1] == "2"  # DATA's first reply is 354: the message comes next
             if verb == "MAIL":
                 current = _Transaction(conn, _address(exchange.argument)) if positive else None
             elif verb == "RCPT" and current is not None:
                 (current.rcpts if positive else current.refused).append(_address(exchange.argument))
-            elif verb == "END-OF-DATA" and current is not None:
-                current.body = exchange.body
-                current.accepted = exchange.reply.startswith("250")
+            elif verb == "DATA" and current is not None and exchange.data is not None and len(replies) > 1:
+                # The reply after the message's "." says whether the message was accepted.
+                current.body = exchange.data
+                current.accepted = exchange.final.startswith("250")
                 found.append(current)
                 current = None
             elif verb in ("RSET", "EHLO", "HELO"):

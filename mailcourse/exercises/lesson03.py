@@ -4,7 +4,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from .common import ANN, JANE, JOE, _address, _correct, _exchanges, _find, _transactions, _where_is, _wrong
+from .common import ANN, JANE, JOE, _address, _correct, _find, _transactions, _where_is, _wrong
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -29,10 +29,11 @@ def refused_at_rcpt(lab: Lab) -> None:
     ours = lab.server("someplace.org")
     tried: list[tuple[Connection, str, str]] = []  # (session, recipient, reply)
     for conn in lab.trace.sessions(protocol="SMTP"):
-        for exchange in _exchanges(lab, conn):
+        for exchange in lab.trace.exchanges(conn):
             rcpt = _address(exchange.argument).lower()
-            if exchange.verb == "RCPT" and rcpt.endswith("@someplace.org") and not ours.has_user(rcpt):
-                tried.append((conn, rcpt, exchange.reply))
+            if (exchange.verb == "RCPT" and exchange.complete and rcpt.endswith("@someplace.org")
+                    and not ours.has_user(rcpt)):
+                tried.append((conn, rcpt, exchange.final))
     if not tried:
         _wrong("The trace shows no RCPT TO for an address at someplace.org that has no account. "
                "Name bob@someplace.org as a recipient, in a session you open yourself.")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..message import parse
 
-from .common import JANE, _address, _correct, _exchanges, _find, _same_subject, _where_is, _wrong
+from .common import JANE, _address, _correct, _find, _same_subject, _where_is, _wrong
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -101,9 +101,9 @@ def arrived_after_retry(lab: Lab) -> None:
         _wrong("jane has the message, but joe's provider delivered it at the first attempt: her mailbox "
                "was not full when it tried. Switch it to full before joe sends.")
     full = any(exchange.verb == "RCPT" and _address(exchange.argument).lower() == JANE
-               and exchange.reply.startswith("452")
+               and exchange.final.startswith("452")
                for conn in lab.trace.sessions(protocol="SMTP", service="mx")
-               if conn.server == jane_server.hostname for exchange in _exchanges(lab, conn))
+               if conn.server == jane_server.hostname for exchange in lab.trace.exchanges(conn))
     if not full:
         _wrong("The message was retried, but jane's server never answered 452 to it: something else "
                "delayed it (was a server offline?). Switch jane's mailbox to full.")

@@ -2,102 +2,30 @@
 from __future__ import annotations
 
 import re
-from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from ..trace import C2S
 
 from .common import _correct, _wrong
 
 if TYPE_CHECKING:
     from ..lab import Lab
+    from ..protocols.exchanges import Exchange
     from ..trace import Connection
 
 __all__ = ["size_line", "phone_keeps_mail", "only_new_messages"]
 
 
-@dataclass
-class _Pop3Exchange:
-    """One POP3 command and the server's response to it, as the trace shows them.
-
-    The greeting is an exchange too, with an empty ``verb``: the server's
-    first words answer no command (RFC 1939 section 4).
-    """
-
-    verb: str  # "STAT", "LIST", ...; "" for the greeting
-    argument: str
-    status: str = ""  # the status line, "+OK ..." or "-ERR ..."
-    lines: list[str] = field(default_factory=list)  # a multi-line response, as on the wire, without its "."
-
-    @property
-    def ok(self) -> bool:
-        return self.status.startswith("+OK")
-
-    @property
-    def number(self) -> int | None:
-        """The message number the command names (``RETR 2``, ``LIST 2``...), if any."""
-        first = self.argument.split()[:1]
-        return int(first[0]) if first and first[0].isdigit() else None
+def _answered(lab: Lab, conn: Connection) -> list[Exchange]:
+    """The greeting and the commands of one POP3 session that got their status line (`Trace.exchanges`)."""
+    return [exchange for exchange in lab.trace.exchanges(conn) if exchange.final]
 
 
-def _multi_line(exchange: _Pop3Exchange) -> bool:
-    """Does a positive answer to this command go on over several lines?
-
-    RETR and TOP send a message, CAPA a list of capabilities; LIST and UIDL
-    send a listing only when asked about every message (RFC 1939 sections
-    5 and 7, RFC 2449 section 5). Everything else is one line.
-    """
-    if exchange.verb in ("RETR", "TOP", "CAPA"):
-        return True
-    return exchange.verb in ("LIST", "UIDL") and not exchange.argument.strip()
+def _number(exchange: Exchange) -> int | None:
+    """The message number the command names (``RETR 2``, ``LIST 2``...), if any."""
+    first = exchange.argument.split()[:1]
+    return int(first[0]) if first and first[0].isdigit() else None
 
 
-def _pop3_exchanges(lab: Lab, conn: Connection) -> list[_Pop3Exchange]:
-    """The greeting and the commands of one POP3 session, each with its response, in order.
-
-    A server answers commands in the order they came, pipelined or not
-    (RFC 2449 section 6.6), so responses are matched to commands in order. A
-    ``+ `` line is a SASL challenge (RFC 5034 section 4): the client's next
-    line answers it and is no command. A command still waiting for its
-    response is left out.
-    """
-    found: list[_Pop3Exchange] = []
-    waiting: deque[_Pop3Exchange] = deque()
-    reading: _Pop3Exchange | None = None  # the multi-line response being read
-    challenged = greeted = False
-    for direction, line in lab.trace.lines(conn):
-        if direction == C2S:
-            if challenged:
-                challenged = False  # the answer to a challenge (masked by the tap)
-                continue
-            verb, _, argument = line.partition(" ")
-            waiting.append(_Pop3Exchange(verb.upper(), argument.strip()))
-            continue
-        if reading is not None:
-            if line == ".":
-                reading = None
-            else:
-                reading.lines.append(line)
-            continue
-        if not greeted:
-            greeted = True
-            found.append(_Pop3Exchange("", "", line))
-            continue
-        if line == "+" or line.startswith("+ "):
-            challenged = True
-            continue
-        if not waiting:
-            continue
-        exchange = waiting.popleft()
-        exchange.status = line
-        found.append(exchange)
-        if exchange.ok and _multi_line(exchange):
-            reading = exchange
-    return found
-
-
-def _deleted_at_quit(exchanges: list[_Pop3Exchange]) -> list[int]:
+def _deleted_at_quit(exchanges: list[Exchange]) -> list[int]:
     """The message numbers a session really deleted: marked by DELE, not undone by RSET, then QUIT.
 
     RFC 1939 section 6: the server removes marked messages only in the
@@ -105,8 +33,8 @@ def _deleted_at_quit(exchanges: list[_Pop3Exchange]) -> list[int]:
     """
     marked: list[int] = []
     for exchange in exchanges:
-        if exchange.verb == "DELE" and exchange.ok and exchange.number is not None:
-            marked.append(exchange.number)
+        if exchange.verb == "DELE" and exchange.ok and (number := _number(exchange)) is not None:
+            marked.append(number)
         elif exchange.verb == "RSET" and exchange.ok:
             marked = []
         elif exchange.verb == "QUIT" and exchange.ok:
@@ -114,7 +42,7 @@ def _deleted_at_quit(exchanges: list[_Pop3Exchange]) -> list[int]:
     return []
 
 
-def _ended(exchanges: list[_Pop3Exchange]) -> bool:
+def _ended(exchanges: list[Exchange]) -> bool:
     return any(e.verb == "QUIT" for e in exchanges)
 
 
@@ -135,14 +63,14 @@ def size_line(lab: Lab, answer: Any) -> None:
     """Exercise: copy the server's line that gives the size of message 2 before it is downloaded."""
     line = _server_line(answer, "the transcript", "the client sent it. The size comes from the server.")
     sent = False
-    contexts: list[tuple[_Pop3Exchange, str]] = []  # (exchange, "greeting" | "status" | "listing")
+    contexts: list[tuple[Exchange, str]] = []  # (exchange, "greeting" | "status" | "listing")
     for conn in lab.trace.sessions(protocol="POP3"):
-        for exchange in _pop3_exchanges(lab, conn):
+        for exchange in _answered(lab, conn):
             if exchange.verb and line.casefold() == f"{exchange.verb} {exchange.argument}".strip().casefold():
                 sent = True
-            if exchange.status.strip() == line:
+            if exchange.final.strip() == line:
                 contexts.append((exchange, "status" if exchange.verb else "greeting"))
-            if line in (item.strip() for item in exchange.lines):
+            if line in (item.strip() for item in exchange.data or []):
                 contexts.append((exchange, "listing"))
     if not contexts:
         if sent:
@@ -154,7 +82,7 @@ def size_line(lab: Lab, answer: Any) -> None:
         if exchange.verb == "LIST" and where == "listing" and words[:1] == ["2"]:
             _correct("the scan listing gives each message's number and its size in octets, before any download.")
             return
-        if exchange.verb == "LIST" and where == "status" and exchange.number == 2 and exchange.ok:
+        if exchange.verb == "LIST" and where == "status" and _number(exchange) == 2 and exchange.ok:
             _correct("LIST 2 answers with the message number and its size in octets, before any download.")
             return
     exchange, where = contexts[0]
@@ -184,7 +112,7 @@ def size_line(lab: Lab, answer: Any) -> None:
 PHONE = "jane-phone"
 
 
-def _retrieved(exchanges: list[_Pop3Exchange]) -> list[_Pop3Exchange]:
+def _retrieved(exchanges: list[Exchange]) -> list[Exchange]:
     return [e for e in exchanges if e.verb == "RETR" and e.ok]
 
 
@@ -203,7 +131,7 @@ def phone_keeps_mail(lab: Lab) -> None:
     if not sessions:
         _wrong(f"{PHONE} has not opened a POP3 session yet: ask it to fetch jane's mail.")
     fetched = [(conn, exchanges) for conn in sessions
-               if _retrieved(exchanges := _pop3_exchanges(lab, conn))]
+               if _retrieved(exchanges := _answered(lab, conn))]
     if not fetched:
         waiting = len(lab.server("somewhereelse.com").mailbox("jane"))
         _wrong(f"{PHONE} connected, but downloaded nothing (no RETR): "
@@ -218,7 +146,7 @@ def phone_keeps_mail(lab: Lab) -> None:
                "a new message first).")
     if not _ended(exchanges):
         _wrong(f"{PHONE}'s session is still open: it holds the lock on jane's maildrop. End it with QUIT.")
-    ids = [mid for e in _retrieved(exchanges) for mid in _message_ids(e.lines)]
+    ids = [mid for e in _retrieved(exchanges) for mid in _message_ids(e.data or [])]
     on_server = {str(m["Message-ID"]) for m in lab.server("somewhereelse.com").mailbox("jane")}
     on_phone = {str(m["Message-ID"]) for m in phone.local_messages()}
     gone = [mid for mid in ids if mid not in on_server]
@@ -244,7 +172,7 @@ def only_new_messages(lab: Lab, already: Any, new_messages: Any = None, since: i
     sessions = lab.trace.sessions(protocol="POP3", since=since)
     if not sessions:
         _wrong("No POP3 session started in your cell. Open one with lab.pop3(...) and log in as jane.")
-    runs = [(conn, _pop3_exchanges(lab, conn)) for conn in sessions]
+    runs = [(conn, _answered(lab, conn)) for conn in sessions]
     listed = [(conn, exchanges) for conn, exchanges in runs
               if any(e.verb == "UIDL" and e.ok and not e.argument for e in exchanges)]
     if not listed:
@@ -256,12 +184,12 @@ def only_new_messages(lab: Lab, already: Any, new_messages: Any = None, since: i
     uidls: dict[int, str] = {}
     for e in exchanges:
         if e.verb == "UIDL" and e.ok and not e.argument:
-            for item in e.lines:
+            for item in e.data or []:
                 number, _, uidl = item.partition(" ")
                 if number.isdigit():
                     uidls[int(number)] = uidl.strip()
     wanted = {n for n, uidl in uidls.items() if uidl not in seen}
-    got = {e.number for e in _retrieved(exchanges)}
+    got = {_number(e) for e in _retrieved(exchanges)}
     if not wanted and not got:
         _wrong("Every message in the maildrop has a UIDL in `already`: there was nothing new to fetch. "
                "Run the cell before yours, where joe sends two new messages, then run yours again.")

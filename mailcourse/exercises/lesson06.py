@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..message import parse
-from ..trace import C2S
 
 from .common import _correct, _wrong
 from .lesson05 import _server_line
 
 if TYPE_CHECKING:
     from ..lab import Lab
+    from ..protocols.exchanges import Exchange
     from ..trace import Connection
 
 __all__ = ["archived_offline", "idle_news", "unread_uids"]
@@ -20,107 +19,7 @@ __all__ = ["archived_offline", "idle_news", "unread_uids"]
 
 JANE_ACCOUNT = "jane"
 ARCHIVE, TAX_RETURN = "Archive", "Tax return"
-_LITERAL = re.compile(r"\{(\d+)\+?\}$")  # a line that announces a literal of n octets (RFC 3501 section 4.3)
 _COPYUID = re.compile(r"\[COPYUID (\d+) ([\d:,]+) ([\d:,]+)\]", re.IGNORECASE)  # RFC 4315 section 3
-
-
-@dataclass
-class _ImapExchange:
-    """One IMAP command, what the server said while it ran, and how it ended (RFC 3501 section 2.2).
-
-    ``untagged`` are the ``*`` lines that came before the tagged completion
-    (a literal inside one is folded into its line); for IDLE, ``pushed``
-    are the ones that came while the client was idling, after the ``+``
-    (RFC 2177 section 3). ``status`` is "OK", "NO" or "BAD"; "" while the
-    command has no completion yet.
-    """
-
-    tag: str
-    command: str  # "SELECT", "UID MOVE", "IDLE" ...: the UID prefix is kept (RFC 3501 section 6.4.8)
-    argument: str
-    untagged: list[str] = field(default_factory=list)
-    pushed: list[str] = field(default_factory=list)
-    status: str = ""
-    text: str = ""  # the rest of the tagged completion line
-
-
-def _imap_lines(lab: Lab, conn: Connection) -> list[tuple[str, str]]:
-    """The session's lines with every literal folded into the line that announced it.
-
-    A literal is n octets sent right after a line ending in ``{n}`` (RFC
-    3501 section 4.3): a message body in a FETCH response, a message given
-    to APPEND. Folded, each line of the result is one command or one
-    response, and a body line that happens to start with ``*`` or a tag is
-    never mistaken for one.
-    """
-    folded: list[tuple[str, str]] = []
-    remaining: dict[str, int] = {}  # octets of a literal still to come, per direction
-    unfinished: dict[str, int] = {}  # per direction: the folded line that goes on after its literal
-    for direction, line in lab.trace.lines(conn):
-        if remaining.get(direction, 0) > 0:
-            remaining[direction] -= len(line.encode("utf-8")) + 2  # the line and its CRLF
-            continue
-        # The other side may speak meanwhile (the "+" that lets a client send its literal), so
-        # the rest of a line is found by direction, not as the line before.
-        index = unfinished.pop(direction, None)
-        if index is not None:  # the rest of a line after its literal, e.g. ")" closing a FETCH response
-            folded[index] = (direction, f"{folded[index][1]} {line}".rstrip())
-        else:
-            index = len(folded)
-            folded.append((direction, line))
-        announced = _LITERAL.search(line)
-        if announced:
-            remaining[direction] = int(announced.group(1))
-            unfinished[direction] = index
-    return folded
-
-
-def _imap_exchanges(lab: Lab, conn: Connection) -> list[_ImapExchange]:
-    """The commands of one IMAP session, each with its responses, in the order they were sent.
-
-    Untagged responses belong to the oldest command still running (a
-    client that pipelines may have several). A client line that answers a
-    ``+`` continuation (the DONE that ends IDLE, an AUTHENTICATE response)
-    is no command.
-    """
-    found: list[_ImapExchange] = []
-    running: list[_ImapExchange] = []
-    answer_next = False  # the client's next line answers a "+" (AUTHENTICATE)
-    for direction, line in _imap_lines(lab, conn):
-        if direction == C2S:
-            idling = next((e for e in running if e.command == "IDLE"), None)
-            if idling is not None and line.strip().upper() == "DONE":
-                continue
-            if answer_next:
-                answer_next = False
-                continue
-            tag, _, rest = line.partition(" ")
-            verb, _, argument = rest.partition(" ")
-            command = verb.upper()
-            if command == "UID":
-                sub, _, argument = argument.partition(" ")
-                command = f"UID {sub.upper()}"
-            exchange = _ImapExchange(tag, command, argument)
-            found.append(exchange)
-            running.append(exchange)
-            continue
-        if line.startswith("+"):
-            if running and running[0].command == "AUTHENTICATE":
-                answer_next = True
-            continue
-        if line.startswith("* "):
-            if running:
-                current = running[0]
-                # While a client idles, untagged responses answer nothing: the server pushes them.
-                (current.pushed if current.command == "IDLE" else current.untagged).append(line)
-            continue
-        tag, _, rest = line.partition(" ")
-        done = next((e for e in running if e.tag == tag), None)
-        if done is not None:
-            status, _, text = rest.partition(" ")
-            done.status, done.text = status.upper(), text
-            running.remove(done)
-    return found
 
 
 def _uid_set(text: str) -> set[int]:
@@ -164,8 +63,8 @@ def _jane_inbox(lab: Lab) -> list[tuple[int, frozenset[str]]]:
 def _marked_seen_by_fetch(lab: Lab) -> bool:
     """Did some IMAP session fetch a message's text without .PEEK, which sets \\Seen (RFC 3501 section 6.4.5)?"""
     for conn in lab.trace.sessions(protocol="IMAP"):
-        for exchange in _imap_exchanges(lab, conn):
-            if exchange.command in ("FETCH", "UID FETCH"):
+        for exchange in lab.trace.exchanges(conn):
+            if exchange.verb in ("FETCH", "UID FETCH"):
                 items = exchange.argument.upper()
                 if re.search(r"\bBODY\[|\bRFC822(?![.](HEADER|SIZE))\b", items):
                     return True
@@ -220,8 +119,8 @@ def idle_news(lab: Lab, line: Any) -> None:
     """Exercise: copy the untagged response that told the idling phone about joe's new message."""
     text = _server_line(line, "the output above, in quotes", "the phone sent it. The news came from the server.")
     exchanges = [e for conn in lab.trace.sessions(protocol="IMAP")
-                 if conn.client == PHONE_DEVICE for e in _imap_exchanges(lab, conn)]
-    idles = [e for e in exchanges if e.command == "IDLE"]
+                 if conn.client == PHONE_DEVICE for e in lab.trace.exchanges(conn)]
+    idles = [e for e in exchanges if e.verb == "IDLE"]
     if not idles:
         _wrong(f"{PHONE_DEVICE} has not idled yet: run the cell where it sends IDLE and joe writes.")
     if any(text in e.pushed and re.fullmatch(r"\* \d+ EXISTS", text, re.IGNORECASE) for e in idles):
@@ -240,7 +139,7 @@ def idle_news(lab: Lab, line: Any) -> None:
     if text.startswith("+"):
         _wrong("That is the continuation request: the server's go-ahead, 'I am idling, tell me when to "
                "stop'. It came before joe wrote. Look at what came after it.")
-    if text.upper() == "DONE" or any(text == f"{e.tag} {e.command} {e.argument}".strip() for e in exchanges):
+    if text.upper() == "DONE" or any(text == e.command for e in exchanges):
         _wrong("That is a line the phone sent. The news came from the server.")
     if any(text == f"{e.tag} {e.status} {e.text}".strip() for e in idles):
         _wrong("That is the tagged completion of IDLE: the server says OK after the phone's DONE. The news "
@@ -293,11 +192,11 @@ def archived_offline(lab: Lab) -> None:
                "not a move.")
     archived = set(where[ARCHIVE])
     validity = store.uidvalidity(JANE_ACCOUNT, ARCHIVE)
-    mover: tuple[Connection, list[_ImapExchange], int] | None = None
+    mover: tuple[Connection, list[Exchange], int] | None = None
     for conn in lab.trace.sessions(protocol="IMAP"):
-        exchanges = _imap_exchanges(lab, conn)
+        exchanges = lab.trace.exchanges(conn)
         for index, e in enumerate(exchanges):
-            if e.command not in ("MOVE", "UID MOVE", "COPY", "UID COPY") or e.status != "OK":
+            if e.verb not in ("MOVE", "UID MOVE", "COPY", "UID COPY") or e.status != "OK":
                 continue
             for said in [*e.untagged, e.text]:
                 code = _COPYUID.search(said)
@@ -310,13 +209,13 @@ def archived_offline(lab: Lab) -> None:
     if conn.client != "jane-laptop":
         _wrong(f"It was {conn.client}'s session that moved {TAX_RETURN!r}, not jane-laptop's. Let the laptop do "
                "it, offline, and let its sync carry the move to the server.")
-    if not any(e.command == "LIST" for e in exchanges[index + 1:]):
+    if not any(e.verb == "LIST" for e in exchanges[index + 1:]):
         _wrong("jane-laptop moved it with IMAP commands of its own, online (by hand?). The exercise asks for the "
                "disconnected way: the laptop offline, the move in its journal, then a sync.")
     if laptop is None or not any(_same(m.subject, TAX_RETURN) for m in laptop.imap.messages(ARCHIVE)):
         _wrong(f"The server has {TAX_RETURN!r} in {ARCHIVE!r}, but jane-laptop's cache does not show it there yet. "
                "Sync the laptop once more.")
-    verb = exchanges[index].command
+    verb = exchanges[index].verb
     _correct(f"jane-laptop's sync replayed the move ({verb}): {TAX_RETURN!r} is in {ARCHIVE!r}, on the server and "
              "in the laptop's cache, and no longer in the INBOX.")
 

@@ -5,7 +5,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .common import _correct, _wrong
-from .lesson05 import _deleted_at_quit, _ended, _pop3_exchanges, _retrieved, _server_line
+from .lesson05 import _deleted_at_quit, _ended, _answered, _retrieved, _server_line
 from .lesson06 import JANE_ACCOUNT
 
 if TYPE_CHECKING:
@@ -26,11 +26,9 @@ def _http_sessions(lab: Lab) -> list[Connection]:
 
 def _set_cookies(lab: Lab) -> list[str]:
     """Every Set-Cookie value the webmail sent, in order (RFC 6265 section 4.1)."""
-    from ..viz.webmail import http_exchanges
-
     found = []
     for conn in _http_sessions(lab):
-        for exchange in http_exchanges(lab.trace, conn):
+        for exchange in lab.trace.exchanges(conn):
             if exchange.response is not None:
                 found += [v for k, v in exchange.response.headers if k.lower() == "set-cookie"]
     return found
@@ -38,13 +36,12 @@ def _set_cookies(lab: Lab) -> list[str]:
 
 def _header_names(lab: Lab) -> tuple[set[str], set[str]]:
     """The header field names the browser sent, and those the webmail sent, lower case."""
-    from ..viz.webmail import http_exchanges
-
     sent: set[str] = set()
     got: set[str] = set()
     for conn in _http_sessions(lab):
-        for exchange in http_exchanges(lab.trace, conn):
-            sent.update(k.lower() for k, _ in exchange.request.headers)
+        for exchange in lab.trace.exchanges(conn):
+            if exchange.request is not None:
+                sent.update(k.lower() for k, _ in exchange.request.headers)
             if exchange.response is not None:
                 got.update(k.lower() for k, _ in exchange.response.headers)
     return sent, got
@@ -183,7 +180,7 @@ def kept_for_webmail(lab: Lab) -> None:
     if office is None:
         _wrong(f"The lab has no device called {OFFICE!r}. Run the cell that gives jane her office PC.")
     sessions = [conn for conn in lab.trace.sessions(protocol="POP3") if conn.client == OFFICE]
-    fetched = [exchanges for conn in sessions if _retrieved(exchanges := _pop3_exchanges(lab, conn))]
+    fetched = [exchanges for conn in sessions if _retrieved(exchanges := _answered(lab, conn))]
     if not fetched:
         waiting = len(lab.server(WEB_DOMAIN).mailbox(JANE_ACCOUNT))
         _wrong(f"{OFFICE} has downloaded nothing by POP3 yet: "
@@ -198,7 +195,8 @@ def kept_for_webmail(lab: Lab) -> None:
         _wrong(f"{OFFICE}'s POP3 session has not ended with QUIT yet.")
     subjects = []
     for exchange in _retrieved(exchanges):
-        header = exchange.lines[: exchange.lines.index("")] if "" in exchange.lines else exchange.lines
+        lines = exchange.data or []
+        header = lines[: lines.index("")] if "" in lines else lines
         subjects += [line.split(":", 1)[1].strip() for line in header if line.lower().startswith("subject:")]
     web = _jane_browser(lab)
     try:

@@ -39,7 +39,7 @@ request line, so a request line inside one means the body was shortened:
 it ends where that request starts. And when the server has answered, the
 request was complete as far as the server was concerned (`end_message`).
 
-`exchanges` pairs each request with its response (responses come in the
+`mailcourse.protocols.exchanges` pairs each request with its response (responses come in the
 order of the requests, RFC 9112 section 9.3.2). This module does no I/O.
 """
 from __future__ import annotations
@@ -295,14 +295,6 @@ def read_messages(data: bytes, kind: str, methods: list[str] | None = None) -> l
         found.append(message)
     rest = reader.finish()
     return found + ([rest] if rest is not None else [])
-
-
-def exchanges(sent: bytes, received: bytes) -> list[HttpExchange]:
-    """The requests a client sent, each with its response, in order (RFC 9112 section 9.3.2)."""
-    requests = read_messages(sent, REQUEST)
-    responses = [r for r in read_messages(received, RESPONSE, [r.method for r in requests])
-                 if r.status is None or r.status >= 200]  # interim 1xx responses answer nothing yet
-    return [HttpExchange(r, responses[n] if n < len(responses) else None) for n, r in enumerate(requests)]
 
 
 def body_summary(message: HttpMessage) -> str:

@@ -31,6 +31,7 @@ import functools
 import logging
 import warnings
 from base64 import b64decode
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
@@ -119,6 +120,7 @@ class Receive(Protocol):
                  protocol: str, submission: bool) -> str: ...
 
 
+@dataclass(eq=False)
 class SMTPHandler:
     """The policy hooks of one SMTP endpoint of ``host`` (``service`` is submission or mx).
 
@@ -126,14 +128,12 @@ class SMTPHandler:
     changes one sees the change at the next command.
     """
 
-    def __init__(self, host: Host, service: str, accounts: Accounts, limits: Limits, faults: Faults,
-                 receive: Receive) -> None:
-        self.host = host
-        self.service = service
-        self.accounts = accounts
-        self.limits = limits
-        self.faults = faults
-        self.receive = receive
+    host: Host
+    service: str
+    accounts: Accounts
+    limits: Limits
+    faults: Faults
+    receive: Receive
 
     def authenticator(self, smtp: SMTP, session: Any, envelope: Any, mechanism: str,
                       auth_data: LoginPassword) -> AuthResult:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..message import parse
-from ..trace import S2C, Connection, Trace
+from ..trace import Connection, Trace
 from . import style
 from .diagram import Diagram
 
@@ -281,21 +281,10 @@ def round_trips(trace: Trace, conn: Connection) -> int:
     command, the ``DONE`` that ends IDLE, a SASL response); SMTP counts its
     commands and each message once.
     """
-    protocol = conn.protocol.upper()
-    if protocol == "HTTP":
-        return len(trace.http_exchanges(conn))
-    count = 0
-    continuing = False
-    for direction, line in trace.lines(conn):
-        if direction == S2C:
-            continuing = line.startswith(("+ ", "334", "354")) or line == "+"
-            if line.startswith("354"):
-                count += 1  # the message that follows DATA is one more round trip
-            continue
-        if continuing or line.strip().upper() == "DONE":
-            continue
-        count += 1
-    return count
+    found = trace.exchanges(conn)
+    asked = sum(1 for exchange in found if exchange.command)
+    # The message that follows SMTP's 354 is one more round trip, answered by the final reply.
+    return asked + sum(1 for exchange in found if conn.protocol.upper() == "SMTP" and exchange.data is not None)
 
 
 # -- three ways to read the same messages (lesson 07) -----------------------------------

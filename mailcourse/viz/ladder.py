@@ -10,7 +10,10 @@ Appendix D ("Scenarios"), and the one every textbook draws for SMTP::
         ...
 
 Drawing every line of a session would bury the dialogue, so lines are
-folded the way a reader groups them, and nothing else is changed:
+folded the way a reader groups them, and nothing else is changed. The
+session is read into exchanges first (`mailcourse.protocols.exchanges`:
+each command with its replies, pipelined or not), and each part of an
+exchange is one arrow:
 
 - a multi-line reply (RFC 5321 section 4.2.1: ``250-`` lines, then a last
   ``250`` line) is one arrow, "250 mail.someplace.org … (7 lines)";
@@ -31,11 +34,11 @@ cut with "…" where it is too long for its arrow.
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..protocols import exchanges
 from ..trace import C2S, S2C, Connection, Trace
 from . import style
 from .diagram import Arrow, Diagram, new_figure
@@ -66,125 +69,45 @@ class Step:
     lines: list[str]
 
 
-# -- folding the lines of a session into arrows ----------------------------------------
+# -- the arrows of a session, from its exchanges ----------------------------------------
 
-_REPLY = re.compile(r"^(\d{3})([ -]|$)")
-_TLS_COMMANDS = {"STARTTLS", "STLS"}  # RFC 3207 (SMTP), RFC 2595 (POP3's STLS, IMAP's STARTTLS)
-
-
-def fold(protocol: str, lines: Iterable[tuple[str, str]]) -> list[Step]:
-    """Group a session's ``(direction, line)`` pairs into the arrows of a ladder."""
-    protocol = protocol.upper()
-    if protocol == "LOCAL":
-        # A local hand-over is the message itself, in one piece (see MailServer.inject).
-        body = [line for direction, line in lines if direction == C2S]
-        return [_message(body, dot=False)] if body else []
-    if protocol == "SMTP":
-        return _fold_smtp(lines)
-    if protocol == "HTTP":
-        return _fold_http(lines)
-    return _fold_generic(protocol, lines)
-
-
-def _fold_smtp(lines: Iterable[tuple[str, str]]) -> list[Step]:
-    steps: list[Step] = []
-    waiting: deque[str] = deque()  # verbs sent but not answered yet (PIPELINING, RFC 2920)
-    reply: Step | None = None  # a multi-line reply still open
-    body: list[str] | None = None  # inside DATA: the message so far
-    encrypted = False
-    for direction, line in lines:
-        if encrypted:
-            _encrypted(steps, direction, line)
-            continue
-        if direction == C2S:
-            if body is not None:
-                if line == ".":
-                    steps.append(_message(body, dot=True))
-                    body = None
-                else:
-                    body.append(line)
-                continue
-            verb = line.split(" ", 1)[0].upper()
-            waiting.append(verb)
-            steps.append(Step(C2S, "command", _command(line), [line]))
-            continue
-        # A server line: the first, a middle or the last line of a reply.
-        if reply is None:
-            reply = Step(S2C, "reply", "", [])
-            steps.append(reply)
-        reply.lines.append(line)
-        match = _REPLY.match(line)
-        if match and match.group(2) == "-":
-            continue  # more lines of this reply follow
-        reply.label = _reply_label(reply.lines)
-        code = match.group(1) if match else ""
-        verb = waiting.popleft() if waiting else ""  # the greeting answers no command
-        reply = None
-        if verb == "DATA" and code == "354":
-            body = []
-        elif verb in _TLS_COMMANDS and code == "220":
-            encrypted = True
-    if reply is not None:  # the connection ended in the middle of a reply
-        reply.label = _reply_label(reply.lines)
-    if body is not None:
-        steps.append(_message(body, dot=False, unfinished=True))
-    return steps
-
-
-def _fold_generic(protocol: str, lines: Iterable[tuple[str, str]]) -> list[Step]:
-    """POP3, IMAP: one arrow per client line, one per run of server lines.
-
-    A POP3 multi-line response (RFC 1939 section 3) and an IMAP command's
-    untagged responses with their tagged completion (RFC 3501 section 2.2.2)
-    are each one run of server lines.
-    """
-    steps: list[Step] = []
-    encrypted = tls_asked = False
-    for direction, line in lines:
-        if encrypted:
-            _encrypted(steps, direction, line)
-            continue
-        last = steps[-1] if steps else None
-        if last is not None and last.direction == direction and direction == S2C:
-            last.lines.append(line)
-        else:
-            last = Step(direction, "command" if direction == C2S else "reply", "", [line])
-            steps.append(last)
-            if direction == C2S:
-                words = line.split()
-                verb = words[1] if protocol == "IMAP" and len(words) > 1 else (words[0] if words else "")
-                tls_asked = verb.upper() in _TLS_COMMANDS
-        last.label = _generic_label(protocol, last)
-        if tls_asked and direction == S2C and _positive(protocol, line):
-            encrypted, tls_asked = True, False
-    return steps
-
-
-# An HTTP message starts with its request line or status line (RFC 9112 sections 3 and 4).
-_HTTP_START = re.compile(r"^(?:[A-Z]+ \S+ HTTP/\d\.\d|HTTP/\d\.\d \d{3}\b.*)$")
+# Each part of an exchange (`mailcourse.protocols.exchanges`) is one arrow, of this kind.
+_ARROW_KIND = {exchanges.COMMAND: "command", exchanges.ANSWER: "command", exchanges.REPLY: "reply",
+               exchanges.CHALLENGE: "reply", exchanges.PUSHED: "reply", exchanges.MESSAGE: "message",
+               exchanges.CIPHERTEXT: "encrypted"}
 HTTP_LABEL_WIDTH = 60  # an HTTP arrow says more (target, form fields, redirect): HTTP lanes are wide enough
 
 
-def _fold_http(lines: Iterable[tuple[str, str]]) -> list[Step]:
-    """HTTP: one arrow per request and one per response, each with all of its lines.
+def steps(protocol: str, found: Iterable[exchanges.Exchange]) -> list[Step]:
+    """The arrows of a ladder: one per part of each exchange, in the order the parts crossed.
 
-    `Trace.lines` gives each message as its start line, its header field
-    lines, the empty line and one line for the body; a new start line, or
-    the other direction, begins the next arrow (so pipelined requests stay
-    apart). A request's label is its method and target, and the names of a
-    form's fields; a response's is its status, where a redirect leads, what
-    the body is, and whether it sets a cookie.
+    A command, each reply (all lines of a multi-line one), the message after
+    ``354``, and each run of ciphertext are one arrow each; so are an IMAP
+    command's responses up to its tagged completion, and a POP3 response with
+    its lines. Pipelined commands and their replies interleave as on the wire.
     """
-    steps: list[Step] = []
-    for direction, line in lines:
-        last = steps[-1] if steps else None
-        if last is None or last.direction != direction or _HTTP_START.match(line):
-            last = Step(direction, "command" if direction == C2S else "reply", "", [])
-            steps.append(last)
-        last.lines.append(line)
-    for step in steps:
+    protocol = protocol.upper()
+    parts = sorted((part for exchange in found for part in exchange.parts), key=lambda part: part.at)
+    return [_step(protocol, part) for part in parts]
+
+
+def _step(protocol: str, part: exchanges.Part) -> Step:
+    kind, lines = _ARROW_KIND[part.kind], list(part.lines)
+    step = Step(part.direction, kind, "", lines)
+    if kind == "encrypted":
+        step.label = "encrypted (TLS)"
+    elif kind == "message":
+        ended = protocol != "LOCAL" and lines[-1:] == ["."]
+        body = lines[:-1] if ended else lines
+        step.label = f"message: {_count(len(body), 'line')}" + (
+            ", unfinished" if protocol != "LOCAL" and not ended else "")
+    elif protocol == "HTTP":
         step.label = _http_label(step)
-    return steps
+    elif protocol == "SMTP":
+        step.label = _command(lines[0]) if kind == "command" else _reply_label(lines)
+    else:
+        step.label = _generic_label(protocol, step)
+    return step
 
 
 def _http_label(step: Step) -> str:
@@ -209,21 +132,6 @@ def _http_label(step: Step) -> str:
     return style.shorten(label, HTTP_LABEL_WIDTH)
 
 
-def _positive(protocol: str, line: str) -> bool:
-    if protocol == "POP3":
-        return line.startswith("+OK")
-    words = line.split()
-    return protocol == "IMAP" and len(words) > 1 and words[0] != "*" and words[1].upper() == "OK"
-
-
-def _encrypted(steps: list[Step], direction: str, line: str) -> None:
-    last = steps[-1] if steps else None
-    if last is not None and last.kind == "encrypted" and last.direction == direction:
-        last.lines.append(line)
-    else:
-        steps.append(Step(direction, "encrypted", "encrypted (TLS)", [line]))
-
-
 def _command(line: str) -> str:
     verb, space, rest = line.partition(" ")
     return style.shorten(verb.upper() + space + rest, LABEL_WIDTH)
@@ -246,12 +154,6 @@ def _generic_label(protocol: str, step: Step) -> str:
     if len(step.lines) == 1:
         return style.shorten(shown, LABEL_WIDTH)
     return style.shorten(shown, LABEL_WIDTH - 12) + f" … ({len(step.lines)} lines)"
-
-
-def _message(body: list[str], *, dot: bool, unfinished: bool = False) -> Step:
-    """The message as one arrow; ``dot``: it was ended by a line holding only "."."""
-    label = f"message: {_count(len(body), 'line')}" + (", unfinished" if unfinished else "")
-    return Step(C2S, "message", label, body + (["."] if dot else []))
 
 
 def preview(lines: list[str], max_lines: int) -> list[str]:
@@ -309,7 +211,7 @@ def ladder(trace: Trace, sessions: Connection | Iterable[Connection] | None = No
     folded: list[tuple[Connection, list[Arrow]]] = []
     for number, conn in enumerate(sessions, start=1):
         these = []
-        for step in fold(conn.protocol, trace.lines(conn)):
+        for step in steps(conn.protocol, trace.exchanges(conn)):
             src, dst = (conn.client, conn.server) if step.direction == C2S else (conn.server, conn.client)
             these.append(Arrow(number, src, dst, step.direction, step.kind, step.label, tuple(step.lines)))
         arrows.extend(these)

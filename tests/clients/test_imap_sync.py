@@ -243,14 +243,19 @@ def test_changes_to_different_flags_of_one_message_both_survive(synced, lab):
     assert on_device(laptop) == on_device(phone) == on_server(lab)
 
 
-def test_what_another_device_changed_shows_up_as_updated_flags_and_removed_messages(synced, lab):
-    laptop, phone = synced
+def phone_reads_a_deletes_b_then_laptop_syncs(laptop, phone):
+    """The phone reads A and deletes B and syncs; then the laptop syncs: its `SyncResult`."""
     phone.imap.read(uid(phone, "A"))
     phone.imap.delete(uid(phone, "B"))
     phone.go_online()
     phone.imap.sync()
     laptop.go_online()
-    result = laptop.imap.sync()
+    return laptop.imap.sync()
+
+
+def test_what_another_device_changed_shows_up_as_updated_flags_and_removed_messages(synced, lab):
+    laptop, phone = synced
+    result = phone_reads_a_deletes_b_then_laptop_syncs(laptop, phone)
     assert [(m.subject, m.flags) for m in result.flags_updated] == [("A", {SEEN})]
     assert [m.subject for m in result.removed] == ["B"]
     assert "B" not in on_device(laptop)["INBOX"]
@@ -506,12 +511,7 @@ def test_with_condstore_a_sync_with_no_news_is_one_examine_per_folder(lab, monke
 def test_with_condstore_only_what_changed_is_fetched_and_expunges_are_still_seen(synced, lab):
     laptop, phone = synced
     mail_jane(lab, "E", "F", "G")
-    phone.imap.read(uid(phone, "A"))
-    phone.imap.delete(uid(phone, "B"))
-    phone.go_online()
-    phone.imap.sync()
-    laptop.go_online()
-    result = laptop.imap.sync()
+    result = phone_reads_a_deletes_b_then_laptop_syncs(laptop, phone)
     sent = commands(lab, result)
     assert any(re.fullmatch(r"UID FETCH 1:\* \(FLAGS\) \(CHANGEDSINCE \d+\)", c) for c in sent), sent
     assert "UID SEARCH ALL" in sent and "UID FETCH 1:* (FLAGS)" not in sent

@@ -14,7 +14,6 @@ import pytest
 from helpers import check_fails, joe_writes_to_jane, lines_until
 
 import mailcourse.exercises as check
-from mailcourse.exercises import lesson05
 from mailcourse import Lab
 
 JOE, JANE, PASSWORD = "joe@someplace.org", "jane@somewhereelse.com", "jane-password"
@@ -55,13 +54,13 @@ def test_exchanges_follow_pipelining_and_a_sasl_challenge(lab: Lab) -> None:
         lines_until(reader.readline, b"+OK mail.somewhereelse.com POP3 server signing off")
     conn = lab.trace.sessions(protocol="POP3")[-1]
     assert lab.wait_for(lambda: conn.closed is not None)
-    exchanges = lesson05._pop3_exchanges(lab, conn)
+    exchanges = lab.trace.exchanges(conn)
     assert [e.verb for e in exchanges] == ["", "AUTH", "STAT", "LIST", "UIDL", "TOP", "BOGUS", "QUIT"]
     assert [e.ok for e in exchanges] == [True, True, True, True, True, True, False, True]
-    listing = exchanges[3].lines
+    listing = exchanges[3].data
     assert [line.split()[0] for line in listing] == ["1", "2"]
-    assert exchanges[4].lines == [] and exchanges[4].status.startswith("+OK 2 ")
-    assert any(line.startswith("Subject: one") for line in exchanges[5].lines)
+    assert exchanges[4].data is None and exchanges[4].final.startswith("+OK 2 ")
+    assert any(line.startswith("Subject: one") for line in exchanges[5].data)
 
 
 # -- 1. the size of message 2 -------------------------------------------------------------------

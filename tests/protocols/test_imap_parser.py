@@ -11,14 +11,7 @@ import tracemalloc
 import pytest
 
 from mailcourse.protocols.imap.parser import CommandReader, parse_line
-from mailcourse.protocols.imap.types import (
-    Atom,
-    Command,
-    ContinuationRequest,
-    Event,
-    ParseError,
-    RawLine,
-)
+from mailcourse.protocols.imap.types import Atom, Command, ContinuationRequest, Event, ParseError, RawLine
 
 A = Atom
 

@@ -6,13 +6,13 @@ writes it, and the messages the reader must find in it.
 """
 from __future__ import annotations
 
+from mailcourse.protocols.exchanges import read_http_bytes
 from mailcourse.protocols.http import (
     REQUEST,
     RESPONSE,
     HttpMessage,
     MessageReader,
     body_summary,
-    exchanges,
     message_lines,
     read_messages,
 )
@@ -103,7 +103,7 @@ def test_exchanges_pair_each_request_with_its_final_response() -> None:
     got = (b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"
            b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"
            b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno")
-    found = exchanges(sent, got)
+    found = read_http_bytes(sent, got)
     assert [(e.method, e.target, e.status) for e in found] == [("HEAD", "/", 200), ("GET", "/x", 404),
                                                                 ("GET", "/y", None)]
 

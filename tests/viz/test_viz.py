@@ -17,7 +17,9 @@ import pytest
 from mailcourse import Lab
 from mailcourse.trace import C2S, S2C, Trace
 from mailcourse.viz import Diagram, ladder, topology
-from mailcourse.viz.ladder import fold, preview
+from mailcourse.protocols.exchanges import read_exchanges, read_http
+from mailcourse.protocols.http import HttpMessage
+from mailcourse.viz.ladder import preview, steps
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "viz"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -261,6 +263,11 @@ def test_import_mailcourse_stays_light():
 # -- folding, line by line (no lab needed) ---------------------------------------------------
 
 
+def fold(protocol, lines):
+    """The ladder's arrows for a session's lines, read into exchanges first."""
+    return steps(protocol, read_exchanges(protocol, lines))
+
+
 def test_fold_follows_pipelined_replies_into_data():
     lines = [(S2C, "220 mx ESMTP"), (C2S, "EHLO a"), (S2C, "250-mx"), (S2C, "250 PIPELINING"),
              (C2S, "MAIL FROM:<a@x>"), (C2S, "RCPT TO:<b@y>"), (C2S, "DATA"),
@@ -320,11 +327,11 @@ def test_an_http_session_is_one_arrow_per_request_and_one_per_response():
 
 
 def test_fold_http_keeps_pipelined_requests_apart():
-    steps = fold("HTTP", [(C2S, "GET /a HTTP/1.1"), (C2S, "Host: x"), (C2S, ""),
-                          (C2S, "GET /b HTTP/1.1"), (C2S, "Host: x"), (C2S, ""),
-                          (S2C, "HTTP/1.1 204 No Content"), (S2C, ""),
-                          (S2C, "HTTP/1.1 200 OK"), (S2C, "Content-Type: text/plain"), (S2C, ""),
-                          (S2C, "[body: 2 bytes, text/plain]")])
-    assert [s.label for s in steps] == ["GET /a", "GET /b", "204 No Content",
-                                        "200 OK [body: 2 bytes, text/plain]"]
-    assert steps[3].lines[-1] == "[body: 2 bytes, text/plain]"
+    found = read_http([(C2S, HttpMessage("GET /a HTTP/1.1", [("Host", "x")])),
+                       (C2S, HttpMessage("GET /b HTTP/1.1", [("Host", "x")])),
+                       (S2C, HttpMessage("HTTP/1.1 204 No Content")),
+                       (S2C, HttpMessage("HTTP/1.1 200 OK", [("Content-Type", "text/plain")], b"ok"))])
+    arrows = steps("HTTP", found)
+    assert [s.label for s in arrows] == ["GET /a", "GET /b", "204 No Content",
+                                         "200 OK [body: 2 bytes, text/plain]"]
+    assert arrows[3].lines[-1] == "[body: 2 bytes, text/plain]"
