@@ -150,3 +150,13 @@ def test_every_check_a_notebook_calls_is_in_the_exercises_all():
         called |= set(re.findall(r"\bcheck\.([A-Za-z_]\w*)\(", notebook.read_text()))
     assert called and called <= set(check.__all__)
     assert all(callable(getattr(check, name)) for name in check.__all__)
+
+
+def test_viz_reads_traces_never_servers():
+    """Figures and widgets draw what the trace recorded; they never reach into a server's parts."""
+    modules = set(MODULES)
+    servers_side = ("mailcourse.servers.", "mailcourse.webmail", "mailcourse.mailserver", "mailcourse.store",
+                    "mailcourse.queue")
+    reached = {name: sorted(t for t in imports_of(name, path.read_text(), modules) if t.startswith(servers_side))
+               for name, path in MODULES.items() if name.startswith("mailcourse.viz")}
+    assert {name: found for name, found in reached.items() if found} == {}
