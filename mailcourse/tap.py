@@ -186,7 +186,7 @@ class Endpoint:
         Back online after `stop`, the endpoint listens on its old port again if
         that port is still free. While it was off, any program on the machine
         (another lab, another student's kernel) may have been given that port;
-        then the kernel picks a new one. Nothing in the lab remembers ports:
+        then the operating system picks a new one. Nothing in the lab remembers ports:
         clients and relays look the address up (``endpoint.address``, the
         directory) each time they connect.
         """
