@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120
 
-.PHONY: lab test test-fast notebooks student-notebooks clean
+.PHONY: lab instructor student test test-fast notebooks clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -22,8 +22,24 @@ $(STAMP): pyproject.toml
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-lab: $(STAMP)
+# The student edition (student/) is committed, for hubs and Binder; it is rebuilt here when a
+# lesson of the instructor edition (notebooks/) or the builder is newer than it, or it is missing.
+LESSONS := $(wildcard notebooks/[0-9]*.ipynb)
+STUDENT_STAMP := student/.built
+
+$(STUDENT_STAMP): $(STAMP) $(LESSONS) mailcourse/cli/student.py
+	$(BIN)/python -m mailcourse student-notebooks student
+	touch $(STUDENT_STAMP)
+
+lab: $(STUDENT_STAMP)
+	$(BIN)/jupyter lab $(ALLOW_ROOT) student/00_start_here.ipynb
+
+## make instructor: the instructor edition (solutions in the exercise cells, answers in the quizzes)
+instructor: $(STAMP)
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/00_start_here.ipynb
+
+## make student: rebuild the student edition in student/ from notebooks/ (commit the result)
+student: $(STUDENT_STAMP)
 
 ## make test: every test (unit, protocol, real clients, notebooks under strict nbval, browser)
 test: $(STAMP)
@@ -34,13 +50,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not browser"
 
-## make notebooks: re-execute every lesson and store its outputs (then check with make test)
+## make notebooks: re-execute every lesson, store its outputs, rebuild the student edition
 notebooks: $(STAMP)
 	$(BIN)/python tools/build_notebooks.py
-
-## make student-notebooks: the lessons without solutions, in student/
-student-notebooks: $(STAMP)
 	$(BIN)/python -m mailcourse student-notebooks student
+	touch $(STUDENT_STAMP)
 
 clean:
-	rm -rf $(VENV) student test-output
+	rm -rf $(VENV) $(STUDENT_STAMP) test-output

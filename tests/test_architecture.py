@@ -133,8 +133,8 @@ def test_the_cycle_finder_sees_a_cycle_through_a_function_and_ignores_type_check
 
 def test_each_lesson_has_its_own_small_exercise_module():
     lessons = sorted(p for p in (PACKAGE / "exercises").glob("lesson*.py"))
-    notebooks = sorted((PACKAGE.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert [p.stem[-2:] for p in lessons] == [n.name[:2] for n in notebooks]
+    notebooks = sorted((PACKAGE.parent / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
+    assert [p.stem.removeprefix("lesson") for p in lessons] == [n.name.split("_", 1)[0] for n in notebooks]
     too_long = {p.name: n for p in (PACKAGE / "exercises").glob("*.py")
                 if (n := len(p.read_text().splitlines())) >= 500}
     assert too_long == {}

@@ -48,14 +48,18 @@ def _outputs_text(cell: nbformat.NotebookNode) -> str:
 
 
 def test_there_are_lessons() -> None:
-    assert [p.name[:2] for p in PATHS] == [f"{i:02d}" for i in range(len(PATHS))]
-    assert len(PATHS) >= 3
+    numbers = [p.name.split("_", 1)[0] for p in PATHS]
+    core = [n for n in numbers if len(n) == 2]
+    assert core == [f"{i:02d}" for i in range(len(core))] and len(core) >= 3
+    # A deep dive (05b) comes right after its core lesson (05) or the deep dive before it (05a).
+    for before, after in zip(numbers, numbers[1:]):
+        assert len(after) == 2 or after[:2] == before[:2], f"{after} does not follow lesson {after[:2]}"
 
 
 @pytest.mark.parametrize("name", LESSONS)
 def test_title_names_the_lesson_number(name: str) -> None:
     first = LESSONS[name].cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith(f"# {name[:2]} · ")
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {name.split('_', 1)[0]} · ")
 
 
 def test_navigation_is_up_to_date() -> None:

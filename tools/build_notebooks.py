@@ -34,7 +34,7 @@ NOTEBOOKS = ROOT / "notebooks"
 README = ROOT / "README.md"
 NAV_TAG = "navigation"
 CONTENTS_BEGIN, CONTENTS_END = "<!-- contents -->", "<!-- /contents -->"
-_LESSON = re.compile(r"^\d\d_.*\.ipynb$")
+_LESSON = re.compile(r"^\d\d[a-z]?_.*\.ipynb$")  # 05_... then its deep dive 05b_...
 
 
 def lessons(folder: Path = NOTEBOOKS) -> list[Path]:
@@ -132,7 +132,7 @@ def contents_markdown(paths: list[Path], notebooks: dict[Path, nbformat.Notebook
         title, promise = title_and_promise(notebooks[p], p)
         number, _, name = title.partition(" · ")
         if not name:
-            number, name = p.name[:2], title
+            number, name = p.name.split("_", 1)[0], title
         lines.append(f"| {number} | [{name}]({p.relative_to(ROOT).as_posix()}) | {promise} |")
     return "\n".join(lines)
 

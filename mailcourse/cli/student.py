@@ -1,25 +1,39 @@
-"""Student versions of the notebooks: the same lessons with the solutions taken out.
+"""The student edition of the lessons: the same notebooks with every answer taken out.
 
-The notebooks in ``notebooks/`` are the instructor's version: every exercise
+The notebooks in ``notebooks/`` are the instructor edition: every exercise
 cell (tagged ``exercise``) holds its solution between nbgrader's markers::
 
     ### BEGIN SOLUTION
     joe.compose("jane@somewhereelse.com", ...)
     ### END SOLUTION
 
-`make_student_version` replaces each such region with nbgrader's stub,
-keeping its indentation::
+`student_notebook` replaces each such region with nbgrader's stub, keeping
+its indentation::
 
     # YOUR CODE HERE
     raise NotImplementedError()
 
-drops every ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` region,
-clears outputs and execution counts, and shows exercise cells whose solution
-was collapsed, so the student sees where to write. The result is what
-nbgrader's "generate assignment" step would give, without nbgrader.
+and drops every ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS``
+region. The other cells keep their outputs, so figures and transcripts can be
+read before anything runs, except where an output would give an answer away:
 
-From a terminal: ``python -m mailcourse student-notebooks DIR`` (it calls
-`write_student_notebooks`).
+* ``exercise`` cells (the solution's output) and ``check`` cells (the
+  solution's "✔ Correct"),
+* ``quiz`` cells (the quiz's fallback for viewers without a kernel holds the
+  answers, folded), and
+* cells tagged ``solution-output``: a later cell whose output shows what the
+  solution did (a transcript of the solution's own traffic, say).
+
+Execution counts and nbgrader's metadata go too. Exercise cells whose
+solution was collapsed are shown, so the student sees where to write. The
+result is what nbgrader's "generate assignment" step would give, without
+nbgrader.
+
+The student edition is committed in ``student/``, because a hub or Binder
+hands students the repository's files. `write_student_notebooks` writes it
+(``make student``, and ``make lab`` when a lesson changed); a test keeps it
+in step with ``notebooks/``. From a terminal:
+``python -m mailcourse student-notebooks DIR``.
 """
 from __future__ import annotations
 
@@ -35,8 +49,12 @@ END_HIDDEN_TESTS = "### END HIDDEN TESTS"
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 MARKDOWN_STUB = ("YOUR ANSWER HERE",)
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"  # mailcourse/cli/ -> the repository
-_LESSON = re.compile(r"^\d\d_.*\.ipynb$")
+ROOT = Path(__file__).resolve().parents[2]  # mailcourse/cli/ -> the repository
+NOTEBOOKS = ROOT / "notebooks"  # the instructor edition
+STUDENT = ROOT / "student"  # the student edition, generated from NOTEBOOKS
+# Cells whose output would give an answer away (see the module's docstring).
+ANSWER_TAGS = frozenset({"exercise", "check", "quiz", "solution-output"})
+_LESSON = re.compile(r"^\d\d[a-z]?_.*\.ipynb$")  # 05_... then its deep dive 05b_...
 
 
 def strip_regions(source: str, stub: tuple[str, ...] = CODE_STUB) -> str:
@@ -70,17 +88,23 @@ def strip_regions(source: str, stub: tuple[str, ...] = CODE_STUB) -> str:
 
 
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with solutions replaced, hidden tests dropped and outputs cleared."""
+    """A copy of ``nb`` without solutions, hidden tests, or an output that gives an answer away."""
     nb = nbformat.from_dict(nb)  # a deep copy
     for cell in nb.cells:
+        tags = set(cell.metadata.get("tags", []))
+        cell.metadata.pop("nbgrader", None)  # nbgrader keeps checksums and points here
         if cell.cell_type == "code":
             cell.source = strip_regions(cell.source, CODE_STUB)
-            cell.outputs = []
+            if tags & ANSWER_TAGS:
+                cell.outputs = []
             cell.execution_count = None
+            for output in cell.outputs:
+                if "execution_count" in output:
+                    output.execution_count = None
             cell.metadata.pop("execution", None)
         elif cell.cell_type == "markdown":
             cell.source = strip_regions(cell.source, MARKDOWN_STUB)
-        if "exercise" in cell.metadata.get("tags", []):
+        if "exercise" in tags:
             jupyter = cell.metadata.get("jupyter", {})
             jupyter.pop("source_hidden", None)  # the stub is where the student writes
             if not jupyter:
@@ -102,9 +126,18 @@ def lessons(src_dir: str | Path = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in Path(src_dir).iterdir() if _LESSON.match(p.name))
 
 
-def write_student_notebooks(dst_dir: str | Path, src_dir: str | Path = NOTEBOOKS) -> list[Path]:
-    """Write the student version of every lesson into ``dst_dir``; returns the paths."""
+def write_student_notebooks(dst_dir: str | Path = STUDENT, src_dir: str | Path = NOTEBOOKS) -> list[Path]:
+    """Write the student version of every lesson into ``dst_dir``; returns the paths.
+
+    A lesson in ``dst_dir`` that is no longer in ``src_dir`` (renamed, split)
+    is removed, so the edition never offers a lesson that does not exist.
+    """
     found = lessons(src_dir)
     if not found:
         raise FileNotFoundError(f"no lessons (NN_name.ipynb) in {src_dir}")
+    names = {p.name for p in found}
+    if Path(dst_dir).is_dir():
+        for stale in lessons(dst_dir):
+            if stale.name not in names:
+                stale.unlink()
     return [make_student_version(p, Path(dst_dir) / p.name) for p in found]

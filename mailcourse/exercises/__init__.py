@@ -18,10 +18,12 @@ there.
 
 The checks live in one module per lesson (`mailcourse.exercises.lesson00`
 ... `lesson07`), with what they share in `mailcourse.exercises.common`; this
-package gathers them, so ``check.<name>`` finds every one.
+package gathers them, so ``check.<name>`` finds every one. ``check.quiz("02")``
+shows a lesson's questions (`mailcourse.quizzes`).
 """
 from __future__ import annotations
 
+from ..quizzes import quiz
 from .common import ExerciseError
 from .lesson00 import *  # noqa: F403
 from .lesson01 import *  # noqa: F403
@@ -40,4 +42,4 @@ from .lesson05 import __all__ as _lesson05
 from .lesson06 import __all__ as _lesson06
 from .lesson07 import __all__ as _lesson07
 
-__all__ = ["ExerciseError", *_lesson00, *_lesson01, *_lesson02, *_lesson03, *_lesson04, *_lesson05, *_lesson06, *_lesson07]
+__all__ = ["ExerciseError", "quiz", *_lesson00, *_lesson01, *_lesson02, *_lesson03, *_lesson04, *_lesson05, *_lesson06, *_lesson07]

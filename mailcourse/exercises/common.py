@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Callable, NoReturn, TypeVar
 
 from ..message import parse
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 
 __all__ = ["ExerciseError"]
+
+_Check = TypeVar("_Check", bound=Callable[..., object])
 
 
 # The classic lab's users (Lab.classic), and a third address at a domain the lab does not have.
@@ -39,6 +41,18 @@ class ExerciseError(AssertionError):
         "Run all" stops there and a grader sees the failure.
         """
         return [f"\x1b[1;31m✘ Not yet:\x1b[0m {self}"]
+
+
+def reads_the_wire(check: _Check) -> _Check:
+    """Mark a check that judges protocol work by what crossed the wire (the lab's tap).
+
+    Such a check reads the student's own session back from the trace (the
+    commands sent, the replies read, the order) rather than trusting a
+    return value; a test counts them, so that every lesson has at least two
+    exercises in which the student speaks a protocol.
+    """
+    check.reads_the_wire = True  # type: ignore[attr-defined]
+    return check
 
 
 def _correct(what: str) -> None:

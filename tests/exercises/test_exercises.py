@@ -14,6 +14,7 @@ Three layers, quickest first:
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from pathlib import Path
 from typing import Callable, Iterator
@@ -24,7 +25,7 @@ import pytest
 import mailcourse.exercises as check
 from mailcourse import Lab
 from mailcourse.exercises import ExerciseError
-from mailcourse.cli.student import lessons, strip_regions, student_notebook, write_student_notebooks
+from mailcourse.cli.student import STUDENT, lessons, strip_regions, student_notebook, write_student_notebooks
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -55,18 +56,38 @@ def test_broken_markers_are_refused(source: str) -> None:
         strip_regions(source)
 
 
-def test_student_notebook_clears_outputs_and_shows_the_stub() -> None:
+def test_student_notebook_clears_the_answers_outputs_and_shows_the_stub() -> None:
     cell = nbformat.v4.new_code_cell("### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION", execution_count=3,
                                      outputs=[nbformat.v4.new_output("stream", text="hi\n")])
     cell.metadata.update(tags=["exercise"], jupyter={"source_hidden": True})
     nb = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("# Title")])
+    shown = nbformat.v4.new_code_cell("print('a transcript')", execution_count=4,
+                                      outputs=[nbformat.v4.new_output("stream", text="a transcript\n")])
+    nb.cells.append(shown)
     student = student_notebook(nb)
     out = student.cells[0]
     assert out.source == "# YOUR CODE HERE\nraise NotImplementedError()"
     assert out.outputs == [] and out.execution_count is None
+    # A cell that gives nothing away keeps its output, to be read before running.
+    assert student.cells[2].outputs[0].text == "a transcript\n" and student.cells[2].execution_count is None
     assert "jupyter" not in out.metadata and out.metadata["tags"] == ["exercise"]
     assert nb.cells[0].source.startswith("### BEGIN SOLUTION")  # the original is untouched
     nbformat.validate(student)
+
+
+@pytest.mark.parametrize("tag", ["check", "quiz", "solution-output"])
+def test_a_cell_whose_output_gives_an_answer_away_is_cleared(tag: str) -> None:
+    cell = nbformat.v4.new_code_cell("check.quiz('02')", execution_count=7,
+                                     outputs=[nbformat.v4.new_output("stream", text="the answer\n")])
+    cell.metadata.update(tags=[tag], nbgrader={"grade": True, "checksum": "abc"})
+    out = student_notebook(nbformat.v4.new_notebook(cells=[cell])).cells[0]
+    assert out.outputs == [] and "nbgrader" not in out.metadata and out.source == "check.quiz('02')"
+
+
+def test_a_lesson_gone_from_the_source_leaves_the_student_edition(tmp_path: Path) -> None:
+    (tmp_path / "05_split_away.ipynb").write_text("{}")
+    written = write_student_notebooks(tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == sorted(p.name for p in written)
 
 
 def test_write_student_notebooks_writes_every_lesson(tmp_path: Path) -> None:
@@ -244,22 +265,27 @@ async def _run_all(jobs: list[tuple[Path, Path]]) -> list[nbformat.NotebookNode]
     return list(await asyncio.gather(*(run(path, cwd) for path, cwd in jobs)))
 
 
+def _wanted(name: str) -> bool:
+    """Whether to run this lesson: all of them, or those in $MAILCOURSE_LESSONS ("02,05b") while one works on them."""
+    chosen = os.environ.get("MAILCOURSE_LESSONS", "")
+    return not chosen or name.split("_", 1)[0] in chosen.split(",")
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], nbformat.NotebookNode]:
     """Every lesson run twice, as the student and as the instructor gets it, each in a folder copy."""
     ignore = shutil.ignore_patterns(".ipynb_checkpoints")
     student = tmp_path_factory.mktemp("course") / "student"
     instructor = student.parent / "instructor"
-    shutil.copytree(NOTEBOOKS, student, ignore=ignore)
-    shutil.copytree(NOTEBOOKS, instructor, ignore=ignore)
-    write_student_notebooks(student, NOTEBOOKS)
-    names = [p.name for p in lessons(NOTEBOOKS)]
+    shutil.copytree(STUDENT, student, ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".built"))
+    shutil.copytree(NOTEBOOKS, instructor, ignore=ignore)  # the committed editions, as a hub gets them
+    names = [p.name for p in lessons(NOTEBOOKS) if _wanted(p.name)]
     jobs = [(folder / name, folder) for folder in (student, instructor) for name in names]
     results = asyncio.run(_run_all(jobs))
     return {(folder.name, path.name): nb for (path, folder), nb in zip(jobs, results)}
 
 
-LESSONS = [p.name for p in lessons(NOTEBOOKS)]
+LESSONS = [p.name for p in lessons(NOTEBOOKS) if _wanted(p.name)]
 # The first test to ask for `executed` waits while every lesson runs twice (a minute on two
 # cores; each cell may take nbclient's 120 s): more than the default timeout in pyproject.toml.
 RUNS_EVERY_LESSON = pytest.mark.timeout(900)

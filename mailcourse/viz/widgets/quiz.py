@@ -9,6 +9,11 @@
     >>> quiz                 # in a notebook: radio buttons, text fields, "Check"
     >>> quiz.static()        # the questions with their answers, folded away
 
+A lesson does not build its quiz in a cell the student reads: its questions
+live in `mailcourse.quizzes` and ``check.quiz("02")`` builds this widget.
+Displayed, a quiz carries its own fallback for viewers without a kernel
+(GitHub, nbviewer): the questions, each answer folded in a <details> block.
+
 A question with ``choices`` is multiple choice and ``answer`` is the index of
 the right choice; one without is fill-in and ``answer`` is the expected text
 (or several accepted texts), compared without regard to case or extra
@@ -18,7 +23,7 @@ point is to learn, not to score.
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .common import WidgetView, classed
 from .static import StaticView
@@ -35,8 +40,9 @@ class Question(WidgetView):
     """One question: multiple choice (``choices``, ``answer`` an index) or fill-in (``answer`` text)."""
 
     def __init__(self, prompt: str, choices: Sequence[str] | None = None,
-                 answer: int | str | Sequence[str] = 0, explain: str = "") -> None:
+                 answer: int | str | Sequence[str] = 0, explain: str = "", code: bool = False) -> None:
         self.prompt = prompt
+        self.code = code  # a typed reply code: a narrow field that asks for three digits
         self.choices = list(choices) if choices is not None else None
         self.explain = explain
         if self.choices is not None:
@@ -122,7 +128,8 @@ class Question(WidgetView):
             self.input: ipywidgets.ValueWidget = classed(
                 w.RadioButtons(options=self.choices, value=None, layout=w.Layout(width="auto")), "mc-quiz-choices")
         else:
-            self.input = classed(w.Text(placeholder="your answer", layout=w.Layout(width="300px")), "mc-quiz-text")
+            placeholder, width = ("reply code, e.g. 250", "170px") if self.code else ("your answer", "300px")
+            self.input = classed(w.Text(placeholder=placeholder, layout=w.Layout(width=width)), "mc-quiz-text")
         self.check_button = classed(w.Button(description="Check", layout=w.Layout(width="90px")), "mc-quiz-check")
         self.check_button.on_click(lambda _: self.check())
         self.feedback = classed(w.HTML(), "mc-quiz-feedback")
@@ -143,6 +150,24 @@ class Quiz(WidgetView):
 
         self.widget = classed(w.VBox([w.HTML(f"<h4>{html.escape(title)}</h4>"),
                                       *(q.widget for q in self.questions)]), "mc-quiz")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            # What GitHub and nbviewer show: the questions, each answer folded away.
+            bundle["text/html"] = self.html()
+            bundle["text/plain"] = f"{self.title}: {len(self.questions)} questions; run the notebook to answer them."
+        return bundle
+
+    def html(self) -> str:
+        """The questions as HTML, each answer and explanation inside a closed <details>."""
+        items = []
+        for q in self.questions:
+            choices = "".join(f"<li>{html.escape(c)}</li>" for c in q.choices or [])
+            items.append(f"<li><b>{html.escape(q.prompt)}</b>" + (f"<ul>{choices}</ul>" if choices else "")
+                         + f"<details><summary>Answer</summary><b>{html.escape(q.correct)}</b>. "
+                         f"{html.escape(q.explain)}</details></li>")
+        return f"<h4>{html.escape(self.title)}</h4><ol>{''.join(items)}</ol>"
 
     def static(self) -> StaticView:
         """The questions with their answers: markdown folded in a <details> block, for GitHub readers.
