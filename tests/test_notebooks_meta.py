@@ -162,3 +162,24 @@ def test_outputs_show_no_port_and_no_local_path(name: str) -> None:
         assert not re.search(r"127\.0\.0\.1:\d+|'127\.0\.0\.1', \d+", text), f"cell {index} shows a port"
         for private in _private_strings():
             assert private not in text, f"cell {index} shows a path of this machine: {private}"
+
+
+def test_readme_links_for_a_class_open_the_student_edition() -> None:
+    """Binder's and nbgitpuller's links (urlpath=lab/tree/...) open a lesson of student/ that exists."""
+    from urllib.parse import unquote
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"urlpath=lab/tree/([^\s&`)]+)", unquote(readme))
+    assert len(targets) >= 2, "README should give a Binder and an nbgitpuller link"
+    for target in targets:
+        path = target.removeprefix("mailcourse/")  # nbgitpuller clones into a folder named after the repository
+        assert path.startswith("student/") and (ROOT / path).is_file(), target
+    for link in re.findall(r"\]\(((?:student|notebooks)/[^)]+\.ipynb)\)", readme):
+        assert (ROOT / link).is_file(), link
+
+
+def test_make_lab_opens_the_student_edition_and_make_instructor_the_other() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipes = dict(re.findall(r"^(\w+):.*\n\t(.*jupyter lab.*)$", makefile, re.M))
+    assert recipes["lab"].endswith("student/00_start_here.ipynb")
+    assert recipes["instructor"].endswith("notebooks/00_start_here.ipynb")

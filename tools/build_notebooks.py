@@ -126,14 +126,14 @@ def without_widget_state(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def contents_markdown(paths: list[Path], notebooks: dict[Path, nbformat.NotebookNode]) -> str:
-    """A table: number, linked title, and the lesson's one-line promise."""
-    lines = ["| # | Lesson | What you do |", "|---|---|---|"]
+    """A table: number, title linked to the student edition, the one-line promise, the instructor edition."""
+    lines = ["| # | Lesson (student edition) | What you do | With solutions |", "|---|---|---|---|"]
     for p in paths:
         title, promise = title_and_promise(notebooks[p], p)
         number, _, name = title.partition(" · ")
         if not name:
             number, name = p.name.split("_", 1)[0], title
-        lines.append(f"| {number} | [{name}]({p.relative_to(ROOT).as_posix()}) | {promise} |")
+        lines.append(f"| {number} | [{name}](student/{p.name}) | {promise} | [{number}]({p.relative_to(ROOT).as_posix()}) |")
     return "\n".join(lines)
 
 

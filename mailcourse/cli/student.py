@@ -25,7 +25,11 @@ read before anything runs, except where an output would give an answer away:
   solution did (a transcript of the solution's own traffic, say).
 
 Execution counts and nbgrader's metadata go too. Exercise cells whose
-solution was collapsed are shown, so the student sees where to write. The
+solution was collapsed are shown, so the student sees where to write.
+Exercise and check cells get JupyterLab's ``raises-exception`` tag: their
+error (the stub's NotImplementedError, a check's "Not yet") is expected, so
+"Run All" goes on to the end of the lesson instead of stopping at the first
+exercise, and the student can read every demonstration before trying. The
 result is what nbgrader's "generate assignment" step would give, without
 nbgrader.
 
@@ -54,6 +58,7 @@ NOTEBOOKS = ROOT / "notebooks"  # the instructor edition
 STUDENT = ROOT / "student"  # the student edition, generated from NOTEBOOKS
 # Cells whose output would give an answer away (see the module's docstring).
 ANSWER_TAGS = frozenset({"exercise", "check", "quiz", "solution-output"})
+RAISES = "raises-exception"  # JupyterLab (and nbval): this cell's error is expected; run on past it
 _LESSON = re.compile(r"^\d\d[a-z]?_.*\.ipynb$")  # 05_... then its deep dive 05b_...
 
 
@@ -104,6 +109,8 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.metadata.pop("execution", None)
         elif cell.cell_type == "markdown":
             cell.source = strip_regions(cell.source, MARKDOWN_STUB)
+        if tags & {"exercise", "check"} and RAISES not in tags:
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), RAISES]
         if "exercise" in tags:
             jupyter = cell.metadata.get("jupyter", {})
             jupyter.pop("source_hidden", None)  # the stub is where the student writes

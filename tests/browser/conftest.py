@@ -74,9 +74,18 @@ def _serve_lab(root: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def jupyterlab(tmp_path_factory: pytest.TempPathFactory):
-    """A JupyterLab server on the notebooks folder; yields its base URL."""
-    yield from _serve_lab(ROOT / "notebooks", tmp_path_factory)
+def course_lab(tmp_path_factory: pytest.TempPathFactory):
+    """JupyterLab on a copy of the course (README.md, notebooks/, student/); yields its base URL.
+
+    A copy, so that JupyterLab's autosave never writes a browser run into the
+    committed notebooks.
+    """
+    root = tmp_path_factory.mktemp("course")
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints", ".built")
+    for edition in ("notebooks", "student"):
+        shutil.copytree(ROOT / edition, root / edition, ignore=ignore)
+    shutil.copy(ROOT / "README.md", root / "README.md")
+    yield from _serve_lab(root, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
