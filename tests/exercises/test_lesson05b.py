@@ -7,28 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import socket
-from typing import Iterator
 
 import pytest
 from helpers import check_fails, joe_writes_to_jane
+from test_lesson05 import JANE, PASSWORD, _login, lab  # noqa: F401 (lab: the same fixture)
 
 import mailcourse.exercises as check
 from mailcourse import Lab
-
-JANE, PASSWORD = "jane@somewhereelse.com", "jane-password"
-
-
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    with Lab.classic(seed=5, retry_intervals=(0.3,)) as lab:
-        yield lab
-
-
-def _login(lab: Lab, device: str = "jane-laptop"):
-    p = lab.pop3(device, lab.server("somewhereelse.com").endpoints["pop3"])
-    p.user(JANE)
-    p.pass_(PASSWORD)
-    return p
 
 
 # -- 1. every subject with TOP n 0 --------------------------------------------------------------
