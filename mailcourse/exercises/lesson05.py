@@ -1,17 +1,26 @@
-"""The checks of lesson 05 (Offline access with POP3)."""
+"""The checks of lesson 05 (Offline access with POP3).
+
+Both exercises are POP3 sessions the student opens with poplib; each check
+reads that session back from the lab's tap (`Trace.exchanges`) and judges
+what crossed the wire: which commands, in which order, and what the server
+answered. The helpers at the top read any POP3 session; lesson 05b's checks
+use them too.
+"""
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
 
-from .common import _correct, _wrong
+from .common import _correct, _wrong, reads_the_wire
 
 if TYPE_CHECKING:
     from ..lab import Lab
     from ..protocols.exchanges import Exchange
     from ..trace import Connection
 
-__all__ = ["size_line", "phone_keeps_mail", "only_new_messages"]
+__all__ = ["pop3_by_hand", "only_new_messages"]
+
+_LOGINS = ("PASS", "APOP", "AUTH")  # the commands that end the AUTHORIZATION state (RFC 1939 section 4)
 
 
 def _answered(lab: Lab, conn: Connection) -> list[Exchange]:
@@ -46,8 +55,15 @@ def _ended(exchanges: list[Exchange]) -> bool:
     return any(e.verb == "QUIT" for e in exchanges)
 
 
+def _retrieved(exchanges: list[Exchange]) -> list[Exchange]:
+    return [e for e in exchanges if e.verb == "RETR" and e.ok]
+
+
 def _server_line(answer: Any, source: str, client_sent: str) -> str:
-    """A server line the student copied from ``source``, without its ``S:`` prefix; a ``C:`` line is wrong."""
+    """A server line the student copied from ``source``, without its ``S:`` prefix; a ``C:`` line is wrong.
+
+    (Lessons 06 and 07 use it.)
+    """
     if answer is ...:
         _wrong(f"You have not answered yet: replace the ... with a line copied from {source}.")
     line = str(answer).strip()
@@ -59,139 +75,141 @@ def _server_line(answer: Any, source: str, client_sent: str) -> str:
     return line
 
 
-def size_line(lab: Lab, answer: Any) -> None:
-    """Exercise: copy the server's line that gives the size of message 2 before it is downloaded."""
-    line = _server_line(answer, "the transcript", "the client sent it. The size comes from the server.")
-    sent = False
-    contexts: list[tuple[Exchange, str]] = []  # (exchange, "greeting" | "status" | "listing")
-    for conn in lab.trace.sessions(protocol="POP3"):
-        for exchange in _answered(lab, conn):
-            if exchange.verb and line.casefold() == f"{exchange.verb} {exchange.argument}".strip().casefold():
-                sent = True
-            if exchange.final.strip() == line:
-                contexts.append((exchange, "status" if exchange.verb else "greeting"))
-            if line in (item.strip() for item in exchange.data or []):
-                contexts.append((exchange, "listing"))
-    if not contexts:
-        if sent:
-            _wrong(f"{line!r} is a command: the client sent it. The size comes back from the server.")
-        _wrong(f"{line!r} is not a line the server sent in any POP3 session of the trace. Copy one "
-               "line exactly as the transcript shows it (with or without the 'S: ' in front).")
-    for exchange, where in contexts:
-        words = line.split()
-        if exchange.verb == "LIST" and where == "listing" and words[:1] == ["2"]:
-            _correct("the scan listing gives each message's number and its size in octets, before any download.")
-            return
-        if exchange.verb == "LIST" and where == "status" and _number(exchange) == 2 and exchange.ok:
-            _correct("LIST 2 answers with the message number and its size in octets, before any download.")
-            return
-    exchange, where = contexts[0]
-    if where == "greeting":
-        _wrong("That is the server's greeting: it answers no command and says nothing about messages.")
-    if line.startswith("-ERR"):
-        _wrong("That is a negative response, -ERR: the server refused a command. Look for a +OK answer.")
-    if exchange.verb == "STAT":
-        _wrong("That is the answer to STAT: how many messages the maildrop holds, and their size all "
-               "together. You want the size of message 2 alone.")
-    if exchange.verb == "LIST":
-        other = line.split()[1] if where == "status" else line.split()[0]  # "+OK 1 120" or "1 120"
-        _wrong(f"Right command, wrong message: that line is about message {other}. Find the one for message 2.")
-    if exchange.verb == "UIDL":
-        _wrong("That line comes from UIDL: a message number and its unique id, a name that never "
-               "changes. It says nothing about size.")
-    if exchange.verb in ("RETR", "TOP") and where == "status":
-        _wrong(f"That is the first line of the answer to {exchange.verb}: the message is already on its "
-               "way. Which command asks for sizes without downloading anything?")
-    if exchange.verb in ("RETR", "TOP"):
-        _wrong(f"That line is part of a message's text, sent in answer to {exchange.verb}. The size "
-               "comes in a line of its own, before the download.")
-    _wrong(f"That is the server's answer to {exchange.verb or 'a command'}. Which command asks for "
-           "the size of each message?")
+def _logged_in(exchanges: list[Exchange]) -> bool:
+    return any(e.verb in _LOGINS and e.ok for e in exchanges)
 
 
-PHONE = "jane-phone"
+def _student_session(lab: Lab, since: int, device: str) -> list[Exchange]:
+    """The last POP3 session opened since ``since`` that logged in, read from the wire.
 
-
-def _retrieved(exchanges: list[Exchange]) -> list[Exchange]:
-    return [e for e in exchanges if e.verb == "RETR" and e.ok]
-
-
-def _message_ids(lines: list[str]) -> list[str]:
-    """The Message-ID of a message as it crossed the wire (its header lines only)."""
-    header = lines[: lines.index("")] if "" in lines else lines
-    return [line.split(":", 1)[1].strip() for line in header if line.lower().startswith("message-id:")]
-
-
-def phone_keeps_mail(lab: Lab) -> None:
-    """Exercise: jane-phone fetches by POP3 and leaves the messages on the server for the laptop."""
-    phone = lab.clients.get(PHONE)
-    if phone is None:
-        _wrong(f"The lab has no device called {PHONE!r}. Run the cell that gives jane her phone.")
-    sessions = [conn for conn in lab.trace.sessions(protocol="POP3") if conn.client == PHONE]
+    Fails with a plain sentence when there is no session, or none that logged in.
+    """
+    sessions = lab.trace.sessions(protocol="POP3", since=since)
     if not sessions:
-        _wrong(f"{PHONE} has not opened a POP3 session yet: ask it to fetch jane's mail.")
-    fetched = [(conn, exchanges) for conn in sessions
-               if _retrieved(exchanges := _answered(lab, conn))]
-    if not fetched:
-        waiting = len(lab.server("somewhereelse.com").mailbox("jane"))
-        _wrong(f"{PHONE} connected, but downloaded nothing (no RETR): "
-               + ("the maildrop was empty. Let joe send jane something first."
-                  if not waiting else f"{waiting} message(s) wait on the server. Fetch again."))
-    _, exchanges = fetched[-1]
-    deleted = _deleted_at_quit(exchanges)
-    if deleted:
-        _wrong(f"{PHONE} downloaded {len(_retrieved(exchanges))} message(s), then sent DELE for "
-               f"{len(deleted)} and QUIT: the server removed them, and the laptop will never see them. "
-               "Ask the phone to leave the messages where they are (to try again, let joe send jane "
-               "a new message first).")
+        _wrong(f'No POP3 session started in your cell. Open one with lab.pop3("{device}", pop3) '
+               "and log in as jane.")
+    runs = [_answered(lab, conn) for conn in sessions]
+    logged_in = [exchanges for exchanges in runs if _logged_in(exchanges)]
+    if not logged_in:
+        refused = [e.final for exchanges in runs for e in exchanges if e.verb in _LOGINS and not e.ok]
+        if refused:
+            _wrong(f"Your session tried to log in, but the server answered {refused[-1]!r}.")
+        _wrong("Your session never logged in: send USER and then PASS (poplib's user() and pass_()).")
+    return logged_in[-1]
+
+
+def _must_end(exchanges: list[Exchange], what: str) -> None:
     if not _ended(exchanges):
-        _wrong(f"{PHONE}'s session is still open: it holds the lock on jane's maildrop. End it with QUIT.")
-    ids = [mid for e in _retrieved(exchanges) for mid in _message_ids(e.data or [])]
-    on_server = {str(m["Message-ID"]) for m in lab.server("somewhereelse.com").mailbox("jane")}
-    on_phone = {str(m["Message-ID"]) for m in phone.local_messages()}
-    gone = [mid for mid in ids if mid not in on_server]
-    if gone:
-        _wrong(f"{PHONE} kept the messages on the server, but {len(gone)} of them are gone from it now: "
-               "another session deleted them after the phone's. Let joe send a new one and fetch again.")
-    if any(mid not in on_phone for mid in ids):
-        _wrong(f"The messages stayed on the server, but {PHONE} has no copy of them in its local store: "
-               "use the phone's own mail program, not poplib by hand.")
-    _correct(f"{PHONE} has its own copies, and the messages are still on the server for the laptop.")
+        _wrong(f"{what}, but your session is still open: it holds the lock on jane's mailbox, and no "
+               "other device can log in until it ends. End it with quit().")
 
 
+def _listed_size(exchanges: list[Exchange], number: int) -> int | None:
+    """The size of message ``number`` in the answer to LIST (the scan listing, or ``LIST n``)."""
+    for e in exchanges:
+        if e.verb != "LIST" or not e.ok:
+            continue
+        lines = [e.final.removeprefix("+OK").strip()] if e.argument else (e.data or [])
+        for line in lines:
+            words = line.split()
+            if len(words) >= 2 and words[0] == str(number) and words[1].isdigit():
+                return int(words[1])
+    return None
+
+
+@reads_the_wire
+def pop3_by_hand(lab: Lab, size_of_2: Any, since: int = 0) -> None:
+    """Exercise: a poplib session of jane-laptop that sends STAT, LIST, RETR 2 and QUIT, deleting nothing.
+
+    ``since`` is a `Trace.mark` taken at the top of the student's cell.
+    ``size_of_2`` must be the size of message 2 as the server's LIST gave it.
+    """
+    exchanges = _student_session(lab, since, "jane-laptop")
+    verbs = [e.verb for e in exchanges if e.verb]
+    sent = ", ".join(dict.fromkeys(verbs))
+    if "STAT" not in verbs:
+        _wrong(f"Your session sent {sent}, but no STAT: ask how many messages jane's mailbox holds "
+               "and how big they are together.")
+    if "LIST" not in verbs:
+        _wrong(f"Your session sent {sent}, but no LIST: the scan listing gives the size of each "
+               "message before anything is downloaded.")
+    retrieved = [(i, _number(e)) for i, e in enumerate(exchanges) if e.verb == "RETR" and e.ok]
+    if not any(number == 2 for _, number in retrieved):
+        others = sorted({n for _, n in retrieved if n is not None})
+        _wrong("Your session never downloaded message 2 (RETR)"
+               + (f"; it retrieved message(s) {', '.join(map(str, others))} instead." if others else "."))
+    first_retr = next(i for i, number in retrieved if number == 2)
+    if first_retr < next(i for i, e in enumerate(exchanges) if e.verb == "LIST"):
+        _wrong("Your session downloaded message 2 before it asked for the sizes: LIST first, then RETR.")
+    if any(e.verb == "DELE" for e in exchanges):
+        removed = _deleted_at_quit(exchanges)
+        _wrong("Your session sent DELE" + (f", and QUIT removed {len(removed)} message(s) from jane's mailbox"
+                                           if removed else "") + ": this exercise only looks, it deletes nothing.")
+    _must_end(exchanges, "STAT, LIST and RETR 2 went well")
+    listed = _listed_size(exchanges, 2)
+    if listed is None:
+        _wrong("Your session sent LIST, but its answer names no message 2: run the cells above, "
+               "where joe sends jane three messages, then your cell again.")
+    if size_of_2 is None or size_of_2 is ...:
+        _wrong("The session is right; now put the size of message 2, as the server's LIST answered, "
+               "in size_of_2.")
+    try:
+        size = int(str(size_of_2).strip())
+    except ValueError:
+        _wrong(f"size_of_2 should be a number of octets (an int), not {size_of_2!r}.")
+    if size != listed:
+        total = next((e.final.split() for e in exchanges if e.verb == "STAT" and e.ok), [])
+        if total[2:] and total[2] == str(size):
+            _wrong(f"{size} is what STAT answered: the size of all the messages together. You want "
+                   "message 2 alone.")
+        for number in range(1, 100):
+            if number != 2 and _listed_size(exchanges, number) == size:
+                _wrong(f"{size} is the size of message {number} in the scan listing. You want message 2.")
+        _wrong(f"size_of_2 is {size}, but that is not what the server's LIST said about message 2 in "
+               "your session. Read the size from the listing line that starts with 2.")
+    _correct("STAT, LIST and RETR crossed the wire, and the size of message 2 came from the scan "
+             "listing, before the download.")
+
+
+@reads_the_wire
 def only_new_messages(lab: Lab, already: Any, new_messages: Any = None, since: int = 0) -> None:
     """Exercise: a poplib session that retrieves exactly the messages whose UIDL is not in ``already``.
 
     ``since`` is a `Trace.mark` taken at the top of the student's cell: only
     the sessions opened after it count. ``new_messages``, if given, should
-    hold one item per message retrieved.
+    hold one item per message retrieved. The session must ask UIDL before
+    any RETR, retrieve the new messages and only them, and send no DELE.
     """
     if not isinstance(already, (set, frozenset, list, tuple)):
         _wrong("`already` should be the set of UIDLs the device has seen; run the cell that makes it again.")
     seen = {str(uidl) for uidl in already}
     sessions = lab.trace.sessions(protocol="POP3", since=since)
     if not sessions:
-        _wrong("No POP3 session started in your cell. Open one with lab.pop3(...) and log in as jane.")
-    runs = [(conn, _answered(lab, conn)) for conn in sessions]
-    listed = [(conn, exchanges) for conn, exchanges in runs
+        _wrong('No POP3 session started in your cell. Open one with lab.pop3("jane-phone", pop3) '
+               "and log in as jane.")
+    runs = [_answered(lab, conn) for conn in sessions]
+    listed = [exchanges for exchanges in runs
               if any(e.verb == "UIDL" and e.ok and not e.argument for e in exchanges)]
     if not listed:
-        if not any(e.verb == "PASS" and e.ok for _, exchanges in runs for e in exchanges):
+        if not any(_logged_in(exchanges) for exchanges in runs):
             _wrong("Your session never logged in: send USER and then PASS (poplib's user() and pass_()).")
         _wrong("Your session never asked for the unique ids of the messages (UIDL without a number): "
                "without them it cannot tell old messages from new ones.")
-    _, exchanges = listed[-1]
+    exchanges = listed[-1]
+    uidl_at = next(i for i, e in enumerate(exchanges) if e.verb == "UIDL" and e.ok and not e.argument)
     uidls: dict[int, str] = {}
-    for e in exchanges:
-        if e.verb == "UIDL" and e.ok and not e.argument:
-            for item in e.data or []:
-                number, _, uidl = item.partition(" ")
-                if number.isdigit():
-                    uidls[int(number)] = uidl.strip()
+    for item in exchanges[uidl_at].data or []:
+        number, _, uidl = item.partition(" ")
+        if number.isdigit():
+            uidls[int(number)] = uidl.strip()
     wanted = {n for n, uidl in uidls.items() if uidl not in seen}
-    got = {_number(e) for e in _retrieved(exchanges)}
+    retrieved = [(i, _number(e)) for i, e in enumerate(exchanges) if e.verb == "RETR" and e.ok]
+    if any(i < uidl_at for i, _ in retrieved):
+        _wrong("Your session downloaded a message before it asked for the UIDL listing: it could not "
+               "know yet whether that message was new. Ask UIDL first.")
+    got = {number for _, number in retrieved}
     if not wanted and not got:
-        _wrong("Every message in the maildrop has a UIDL in `already`: there was nothing new to fetch. "
+        _wrong("Every message in the mailbox has a UIDL in `already`: there was nothing new to fetch. "
                "Run the cell before yours, where joe sends two new messages, then run yours again.")
     extra = sorted(n for n in got if n not in wanted)
     if extra:
@@ -201,12 +219,12 @@ def only_new_messages(lab: Lab, already: Any, new_messages: Any = None, since: i
     if missing:
         _wrong(f"Message(s) {', '.join(map(str, missing))} have a UIDL that is not in `already`, but your "
                "session never retrieved them (RETR).")
-    if _deleted_at_quit(exchanges):
-        _wrong("Your session downloaded the right messages but also deleted some (DELE, then QUIT). "
-               "This device leaves mail on the server.")
-    if not _ended(exchanges):
-        _wrong("The right messages came down, but your session is still open: it holds the lock on "
-               "jane's maildrop, and no other device can log in. End it with quit().")
+    if any(e.verb == "DELE" for e in exchanges):
+        removed = _deleted_at_quit(exchanges)
+        _wrong("Your session downloaded the right messages but also sent DELE"
+               + (f" (and QUIT removed {len(removed)} of them)" if removed else "")
+               + ". This device leaves mail on the server: it never marks a message for deletion.")
+    _must_end(exchanges, "The right messages came down")
     if new_messages is not None and len(new_messages) != len(wanted):
         _wrong(f"Your session retrieved the {len(wanted)} right message(s), but `new_messages` holds "
                f"{len(new_messages)} item(s): keep each message you retrieve, once.")

@@ -32,11 +32,6 @@ def _login(lab: Lab, device: str = "jane-laptop"):
     return p
 
 
-def _server_lines(lab: Lab) -> list[str]:
-    return [line for conn in lab.trace.sessions(protocol="POP3")
-            for direction, line in lab.trace.lines(conn) if direction == "s2c"]
-
-
 # -- reading POP3 sessions back from the trace --------------------------------------------------
 
 
@@ -63,78 +58,63 @@ def test_exchanges_follow_pipelining_and_a_sasl_challenge(lab: Lab) -> None:
     assert any(line.startswith("Subject: one") for line in exchanges[5].data)
 
 
-# -- 1. the size of message 2 -------------------------------------------------------------------
+# -- 1. STAT, LIST and RETR by hand -----------------------------------------------------------------
 
 
-def test_size_line(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "not answered yet" in check_fails(check.size_line, lab, ...)
-    joe_writes_to_jane(lab, "one", "two", "three")
+def test_pop3_by_hand(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    joe_writes_to_jane(lab, "one", "the second", "three")  # sizes that differ
     p = _login(lab)
-    stat = p._shortcmd("STAT").decode()
-    _, listing, _ = p.list()
-    _, uidls, _ = p.uidl()
-    retr, _, _ = p.retr(2)
-    one_line = p.list(2).decode()
+    stat_total = p.stat()[1]
+    sizes = [int(line.split()[1]) for line in p.list()[1]]
     p.quit()
-    sizes = [line.decode() for line in listing]
-    greeting = _server_lines(lab)[0]
+    start = lab.trace.mark()
+    assert "No POP3 session" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    lab.pop3("jane-laptop", lab.server("somewhereelse.com").endpoints["pop3"]).quit()
+    assert "never logged in" in check_fails(check.pop3_by_hand, lab, None, since=start)
 
-    assert "the client sent it" in check_fails(check.size_line, lab, "C: LIST")
-    assert "is a command" in check_fails(check.size_line, lab, "LIST")
-    assert "answer to STAT" in check_fails(check.size_line, lab, stat)
-    assert "about message 1" in check_fails(check.size_line, lab, sizes[0])
-    assert "about message 3" in check_fails(check.size_line, lab, "S: " + sizes[2])
-    assert "UIDL" in check_fails(check.size_line, lab, uidls[1].decode())
-    assert "first line of the answer to RETR" in check_fails(check.size_line, lab, retr.decode())
-    assert "greeting" in check_fails(check.size_line, lab, greeting)
-    assert "part of a message's text" in check_fails(check.size_line, lab, "Subject: two")
-    assert "not a line the server sent" in check_fails(check.size_line, lab, "2 12345678")
-    assert "negative response" in check_fails(check.size_line, lab, _refusal(lab))
+    wrong = lab.pop3("jane-laptop", lab.server("somewhereelse.com").endpoints["pop3"])
+    wrong.user(JANE)
+    with pytest.raises(poplib.error_proto):
+        wrong.pass_("jane-pasword")
+    wrong.quit()
+    assert "[AUTH]" in check_fails(check.pop3_by_hand, lab, None, since=start)
 
-    check.size_line(lab, sizes[1])
-    check.size_line(lab, f" S: {sizes[1]} ")
-    check.size_line(lab, one_line)
-    assert capsys.readouterr().out.count("✔ Correct:") == 3
+    def session(*steps: str, quit: bool = True):
+        p = _login(lab)
+        for step in steps:
+            verb, _, number = step.partition(" ")
+            getattr(p, {"STAT": "stat", "LIST": "list", "RETR": "retr", "DELE": "dele"}[verb])(
+                *([int(number)] if number else []))
+        if quit:
+            p.quit()
+        return p
 
+    session("LIST", "RETR 2")
+    assert "but no STAT" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    session("STAT", "RETR 2")
+    assert "but no LIST" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    session("STAT", "LIST", "RETR 1")
+    assert "never downloaded message 2 (RETR); it retrieved message(s) 1" in check_fails(
+        check.pop3_by_hand, lab, None, since=start)
+    session("STAT", "RETR 2", "LIST")
+    assert "before it asked for the sizes" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    open_session = session("STAT", "LIST", "RETR 2", quit=False)
+    assert "still open" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    open_session.quit()
 
-def _refusal(lab: Lab) -> str:
-    p = _login(lab)
-    try:
-        p.retr(99)
-    except poplib.error_proto as refused:
-        return refused.args[0].decode()
-    finally:
-        p.quit()
-    raise AssertionError("RETR 99 should have been refused")
+    assert "put the size of message 2" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    assert "a number of octets" in check_fails(check.pop3_by_hand, lab, "big", since=start)
+    assert "what STAT answered" in check_fails(check.pop3_by_hand, lab, stat_total, since=start)
+    assert "size of message 1" in check_fails(check.pop3_by_hand, lab, sizes[0], since=start)
+    assert "not what the server's LIST said" in check_fails(check.pop3_by_hand, lab, 7, since=start)
 
+    session("STAT", "LIST", "RETR 2")
+    check.pop3_by_hand(lab, sizes[1], since=start)
+    check.pop3_by_hand(lab, str(sizes[1]), since=start)
+    assert capsys.readouterr().out.count("✔ Correct:") == 2
 
-# -- 2. the phone leaves the mail on the server ---------------------------------------------------
-
-
-def test_phone_keeps_mail(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "no device called 'jane-phone'" in check_fails(check.phone_keeps_mail, lab)
-    phone = lab.add_client(JANE, "jane-phone")
-    assert "has not opened a POP3 session" in check_fails(check.phone_keeps_mail, lab)
-    phone.fetch_pop3()
-    assert "the maildrop was empty" in check_fails(check.phone_keeps_mail, lab)
-
-    joe_writes_to_jane(lab, "deleted by the phone")
-    phone.fetch_pop3()  # download and delete
-    assert "sent DELE for 1 and QUIT" in check_fails(check.phone_keeps_mail, lab)
-
-    joe_writes_to_jane(lab, "kept")
-    by_hand = _login(lab, "jane-phone")
-    by_hand.retr(1)
-    assert "still open" in check_fails(check.phone_keeps_mail, lab)
-    by_hand.quit()
-    assert "no copy of them in its local store" in check_fails(check.phone_keeps_mail, lab)
-
-    phone.fetch_pop3(keep_on_server=True)
-    check.phone_keeps_mail(lab)
-    assert capsys.readouterr().out.startswith("✔ Correct:")
-
-    lab.client("jane-laptop").fetch_pop3()  # the laptop takes everything away
-    assert "gone from it now" in check_fails(check.phone_keeps_mail, lab)
+    session("STAT", "LIST", "RETR 2", "DELE 2")
+    assert "QUIT removed 1 message(s)" in check_fails(check.pop3_by_hand, lab, sizes[1], since=start)
 
 
 # -- 3. a loop that fetches only what is new ---------------------------------------------------------
@@ -171,6 +151,12 @@ def test_only_new_messages(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None
             p.quit()
         return p
 
+    early = _login(lab, "jane-phone")
+    early.retr(3)
+    early.uidl()
+    early.retr(4)
+    early.quit()
+    assert "before it asked for the UIDL listing" in check_fails(check.only_new_messages, lab, already, since=start)
     session(1, 3, 4)
     assert "message(s) 1, whose UIDL is in `already`" in check_fails(check.only_new_messages, lab, already, since=start)
     session(3)
@@ -179,12 +165,18 @@ def test_only_new_messages(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None
     open_session = session(3, 4, quit=False)
     assert "still open" in check_fails(check.only_new_messages, lab, already, since=start)
     open_session.quit()
+    marked = _login(lab, "jane-phone")
+    marked.uidl()
+    marked.retr(3), marked.retr(4), marked.dele(3), marked.rset()
+    marked.quit()
+    assert "also sent DELE. This device" in check_fails(check.only_new_messages, lab, already, since=start)
+    session(3, 4)
     assert "`new_messages` holds 1 item(s)" in check_fails(check.only_new_messages, lab, already, [b"x"], since=start)
     check.only_new_messages(lab, already, [b"three", b"four"], since=start)
     check.only_new_messages(lab, list(already), since=start)
     assert capsys.readouterr().out.count("✔ Correct:") == 2
 
     session(3, 4, dele=True)
-    assert "also deleted some" in check_fails(check.only_new_messages, lab, already, since=start)
+    assert "also sent DELE (and QUIT removed 2 of them)" in check_fails(check.only_new_messages, lab, already, since=start)
     session()  # messages 3 and 4 are gone: nothing is new any more
     assert "nothing new to fetch" in check_fails(check.only_new_messages, lab, already, since=start)
