@@ -339,8 +339,9 @@ def kept_for_webmail(lab: Lab) -> None:
     waiting = [str(m["Subject"]) for m in lab.server(WEB_DOMAIN).mailbox(JANE_ACCOUNT)]
     missed = [s for s in waiting if s not in subjects]
     if missed:
-        _wrong(f"{OFFICE}'s last POP3 session did not download {', '.join(map(repr, missed))}, which waits in "
-               "jane's INBOX: retrieve every message the server lists (RETR), then QUIT.")
+        _wrong(f"{OFFICE}'s last POP3 session did not download {', '.join(map(repr, missed))}: "
+               f"{'it waits' if len(missed) == 1 else 'they wait'} in jane's INBOX. Retrieve every message "
+               "the server lists (RETR), then QUIT.")
     web = _jane_browser(lab)
     try:
         listed = {row.subject for row in web.get("mailbox/INBOX").messages}
