@@ -79,6 +79,7 @@ class MessageRow:
     unread: bool
     href: str | None  # the link that opens the message
     folder: str | None = None
+    flagged: bool = False  # the row shows the flag mark (its star is not part of the subject)
 
 
 @dataclass
@@ -117,6 +118,7 @@ class _PageParser(HTMLParser):
         self._in_th = False
         self._row: dict[str, Any] | None = None
         self._cell: dict[str, Any] | None = None
+        self._in_flag = False  # inside a row's flag mark (span.flag)
 
     # The parser hands every tag to one of these three methods.
 
@@ -147,6 +149,8 @@ class _PageParser(HTMLParser):
                              "unread": "unread" in classes, "cells": [], "href": None}
             elif tag == "td" and self._row is not None:
                 self._cell = {"classes": classes, "text": []}
+            elif tag == "span" and "flag" in classes and self._row is not None:
+                self._row["flagged"], self._in_flag = True, True
         if tag == "a" and self._row is not None and self._row["href"] is None and "href" in a:
             self._row["href"] = a["href"]
 
@@ -165,6 +169,8 @@ class _PageParser(HTMLParser):
             self._table_depth -= 1
         elif tag == "th":
             self._in_th = False
+        elif tag == "span" and self._in_flag:
+            self._in_flag = False
         elif tag == "td" and self._cell is not None and self._row is not None:
             self._row["cells"].append((self._cell["classes"], " ".join("".join(self._cell["text"]).split())))
             self._cell = None
@@ -182,7 +188,7 @@ class _PageParser(HTMLParser):
             self._link[1].append(data)
         if self._in_th and self._headers:
             self._headers[-1] += data.strip().lower()
-        if self._cell is not None:
+        if self._cell is not None and not self._in_flag:
             self._cell["text"].append(data)
 
     def _finish_row(self, row: dict[str, Any]) -> None:
@@ -200,7 +206,7 @@ class _PageParser(HTMLParser):
         uid = row["uid"]
         self.rows.append(MessageRow(int(uid) if str(uid).isdigit() else 0, column(*_SENDER_WORDS),
                                     column("subject"), column("date", "received"), row["unread"],
-                                    row["href"], row["folder"]))
+                                    row["href"], row["folder"], row.get("flagged", False)))
 
 
 def _visible_text(parts: list[str]) -> str:

@@ -1,101 +1,233 @@
 """The checks of lesson 07 (Webmail)."""
 from __future__ import annotations
 
-import re
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from .common import _correct, _wrong
-from .lesson05 import _deleted_at_quit, _ended, _answered, _retrieved, _server_line
+from .common import _correct, _wrong, reads_the_wire
+from .lesson05 import _answered, _deleted_at_quit, _ended, _retrieved
 from .lesson06 import JANE_ACCOUNT
 
 if TYPE_CHECKING:
     from ..lab import Lab
+    from ..protocols.exchanges import Exchange
     from ..trace import Connection
 
-__all__ = ["set_cookie_line", "flagged_view", "kept_for_webmail"]
+__all__ = ["logged_in_by_hand", "task_round_trips", "flagged_view", "kept_for_webmail"]
 
 
 WEB_USER, WEB_PASSWORD = "jane@somewhereelse.com", "jane-password"
 WEB_DOMAIN = "somewhereelse.com"
 OFFICE = "jane-office"  # the old PC that fetches jane's mail by POP3
+# Browsers that announce themselves: the lesson's own (WebmailBrowser) and a real one in the frame.
+BROWSERS = ("mailcourse-browser", "Mozilla/")
 
 
-def _http_sessions(lab: Lab) -> list[Connection]:
-    return lab.trace.sessions(protocol="HTTP")
+# -- 1. log in by hand -------------------------------------------------------------------------
 
 
-def _set_cookies(lab: Lab) -> list[str]:
-    """Every Set-Cookie value the webmail sent, in order (RFC 6265 section 4.1)."""
-    found = []
-    for conn in _http_sessions(lab):
-        for exchange in lab.trace.exchanges(conn):
-            if exchange.response is not None:
-                found += [v for k, v in exchange.response.headers if k.lower() == "set-cookie"]
-    return found
+def _exchanges(lab: Lab, conns: list[Connection]) -> list[Exchange]:
+    """The requests of these HTTP sessions, each with its response, in order (RFC 9112 section 9.3.2)."""
+    return [e for conn in conns for e in lab.trace.exchanges(conn) if e.request is not None]
 
 
-def _header_names(lab: Lab) -> tuple[set[str], set[str]]:
-    """The header field names the browser sent, and those the webmail sent, lower case."""
-    sent: set[str] = set()
-    got: set[str] = set()
-    for conn in _http_sessions(lab):
-        for exchange in lab.trace.exchanges(conn):
-            if exchange.request is not None:
-                sent.update(k.lower() for k, _ in exchange.request.headers)
-            if exchange.response is not None:
-                got.update(k.lower() for k, _ in exchange.response.headers)
-    return sent, got
+def _by_a_browser(lab: Lab, conn: Connection) -> bool:
+    """Did a browser send this session (its User-Agent says so), rather than the student's own code?"""
+    return any(any(b in (e.request.header("User-Agent") or "") for b in BROWSERS) for e in _exchanges(lab, [conn]))
 
 
-def set_cookie_line(lab: Lab, answer: Any) -> None:
-    """Exercise: copy the header line with which the webmail gives the browser its session cookie.
+def _cookie(message: Any, header: str) -> str | None:
+    """The ``name=value`` of the webmail's cookie in a Set-Cookie (response) or Cookie (request) field.
 
-    The transcript masks every token; a line with a real token in it is
-    refused, and the check never repeats it.
+    RFC 6265 section 4.1: Set-Cookie's first pair is the cookie, the rest
+    are attributes; section 4.2: a Cookie field holds ``name=value`` pairs
+    separated by "; ".
     """
-    line = _server_line(answer, "the transcript", "the browser sent it. The cookie comes from the server first.")
-    cookies = _set_cookies(lab)
-    if not cookies:
-        _wrong("No webmail response in the trace has set a cookie yet: run the cells that log jane in.")
-    name, colon, value = line.partition(":")
-    name, value = name.strip().lower(), value.strip()
-    if re.match(r"^HTTP/\d\.\d \d{3}", line):
-        _wrong("That is a status line: it says how the request went. The cookie travels in a header field "
-               "of a response, on a line of its own below it.")
-    if re.match(r"^(GET|POST|HEAD|PUT|DELETE) \S+", line):
-        _wrong("That is a request line: the browser sent it. The cookie comes from the server.")
-    if not colon:
-        _wrong(f"{line!r} is not a header line (a header line is 'Name: value'). Copy one line of the "
-               "transcript as it is printed.")
-    sent, got = _header_names(lab)
-    if name == "cookie":
-        _wrong("Close: with the Cookie header the browser sends the cookie *back*, with every request after the "
-               "login. Which header of the server's response gave it to the browser in the first place?")
-    if name != "set-cookie":
-        if name == "location":
-            _wrong("Location tells the browser where to go next (the redirect after the login). The cookie "
-                   "comes in another header field of the same response.")
-        if name in got:
-            _wrong(f"The server did send a {line.partition(':')[0].strip()} header, but it does not carry the "
-                   "cookie. Look for the one whose name says so.")
-        if name in sent:
-            _wrong(f"{line.partition(':')[0].strip()} is a header the browser sent. The cookie comes from the server.")
-        _wrong(f"No response in the trace has a header called {line.partition(':')[0].strip()!r}. Copy one line "
-               "of the transcript exactly as it is printed.")
-    cookie, _, rest = value.partition(";")
-    cookie_name, _, token = cookie.partition("=")
-    real = {c.partition(";")[0].partition("=")[2].strip() for c in cookies} - {""}
-    if token.strip() in real:
-        _wrong("That line holds a real session token: whoever has it is logged in as jane, as with her "
-               "password. Never copy a token anywhere. Copy the line as the transcript prints it, masked.")
-    names = {c.partition("=")[0].strip() for c in cookies}
-    if cookie_name.strip() not in names:
-        _wrong(f"The webmail set no cookie called {cookie_name.strip()!r}. Copy the line as the transcript prints it.")
-    if not token.strip() or re.search(r"max-age\s*=\s*0", rest, re.IGNORECASE):
-        _wrong("That Set-Cookie has no value and Max-Age=0: it tells the browser to *forget* the cookie, at "
-               "log out. Find the one that gives the browser a session.")
-    _correct("Set-Cookie gives the browser its session; from then on the browser sends it back in a Cookie "
-             "header with every request, and that is how a stateless protocol remembers that jane is logged in.")
+    cookie_name = f"webmail-{WEB_DOMAIN}"
+    for key, value in message.headers:
+        if key.lower() != header.lower():
+            continue
+        pairs = value.split(";")[:1] if header.lower() == "set-cookie" else value.split(";")
+        for pair in pairs:
+            name, _, token = pair.strip().partition("=")
+            if name == cookie_name:
+                return token
+    return None
+
+
+def _form(exchange: Exchange) -> dict[str, str]:
+    """The fields of a request's form body (URL-encoded, the password masked by the tap)."""
+    text = exchange.request.body.decode("utf-8", "replace")
+    return {k: v[0] for k, v in urllib.parse.parse_qs(text, keep_blank_values=True).items()}
+
+
+def _path(exchange: Exchange) -> str:
+    return urllib.parse.urlsplit(exchange.request.target).path
+
+
+def _judge_login(lab: Lab, exchanges: list[Exchange]) -> None:
+    """Say what is wrong with one attempt: GET /login, POST /login, GET /mailbox/INBOX."""
+    pages = [i for i, e in enumerate(exchanges) if e.request.method == "GET" and _path(e) == "/login"]
+    if not pages:
+        _wrong("Your connection asked for no login page. Start where a browser starts: GET /login gives "
+               "you the session cookie (in Set-Cookie) and the form with its csrf field.")
+    exchanges = exchanges[pages[-1]:]  # the last attempt
+    page = exchanges[0]
+    if page.response is None or page.response.status != 200:
+        _wrong("Your GET /login got no 200 answer. Did you read the response (getresponse, then read) "
+               "before sending the next request?")
+    anonymous = _cookie(page.response, "Set-Cookie")
+    posts = [e for e in exchanges if e.request.method == "POST" and _path(e) == "/login"]
+    if not posts:
+        _wrong("You fetched the login page (200), but sent no form back: POST /login with the fields "
+               "username, password and csrf.")
+    post = posts[-1]
+    sent_cookie = _cookie(post.request, "Cookie")
+    fields = _form(post)
+    status = post.response.status if post.response is not None else None
+    if status != 303:
+        if sent_cookie is None:
+            _wrong(f"Your POST /login carried no cookie of the webmail, and got {status}. HTTP remembers nothing "
+                   "between requests: send back, in a Cookie header, the name=value part of the Set-Cookie "
+                   "that the login page gave you. That is how the server finds the session its csrf token "
+                   "belongs to.")
+        if sent_cookie != anonymous:
+            _wrong(f"Your POST /login sent a cookie, but not the one your GET /login was given, and got {status}. "
+                   "Send back the name=value part of that Set-Cookie, as it came.")
+        if not post.request.is_form or not fields:
+            _wrong(f"The server could not read your form (it answered {status}): the body must be the fields, "
+                   "URL-encoded (urllib.parse.urlencode), with Content-Type: application/x-www-form-urlencoded.")
+        if "csrf" not in fields:
+            _wrong(f"Your form had no csrf field, so the server refused it ({status}): copy the value of the "
+                   "hidden csrf field of the login page into the form you send.")
+        if status == 403:
+            _wrong("The server refused your form with 403: its csrf field is not the one of the login page "
+                   "that your cookie belongs to. Take both from the same GET /login.")
+        if status == 429:
+            _wrong("Too many failed logins: the server answered 429 Too Many Requests. Wait the seconds its "
+                   "Retry-After header says, then try again with jane's user name and password.")
+        if status == 200:
+            _wrong(f"The server answered 200 with the login form again: it did not accept the user name "
+                   f"{fields.get('username', '')!r} with that password. Use jane's login from the lesson.")
+        _wrong(f"Your POST /login got {status or 'no answer'}, not the 303 See Other of a login that worked.")
+    logged_in = _cookie(post.response, "Set-Cookie")
+    after = exchanges[exchanges.index(post) + 1:]
+    inbox = [e for e in after if e.request.method == "GET" and _path(e).startswith("/mailbox/")]
+    if not inbox:
+        _wrong("The login worked (303 See Other). Now do what a browser does with its Location: "
+               "GET /mailbox/INBOX, with the cookie that this answer set.")
+    last = inbox[-1]
+    if last.response is not None and last.response.status == 200:
+        return
+    cookie = _cookie(last.request, "Cookie")
+    if cookie is None:
+        _wrong("Your GET /mailbox/INBOX carried no cookie, so the server sent you to the login page again "
+               "(303): it does not know who asks. Send the cookie in a Cookie header with every request.")
+    if cookie == anonymous:
+        _wrong("Your GET /mailbox/INBOX sent the cookie of the login page, and was sent back to log in. The "
+               "answer to your POST /login set a new one (a fresh session, so that nobody who knew the old "
+               "token is logged in as jane): send that one.")
+    if cookie != logged_in:
+        _wrong("Your GET /mailbox/INBOX sent a cookie that is not the one your login was given.")
+    _wrong(f"Your GET /mailbox/INBOX got {last.response.status if last.response else 'no answer'}, not 200.")
+
+
+@reads_the_wire
+def logged_in_by_hand(lab: Lab) -> None:
+    """Exercise: log jane in by hand with http.client: GET /login, POST /login, GET /mailbox/INBOX.
+
+    The check reads the student's own HTTP connections back from the trace
+    (those no browser sent: the lesson's browser and a real one say who they
+    are in User-Agent, RFC 9110 section 10.1.5) and follows the attempt:
+    the cookie of Set-Cookie sent back in Cookie (RFC 6265 sections 4.1,
+    4.2), the form with its csrf field, 303 with a new cookie, then the
+    inbox with it.
+    """
+    http = lab.trace.sessions(protocol="HTTP")
+    mine = [conn for conn in http if conn.client not in lab.clients and not _by_a_browser(lab, conn)]
+    exchanges = _exchanges(lab, mine)
+    if not exchanges:
+        _wrong("The trace holds no HTTP request of your own yet"
+               + (" (the ones in it come from browsers)" if http else "")
+               + ": send the requests with http.client, on the connection the exercise opens.")
+    _judge_login(lab, exchanges)
+    _correct("you logged jane in by hand: the login page gave you a cookie and a csrf token, the form sent "
+             "them back and got 303 with a new cookie, and that cookie, sent with GET /mailbox/INBOX, is "
+             "what told the server that the request came from jane.")
+
+
+# -- 2. count the round trips of a task ----------------------------------------------------------------
+
+
+def _redirected(exchanges: list[Exchange]) -> int:
+    """How many requests were a browser following a redirect (the request after a 3xx with Location)."""
+    return sum(1 for before in exchanges[:-1]
+               if before.response is not None and 300 <= (before.response.status or 0) < 400
+               and before.response.header("Location"))
+
+
+def _recorded(exchange: Exchange) -> tuple[str, str, str]:
+    status = exchange.response.status if exchange.response is not None else None
+    return exchange.request.method, exchange.request.target, str(status)
+
+
+@reads_the_wire
+def task_round_trips(lab: Lab, since: Any, round_trips: Any, requests: Any) -> None:
+    """Exercise: count the HTTP round trips of a task, and list them, by reading the trace.
+
+    The check reads the same sessions from the tap (every HTTP session
+    opened after the mark ``since``) and compares: one round trip is one
+    request and the response to it (RFC 9110 section 3.4).
+    """
+    if round_trips is ... or requests is ...:
+        _wrong("You have not answered yet: replace each ... with what you read from task_sessions.")
+    if not isinstance(since, int):
+        _wrong("The first argument should be task_start, the mark the task cell took with lab.trace.mark(): "
+               "run the task cell again.")
+    conns = lab.trace.sessions(protocol="HTTP", since=since)
+    if not conns:
+        _wrong("No HTTP session started since task_start: run the task cell, then your cell again.")
+    exchanges = _exchanges(lab, conns)
+    count = len(exchanges)
+    if isinstance(round_trips, bool) or not isinstance(round_trips, int):
+        _wrong(f"round_trips should be a whole number (an int), not {type(round_trips).__name__}.")
+    if round_trips != count:
+        everything = len(_exchanges(lab, lab.trace.sessions(protocol="HTTP")))
+        if round_trips == len(conns) and count > 1:
+            _wrong(f"{round_trips} is the number of connections. A persistent connection carries many "
+                   "requests, one after the other (RFC 9112 section 9.3): count the exchanges of each.")
+        if round_trips == 2 * count:
+            _wrong("That counts each request and each response on its own. A round trip is the pair: one "
+                   "request, and the response that answers it.")
+        if round_trips == count - _redirected(exchanges) and _redirected(exchanges):
+            _wrong("That counts the steps of the task's code. But after each 303 the browser asked, by itself, "
+                   "for the page in Location: those requests crossed the wire too.")
+        if round_trips == everything and everything != count:
+            _wrong("That counts every HTTP request of the lesson so far. Count only the task's: the sessions "
+                   "opened since task_start.")
+        _wrong(f"The tap recorded {'more' if round_trips < count else 'fewer'} round trips for the task than "
+               f"{round_trips}. Count the exchanges that lab.trace.exchanges gives for each session of the task.")
+    if not isinstance(requests, (list, tuple)):
+        _wrong(f"requests should be a list of (method, target, status), one per round trip, not "
+               f"{type(requests).__name__}.")
+    if len(requests) != count:
+        _wrong(f"Your list holds {len(requests)} request(s), but your round_trips says {round_trips}: "
+               "one entry per round trip.")
+    for number, (yours, wire) in enumerate(zip(requests, map(_recorded, exchanges)), start=1):
+        if not isinstance(yours, (list, tuple)) or len(yours) != 3:
+            _wrong(f"Entry {number} of your list, {yours!r}, is not a (method, target, status) triple.")
+        for part, mine, recorded in zip(("method", "target", "status code"), yours, wire):
+            if str(mine).strip() != recorded:
+                _wrong(f"Entry {number}, {tuple(yours)!r}: its {part} is not what the tap recorded for "
+                       f"request {number}. Read it from that exchange's request (or, for the status, its "
+                       "response).")
+    followed = _redirected(exchanges)
+    _correct(f"the tap recorded the same {count} round trips on {len(conns)} connection(s), {followed} of them "
+             "a page the browser asked for by itself after a 303: every click costs at least one request and "
+             "its response, and every form a second.")
+
+
+# -- 3. the missing page -------------------------------------------------------------------------------
 
 
 def _jane_browser(lab: Lab) -> Any:
@@ -174,8 +306,14 @@ def flagged_view(lab: Lab) -> None:
              "read from the same store that IMAP changed: the feature was missing, not the data.")
 
 
+@reads_the_wire
 def kept_for_webmail(lab: Lab) -> None:
-    """Exercise: jane's office PC fetches by POP3 and leaves the mail on the server, so the webmail still shows it."""
+    """Exercise: with poplib, jane's office PC downloads the new mail and leaves it on the server.
+
+    The check reads the PC's last POP3 session that retrieved something
+    (RETR answered +OK, no DELE before QUIT: RFC 1939 section 6) and asks
+    the webmail over HTTP for jane's inbox.
+    """
     office = lab.clients.get(OFFICE)
     if office is None:
         _wrong(f"The lab has no device called {OFFICE!r}. Run the cell that gives jane her office PC.")
@@ -198,6 +336,12 @@ def kept_for_webmail(lab: Lab) -> None:
         lines = exchange.data or []
         header = lines[: lines.index("")] if "" in lines else lines
         subjects += [line.split(":", 1)[1].strip() for line in header if line.lower().startswith("subject:")]
+    waiting = [str(m["Subject"]) for m in lab.server(WEB_DOMAIN).mailbox(JANE_ACCOUNT)]
+    missed = [s for s in waiting if s not in subjects]
+    if missed:
+        _wrong(f"{OFFICE}'s last POP3 session did not download {', '.join(map(repr, missed))}: "
+               f"{'it waits' if len(missed) == 1 else 'they wait'} in jane's INBOX. Retrieve every message "
+               "the server lists (RETR), then QUIT.")
     web = _jane_browser(lab)
     try:
         listed = {row.subject for row in web.get("mailbox/INBOX").messages}

@@ -124,7 +124,7 @@ def has_no_body(status: int | None, method: str) -> bool:
 
 @dataclass
 class HttpExchange:
-    """A request and the response to it: one round trip (RFC 9110 section 3.9)."""
+    """A request and the response to it: one round trip (RFC 9110 section 3.4, messages)."""
 
     request: HttpMessage
     response: HttpMessage | None  # None if the connection ended first

@@ -3,7 +3,7 @@
 A webmail is one more way to reach a mailbox: a web server reads the
 mailbox where it lives, on the mail server, and sends each view of it to a
 browser as an HTML page, over HTTP. Every click is one HTTP *request* and
-its *response* (RFC 9110 section 3.9; the bytes on the wire, RFC 9112).
+its *response* (RFC 9110 sections 3.4 and 6; the bytes on the wire, RFC 9112).
 
 This module holds what lesson 07 shows of it:
 

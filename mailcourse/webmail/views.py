@@ -5,7 +5,7 @@ path (relative to the webmail)    method   what it does
 ================================  =======  ==================================================
 (root)                            GET      to the inbox, or to the login form
 login                             GET      the login form (starts an anonymous session)
-login                             POST     check the password; 303 to the inbox, 401, or 429
+login                             POST     check the password; 303 to the inbox, the form again, or 429
 logout                            POST     end the session
 mailbox/<folder>?page=N           GET      25 messages a page, newest first
 message/<folder>/<uid>            GET      one message; sets \\Seen, as opening it in IMAP does
@@ -236,7 +236,10 @@ async def login(request: web.Request) -> web.Response:
     address = webmail.accounts.authenticate(username, password)
     if address is None:
         webmail.throttle.failed(user, client)
-        return login_page(request, status=401, username=username,
+        # The form again, with 200 and a message, as most sites answer. Not 401: RFC 9110
+        # section 15.5.2 says a 401 MUST carry a WWW-Authenticate challenge, that is HTTP's own
+        # authentication (Basic, Bearer...), which a login form does not use.
+        return login_page(request, username=username,
                           error="Wrong user name or password. (The lab's logins are printed by the notebook.)")
     webmail.throttle.succeeded(user)
     account = address.partition("@")[0]
