@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["changes_since", "idle_by_hand"]
 
 PHONE = "jane-phone"
-_CHANGEDSINCE = re.compile(r"\(\s*CHANGEDSINCE\s+(\d+)\s*\)", re.IGNORECASE)  # RFC 7162 section 3.1.4
+_CHANGEDSINCE = re.compile(r"\(\s*CHANGEDSINCE\s+(\d+)\s*\)", re.IGNORECASE)  # RFC 7162 section 3.1.4.1
 _EXISTS = re.compile(r"^\* (\d+) EXISTS$", re.IGNORECASE)  # RFC 3501 section 7.3.1
 
 
