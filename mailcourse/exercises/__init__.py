@@ -33,6 +33,7 @@ from .lesson04 import *  # noqa: F403
 from .lesson05 import *  # noqa: F403
 from .lesson05b import *  # noqa: F403
 from .lesson06 import *  # noqa: F403
+from .lesson06b import *  # noqa: F403
 from .lesson07 import *  # noqa: F403
 from .lesson00 import __all__ as _lesson00
 from .lesson01 import __all__ as _lesson01
@@ -42,6 +43,8 @@ from .lesson04 import __all__ as _lesson04
 from .lesson05 import __all__ as _lesson05
 from .lesson05b import __all__ as _lesson05b
 from .lesson06 import __all__ as _lesson06
+from .lesson06b import __all__ as _lesson06b
 from .lesson07 import __all__ as _lesson07
 
-__all__ = ["ExerciseError", "quiz", *_lesson00, *_lesson01, *_lesson02, *_lesson03, *_lesson04, *_lesson05, *_lesson05b, *_lesson06, *_lesson07]
+__all__ = ["ExerciseError", "quiz", *_lesson00, *_lesson01, *_lesson02, *_lesson03, *_lesson04, *_lesson05, *_lesson05b,
+           *_lesson06, *_lesson06b, *_lesson07]

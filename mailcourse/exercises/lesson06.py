@@ -1,157 +1,155 @@
-"""The checks of lesson 06 (Disconnected access with IMAP)."""
+"""The checks of lesson 06 (Disconnected access with IMAP).
+
+Both exercises are judged by what crossed the wire: the commands of the
+student's own IMAP session (`unread_by_hand`), and the session in which
+jane-laptop's sync carried an offline move to the server (`archived_offline`).
+"""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..message import parse
 
-from .common import _correct, _wrong
-from .lesson05 import _server_line
+from .common import _correct, _wrong, reads_the_wire
 
 if TYPE_CHECKING:
     from ..lab import Lab
     from ..protocols.exchanges import Exchange
     from ..trace import Connection
 
-__all__ = ["archived_offline", "idle_news", "unread_uids"]
+__all__ = ["archived_offline", "unread_by_hand"]
 
 
 JANE_ACCOUNT = "jane"
 ARCHIVE, TAX_RETURN = "Archive", "Tax return"
 _COPYUID = re.compile(r"\[COPYUID (\d+) ([\d:,]+) ([\d:,]+)\]", re.IGNORECASE)  # RFC 4315 section 3
+_FETCHED_UID = re.compile(r"^\* \d+ FETCH \(.*?\bUID (\d+)", re.IGNORECASE)  # RFC 3501 section 7.4.2
 
 
-def _uid_set(text: str) -> set[int]:
-    """``1:3,7`` as {1, 2, 3, 7} (RFC 4315's uid-set)."""
+def _uid_set(text: str, largest: int = 0) -> set[int]:
+    """``1:3,7`` as {1, 2, 3, 7} (RFC 3501 section 9, sequence-set); ``*`` is the largest UID in use."""
     found: set[int] = set()
     for part in text.split(","):
         first, _, last = part.partition(":")
-        if first.isdigit() and (not last or last.isdigit()):
-            low, high = sorted((int(first), int(last or first)))
+        ends = [largest if end == "*" else int(end) if end.isdigit() else None for end in (first, last or first)]
+        if None not in ends:
+            low, high = sorted(ends)  # type: ignore[type-var]
             found.update(range(low, high + 1))
     return found
 
 
-def _numbers(answer: Any) -> list[int] | None:
-    """Whole numbers from what imaplib or a student may give: 5, "4 5", b"4 5", [b"4 5"], [4, 5]..."""
-    items = answer if isinstance(answer, (list, tuple, set, frozenset)) else [answer]
-    found: list[int] = []
-    for item in items:
-        if isinstance(item, bool):
-            return None
-        if isinstance(item, int):
-            found.append(item)
-            continue
-        if isinstance(item, bytes):
-            item = item.decode("ascii", "replace")
-        if not isinstance(item, str):
-            return None
-        for word in item.replace(",", " ").split():
-            if not word.isdigit():
-                return None
-            found.append(int(word))
+def _list(uids: set[int] | list[int]) -> str:
+    return ", ".join(map(str, sorted(uids))) or "none"
+
+
+def _fetched(exchange: Exchange) -> set[int]:
+    """The UIDs an answer to UID FETCH or UID STORE named: ``* 3 FETCH (UID 5 ...)`` (RFC 3501 section 6.4.8)."""
+    return {int(m.group(1)) for line in exchange.untagged if (m := _FETCHED_UID.match(line))}
+
+
+def _searched(exchange: Exchange) -> set[int]:
+    """The numbers of the ``* SEARCH 4 5 6`` response (RFC 3501 section 7.2.5)."""
+    found: set[int] = set()
+    for line in exchange.untagged:
+        words = line.split()
+        if words[1:2] == ["SEARCH"]:
+            found |= {int(word) for word in words[2:] if word.isdigit()}
     return found
 
 
-def _jane_inbox(lab: Lab) -> list[tuple[int, frozenset[str]]]:
-    """(UID, flags) of each message in jane's INBOX on her server, in UID order: sequence number n is item n."""
+def _done_by_uid(exchange: Exchange, hint: str) -> None:
+    """Refuse a step the server did not carry out, or one that named messages by sequence number."""
+    if exchange.status != "OK":
+        _wrong(f"Your {exchange.verb} got {exchange.status or 'no answer'}: {exchange.final!r}. {hint}")
+    if not exchange.verb.startswith("UID "):
+        _wrong(f"Your session sent {exchange.verb}, which names messages by sequence number: places in the list, "
+               "good only in this session. Use the UID form of the command, so that every step names messages "
+               "by UID.")
+
+
+def _jane_inbox(lab: Lab) -> dict[int, frozenset[str]]:
+    """UID -> flags of each message in jane's INBOX, as the server's store holds them now."""
     store = lab.server("somewhereelse.com").store
-    return [(info.uid, info.flags) for info in store.list(JANE_ACCOUNT)]
+    return {info.uid: frozenset(info.flags) for info in store.list(JANE_ACCOUNT)}
 
 
-def _marked_seen_by_fetch(lab: Lab) -> bool:
-    """Did some IMAP session fetch a message's text without .PEEK, which sets \\Seen (RFC 3501 section 6.4.5)?"""
+def _unseen_search(lab: Lab) -> tuple[Connection, list[Exchange], int] | None:
+    """The last IMAP session that searched for UNSEEN, its exchanges, and where the search is in them."""
+    found = None
     for conn in lab.trace.sessions(protocol="IMAP"):
-        for exchange in lab.trace.exchanges(conn):
-            if exchange.verb in ("FETCH", "UID FETCH"):
-                items = exchange.argument.upper()
-                if re.search(r"\bBODY\[|\bRFC822(?![.](HEADER|SIZE))\b", items):
-                    return True
-    return False
+        exchanges = lab.trace.exchanges(conn)
+        for index, e in enumerate(exchanges):
+            if e.verb in ("SEARCH", "UID SEARCH") and re.search(r"\bUNSEEN\b", e.argument, re.IGNORECASE):
+                found = (conn, exchanges, index)
+    return found
 
 
-def unread_uids(lab: Lab, uids: Any) -> None:
-    """Exercise: the UIDs of jane's unread messages in her INBOX, found with imaplib."""
-    if uids is ...:
-        _wrong("You have not answered yet: replace the ... with the UIDs you found, as a list of numbers.")
-    answer = _numbers(uids)
-    if answer is None:
-        _wrong(f"{uids!r} is not a list of numbers. imaplib answers with bytes such as b'4 5': "
-               "split them and turn each into an int.")
+@reads_the_wire
+def unread_by_hand(lab: Lab) -> None:
+    """Exercise: UID SEARCH UNSEEN, then UID FETCH of those UIDs, then UID STORE +FLAGS (\\Seen), by hand.
+
+    Read from the trace: the student's own session, its commands in that
+    order, the UIDs the server named in each answer; then the server's store,
+    which must show those messages read (RFC 3501 sections 6.4.4, 6.4.5, 6.4.6).
+    """
+    found = _unseen_search(lab)
+    if found is None:
+        _wrong("No IMAP session in the trace has searched for the unread messages yet (a SEARCH with the "
+               "key UNSEEN). Start with that, in the session `box`.")
+    conn, exchanges, index = found
+    search = exchanges[index]
+    _done_by_uid(search, "Is the INBOX selected in that session? (Run the cell that opens `box` again if the "
+                 "server logged it out.)")
+    unseen = _searched(search)
+    if not unseen:
+        _wrong("Your search found no unread message: every message in jane's INBOX had \\Seen when it ran. "
+               "Run the cell where joe writes again, then your cell.")
+    after = exchanges[index + 1:]
+    fetches = [e for e in after if e.verb in ("FETCH", "UID FETCH") and e.status == "OK"]
+    if not fetches:
+        _wrong(f"Your search found UIDs {_list(unseen)}, but the session fetched nothing after it. Fetch "
+               "those messages (their subjects, or the whole text with BODY.PEEK[]).")
+    if all(e.verb == "FETCH" for e in fetches):
+        _wrong("Your session fetched with FETCH, which takes sequence numbers. Your search gave you UIDs: "
+               "fetch with the UID form of the command.")
+    fetched = set().union(*(_fetched(e) for e in fetches if e.verb == "UID FETCH"))
+    if fetched - unseen:
+        _wrong(f"Your session fetched UID {_list(fetched - unseen)}, which your search did not find: it was read "
+               "already. Fetch exactly the UIDs the search gave.")
+    if unseen - fetched:
+        _wrong(f"Your search found UIDs {_list(unseen)}, but your session fetched only {_list(fetched)}. "
+               "Fetch every one of them.")
+    last_fetch = max(i for i, e in enumerate(after) if e in fetches)
+    stores = [e for e in after[last_fetch + 1:] if e.verb in ("STORE", "UID STORE")]
+    if not stores:
+        _wrong(f"Your session fetched UIDs {_list(unseen)}, but stored no flag afterwards. Tell the server "
+               "jane has read them: add the \\Seen flag, after the fetch.")
     inbox = _jane_inbox(lab)
-    unread = {uid for uid, flags in inbox if "\\Seen" not in flags}
-    given = set(answer)
-    if given == unread and unread:
-        _correct(f"UIDs {', '.join(map(str, sorted(unread)))}: the messages without \\Seen, named as they "
-                 "will be named in every session.")
-        return
-    if not unread:
-        hint = (" A FETCH of BODY[] (without .PEEK) sets \\Seen: yours may have marked them read."
-                if _marked_seen_by_fetch(lab) else "")
-        _wrong("jane's INBOX has no unread message now: every one has \\Seen." + hint
-               + " Mark one unread again (STORE -FLAGS (\\Seen)) and look again.")
-    sequence = {n for n, (uid, flags) in enumerate(inbox, 1) if "\\Seen" not in flags}
-    if given == sequence:
-        _wrong(f"{', '.join(map(str, sorted(given)))} are the *sequence numbers* of the unread messages: their "
-               "places in the mailbox in this session. They change when a message above them goes. Ask for "
-               "the UIDs instead.")
-    every = {uid for uid, _ in inbox}
-    unknown = sorted(given - every)
-    if unknown:
-        _wrong(f"No message in jane's INBOX has the UID {', '.join(map(str, unknown))}. Did you give sequence "
-               "numbers, or look in another folder?")
-    read = sorted(given - unread)
-    if read:
-        hint = (" (A FETCH of BODY[] without .PEEK marks a message read: did yours?)"
-                if _marked_seen_by_fetch(lab) else "")
-        _wrong(f"UID {', '.join(map(str, read))} has the \\Seen flag: jane has read it.{hint} Which search key "
-               "finds the messages without \\Seen?")
-    missing = sorted(unread - given)
-    _wrong(f"Right so far, but incomplete: UID {', '.join(map(str, missing))} is unread too. Search every "
-           "message of the INBOX, not only some.")
-
-
-PHONE_DEVICE = "jane-phone"
-
-
-def idle_news(lab: Lab, line: Any) -> None:
-    """Exercise: copy the untagged response that told the idling phone about joe's new message."""
-    text = _server_line(line, "the output above, in quotes", "the phone sent it. The news came from the server.")
-    exchanges = [e for conn in lab.trace.sessions(protocol="IMAP")
-                 if conn.client == PHONE_DEVICE for e in lab.trace.exchanges(conn)]
-    idles = [e for e in exchanges if e.verb == "IDLE"]
-    if not idles:
-        _wrong(f"{PHONE_DEVICE} has not idled yet: run the cell where it sends IDLE and joe writes.")
-    if any(text in e.pushed and re.fullmatch(r"\* \d+ EXISTS", text, re.IGNORECASE) for e in idles):
-        _correct("* n EXISTS: the mailbox holds n messages now, one more than the phone knew. It came "
-                 "while the phone was idling, without a command: pushed, not polled.")
-        return
-    if any(text in e.pushed for e in idles):
-        if re.fullmatch(r"\* \d+ RECENT", text, re.IGNORECASE):
-            _wrong("Close: RECENT came with the news, but it counts the messages that no other session has "
-                   "seen yet, and IMAP4rev2 dropped it. Which line says how many messages the mailbox holds now?")
-        if "FETCH" in text.upper():
-            _wrong("That line reports flags that changed, not a new message.")
-        if "EXPUNGE" in text.upper():
-            _wrong("EXPUNGE says a message has gone. You want the one that says the mailbox has grown.")
-        _wrong("That line came while the phone was idling, but it is not the news of a new message.")
-    if text.startswith("+"):
-        _wrong("That is the continuation request: the server's go-ahead, 'I am idling, tell me when to "
-               "stop'. It came before joe wrote. Look at what came after it.")
-    if text.upper() == "DONE" or any(text == e.command for e in exchanges):
-        _wrong("That is a line the phone sent. The news came from the server.")
-    if any(text == f"{e.tag} {e.status} {e.text}".strip() for e in idles):
-        _wrong("That is the tagged completion of IDLE: the server says OK after the phone's DONE. The news "
-               "came before it, untagged.")
-    if any(text in e.untagged for e in exchanges):
-        if re.fullmatch(r"\* \d+ EXISTS", text, re.IGNORECASE):
-            _wrong("That EXISTS answered a command (SELECT, say): the phone asked. The one you want arrived "
-                   "while the phone was idling, without being asked.")
-        _wrong("That untagged line answered one of the phone's commands. The news arrived while the phone "
-               "was idling, between the '+' and the DONE.")
-    _wrong(f"{text!r} is not a line the server sent to {PHONE_DEVICE}. Copy one line exactly as printed "
-           "(with or without the 'S: ' in front).")
+    for store in stores:
+        _done_by_uid(store, "A folder opened with EXAMINE is read-only: open it with SELECT.")
+        words = store.argument.split(None, 1)
+        item = words[1].upper() if len(words) > 1 else ""
+        if not item.startswith("+FLAGS"):
+            if item.startswith("FLAGS"):
+                _wrong("Your STORE sent FLAGS, which replaces every flag of the message with the ones you "
+                       "give: a \\Flagged or \\Answered set by another device would be lost. Add a flag instead.")
+            _wrong(f"Your STORE sent {item.split(' ')[0] or 'nothing'}: that takes flags away. Add one.")
+        if "\\SEEN" not in item:
+            _wrong(f"Your STORE added {item.split(' ', 1)[-1]}, not \\Seen, the flag that means 'read'.")
+    stored = set().union(*(_fetched(e) or _uid_set(e.argument.split()[0], max(inbox, default=0)) for e in stores))
+    if unseen - stored:
+        _wrong(f"Your STORE marked UID {_list(stored & unseen)} read, but not {_list(unseen - stored)}: "
+               "mark every message you fetched.")
+    if stored - unseen:
+        _wrong(f"Your STORE also touched UID {_list(stored - unseen)}, which your search had not found. Mark "
+               "exactly the UIDs you fetched.")
+    unread_now = sorted(uid for uid in unseen if uid in inbox and "\\Seen" not in inbox[uid])
+    if unread_now:
+        _wrong(f"Your session marked UIDs {_list(unseen)} read, but on the server UID {_list(unread_now)} is "
+               "unread again: another session took \\Seen away since. Run your cell again.")
+    _correct(f"{conn.client}'s session searched, fetched UIDs {_list(unseen)} and then added \\Seen to each: "
+             "the server shows them read, for every device.")
 
 
 def _subjects_in(lab: Lab, folder: str) -> dict[int, str]:
@@ -160,8 +158,15 @@ def _subjects_in(lab: Lab, folder: str) -> dict[int, str]:
             for info in store.list(JANE_ACCOUNT, folder)}
 
 
+@reads_the_wire
 def archived_offline(lab: Lab) -> None:
-    """Exercise: jane-laptop moves "Tax return" to Archive while offline; its sync does the move on the server."""
+    """Exercise: jane-laptop moves "Tax return" to Archive while offline; its sync does the move on the server.
+
+    Read from the trace: the IMAP session whose MOVE (or COPY) answer says, in
+    its COPYUID code (RFC 4315 section 3), that the message got its UID in
+    Archive, and that the session was the laptop's sync (it goes on to LIST
+    the folders), not commands typed by hand.
+    """
     store = lab.server("somewhereelse.com").store
     if not store.has_folder(JANE_ACCOUNT, ARCHIVE):
         _wrong(f"jane has no folder {ARCHIVE!r} on her server yet: run the cell that creates it, then sync the laptop.")

@@ -7,7 +7,7 @@ back from the trace and from the server's store.
 from __future__ import annotations
 
 import imaplib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from helpers import check_fails, joe_writes_to_jane
@@ -61,120 +61,114 @@ def test_literals_are_folded_so_their_lines_are_never_taken_for_responses(lab: L
     assert "* 1 EXISTS" in exchanges[2].untagged
 
 
-# -- 1. the UIDs of the unread messages -------------------------------------------------------------
+# -- 1. jane opens her unread mail, by hand ------------------------------------------------------
 
 
 @pytest.fixture
 def unread(lab: Lab) -> Lab:
-    """INBOX: UID 1 read, UID 2 gone, UIDs 3 and 4 unread; so sequence numbers 2 and 3 are unread."""
+    """INBOX: UID 1 read, UID 2 gone, UIDs 3 and 4 unread (sequence numbers 2 and 3), UID 4 flagged."""
     joe_writes_to_jane(lab, "one", "two", "three", "four")
     laptop = lab.client("jane-laptop")
     laptop.imap.sync()
     laptop.imap.mark_read(1)
     laptop.imap.delete(2)
+    laptop.imap.flag(4)
     laptop.imap.sync()
     return lab
 
 
-def test_unread_uids_accepts_the_uids_in_any_shape(unread: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+def _flags(lab: Lab, uid: int) -> set[str]:
+    return next(set(i.flags) for i in lab.server("somewhereelse.com").store.list("jane") if i.uid == uid)
+
+
+def test_unread_by_hand_passes_with_the_three_commands(unread: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     box = _session(unread)
-    _, by_uid = box.uid("SEARCH", "UNSEEN")
-    assert by_uid == [b"3 4"]
-    check.unread_uids(unread, by_uid)  # imaplib's own answer
-    check.unread_uids(unread, [3, 4])
-    check.unread_uids(unread, (4, "3"))
-    check.unread_uids(unread, b"3 4")
+    _, data = box.uid("SEARCH", "UNSEEN")
+    assert data == [b"3 4"]
+    box.uid("FETCH", "3,4", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    box.uid("STORE", "3:4", "+FLAGS", r"(\Seen)")
+    check.unread_by_hand(unread)
+    assert capsys.readouterr().out.startswith("✔ Correct: jane-phone's session searched, fetched UIDs 3, 4")
+    assert _flags(unread, 4) == {"\\Seen", "\\Flagged"}
     box.logout()
-    assert capsys.readouterr().out.count("✔ Correct: UIDs 3, 4") == 4
 
 
-def test_unread_uids_explains_wrong_answers(unread: Lab) -> None:
+def test_unread_by_hand_with_a_silent_store_and_a_star(unread: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     box = _session(unread)
-    _, by_number = box.search(None, "UNSEEN")
-    assert by_number == [b"2 3"]
-    assert "not answered yet" in check_fails(check.unread_uids, unread, ...)
-    assert "not a list of numbers" in check_fails(check.unread_uids, unread, "three and four")
-    assert "not a list of numbers" in check_fails(check.unread_uids, unread, [True])
-    assert "*sequence numbers*" in check_fails(check.unread_uids, unread, by_number)
-    assert "has the UID 99" in check_fails(check.unread_uids, unread, [3, 4, 99])
-    included = check_fails(check.unread_uids, unread, [1, 3, 4])
-    assert "UID 1 has the \\Seen flag" in included and "BODY[]" not in included
-    assert "UID 4 is unread too" in check_fails(check.unread_uids, unread, [3])
-    assert "UID 3, 4 is unread too" in check_fails(check.unread_uids, unread, [])
+    box.uid("SEARCH", "UNSEEN")
+    box.uid("FETCH", "3", "(ENVELOPE)")
+    box.uid("FETCH", "4", "(BODY.PEEK[])")
+    box.uid("STORE", "3:*", "+FLAGS.SILENT", r"(\Seen)")
+    box.logout()
+    check.unread_by_hand(unread)
+    assert "✔ Correct" in capsys.readouterr().out
 
-    box.uid("FETCH", "3", "(BODY[])")  # no PEEK: jane has "read" it now
-    explained = check_fails(check.unread_uids, unread, [3, 4])
-    assert "UID 3 has the \\Seen flag" in explained and "without .PEEK" in explained
-    check.unread_uids(unread, [4])  # the store is the truth, whatever marked it
-    box.uid("FETCH", "4", "(RFC822.TEXT)")  # marks read too
-    assert "no unread message now" in check_fails(check.unread_uids, unread, [])
+
+def test_unread_by_hand_explains_what_is_missing(unread: Lab) -> None:
+    assert "has searched for the unread messages yet" in check_fails(check.unread_by_hand, unread)
+    box = _session(unread, folder=None)
+    box.send(b"Z1 UID SEARCH UNSEEN\r\n")  # by hand, before SELECT (imaplib itself would refuse)
+    assert box.readline().startswith(b"Z1 BAD")
+    assert "Is the INBOX selected" in check_fails(check.unread_by_hand, unread)
+    box.select("INBOX")
+    box.search(None, "UNSEEN")
+    assert "sent SEARCH, which names messages by sequence number" in check_fails(check.unread_by_hand, unread)
+    box.uid("SEARCH", "UNSEEN")
+    assert "fetched nothing after it" in check_fails(check.unread_by_hand, unread)
+    box.fetch("2:3", "(FLAGS)")
+    assert "fetched with FETCH, which takes sequence numbers" in check_fails(check.unread_by_hand, unread)
+    box.uid("FETCH", "3", "(FLAGS)")
+    assert "fetched only 3" in check_fails(check.unread_by_hand, unread)
+    box.uid("FETCH", "1:4", "(FLAGS)")
+    assert "fetched UID 1, which your search did not find" in check_fails(check.unread_by_hand, unread)
+    box.uid("SEARCH", "UNSEEN")
+    box.uid("FETCH", "3,4", "(FLAGS)")
+    assert "stored no flag afterwards" in check_fails(check.unread_by_hand, unread)
+    box.uid("STORE", "3", "+FLAGS", r"(\Answered)")
+    assert "not \\Seen" in check_fails(check.unread_by_hand, unread)
     box.logout()
 
 
-# -- 2. the line that told the phone ---------------------------------------------------------------------
+def test_unread_by_hand_refuses_a_store_that_replaces_or_misses(unread: Lab) -> None:
+    box = _session(unread)
+    box.uid("SEARCH", "UNSEEN")
+    box.uid("FETCH", "3,4", "(FLAGS)")
+    box.uid("STORE", "3,4", "FLAGS", r"(\Seen)")  # wipes \Flagged of UID 4
+    assert "replaces every flag" in check_fails(check.unread_by_hand, unread)
+    assert _flags(unread, 4) == {"\\Seen"}
+    box.uid("STORE", "4", "+FLAGS", r"(\Flagged)")
+    box.uid("STORE", "3,4", "-FLAGS", r"(\Seen)")
+    box.uid("SEARCH", "UNSEEN")
+    box.uid("FETCH", "3,4", "(FLAGS)")
+    box.uid("STORE", "3", "+FLAGS", r"(\Seen)")
+    assert "but not 4" in check_fails(check.unread_by_hand, unread)
+    box.uid("STORE", "4", "+FLAGS", r"(\Seen)")
+    box.logout()
+    check.unread_by_hand(unread)  # two STOREs together mark both
+    lab_laptop = unread.client("jane-laptop")
+    lab_laptop.imap.sync()
+    lab_laptop.imap.mark_unread(3)
+    lab_laptop.imap.sync()
+    assert "UID 3 is unread again" in check_fails(check.unread_by_hand, unread)
 
 
-def _idle(box: imaplib.IMAP4, during: Callable[[], None], lines: int) -> list[str]:
-    """IDLE by hand, as the lesson does: send it, do something, read what is pushed, DONE."""
-    box.send(b"A001 IDLE\r\n")
-    heard = [box.readline().decode().rstrip()]
-    during()
-    heard += [box.readline().decode().rstrip() for _ in range(lines)]
-    box.send(b"DONE\r\n")
-    heard.append(box.readline().decode().rstrip())
-    return heard
-
-
-def test_idle_news(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "not answered yet" in check_fails(check.idle_news, lab, ...)
-    joe_writes_to_jane(lab, "one", "two", "three", "four")
-    box = _session(lab)
-    assert "has not idled yet" in check_fails(check.idle_news, lab, "* 5 EXISTS")
-    heard = _idle(box, lambda: joe_writes_to_jane(lab, "Are you there?"), lines=2)
-    assert heard == ["+ idling", "* 5 EXISTS", "* 5 RECENT", "A001 OK IDLE terminated"]
-
-    check.idle_news(lab, "* 5 EXISTS")
-    check.idle_news(lab, " S: * 5 EXISTS ")
-    assert capsys.readouterr().out.count("✔ Correct:") == 2
-
-    assert "the phone sent it" in check_fails(check.idle_news, lab, "C: A001 IDLE")
-    assert "a line the phone sent" in check_fails(check.idle_news, lab, "DONE")
-    assert "a line the phone sent" in check_fails(check.idle_news, lab, "A001 IDLE")
-    assert "continuation request" in check_fails(check.idle_news, lab, "S: + idling")
-    assert "Close: RECENT" in check_fails(check.idle_news, lab, "* 5 RECENT")
-    assert "tagged completion of IDLE" in check_fails(check.idle_news, lab, "A001 OK IDLE terminated")
-    assert "answered a command" in check_fails(check.idle_news, lab, "* 4 EXISTS")  # SELECT's
-    assert "answered one of the phone's commands" in check_fails(check.idle_news, lab, "* 4 RECENT")
-    assert "not a line the server sent" in check_fails(check.idle_news, lab, "* 6 EXISTS")
-
-    # Flags changed by another session are pushed too, but they are not news of a new message.
-    def flag_elsewhere() -> None:
-        other = _session(lab, "jane-laptop")
-        other.uid("STORE", "1", "+FLAGS", r"(\Flagged)")
-        other.logout()
-
-    heard = _idle(box, flag_elsewhere, lines=1)
-    assert heard[1] == r"* 1 FETCH (FLAGS (\Flagged \Recent))"
-    assert "reports flags that changed" in check_fails(check.idle_news, lab, heard[1])
+def test_unread_by_hand_on_a_read_only_folder(unread: Lab) -> None:
+    box = _session(unread, folder=None)
+    box.select("INBOX", readonly=True)  # EXAMINE
+    box.uid("SEARCH", "UNSEEN")
+    box.uid("FETCH", "3,4", "(FLAGS)")
+    box.uid("STORE", "3,4", "+FLAGS", r"(\Seen)")
+    assert "opened with EXAMINE is read-only" in check_fails(check.unread_by_hand, unread)
     box.logout()
 
 
-def test_idle_news_looks_only_at_the_phone(lab: Lab) -> None:
-    joe_writes_to_jane(lab, "one")
-    box = _session(lab, "jane-laptop")
-    heard = _idle(box, lambda: joe_writes_to_jane(lab, "two"), lines=2)
-    box.logout()
-    assert heard[1] == "* 2 EXISTS"
-    assert "has not idled yet" in check_fails(check.idle_news, lab, "* 2 EXISTS")
-
-
-def test_a_line_inside_a_message_is_not_a_response(lab: Lab) -> None:
+def test_unread_by_hand_with_nothing_unread(lab: Lab) -> None:
     joe_writes_to_jane(lab, "one")
     box = _session(lab)
-    _idle(box, lambda: joe_writes_to_jane(lab, "two", body="* 77 EXISTS\r\nJoe"), lines=2)
-    box.uid("FETCH", "2", "(BODY.PEEK[])")
+    box.uid("STORE", "1", "+FLAGS", r"(\Seen)")
+    box.uid("SEARCH", "UNSEEN")
+    assert "found no unread message" in check_fails(check.unread_by_hand, lab)
     box.logout()
-    assert "not a line the server sent" in check_fails(check.idle_news, lab, "* 77 EXISTS")
 
 
 # -- 3. filed away on the train ------------------------------------------------------------------
@@ -189,6 +183,10 @@ def _ready(lab: Lab) -> imaplib.IMAP4:
     lab.client("jane-laptop").imap.sync()
     box.select("INBOX")  # after the mail came: a session names only the messages it has been told of
     return box
+
+
+def test_both_checks_read_the_wire() -> None:
+    assert check.unread_by_hand.reads_the_wire and check.archived_offline.reads_the_wire
 
 
 def test_archived_offline_passes_when_the_laptop_moves_it_offline_and_syncs(
