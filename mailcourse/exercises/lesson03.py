@@ -1,10 +1,10 @@
 """The checks of lesson 03 (Envelope versus content)."""
 from __future__ import annotations
 
-from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from .common import ANN, JANE, JOE, _address, _correct, _find, _transactions, _where_is, _wrong
+from .common import (ANN, JANE, JOE, _address, _correct, _find, _Transaction, _transactions, _where_is,
+                     _wrong, reads_the_wire)
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -13,17 +13,12 @@ if TYPE_CHECKING:
 __all__ = ["refused_at_rcpt", "blind_copy_sent", "header_says_jane"]
 
 
-
-
 def _header_lines(body: list[str]) -> list[str]:
     """The header section of a message as it crossed the wire (up to the first empty line)."""
     return body[: body.index("")] if "" in body else list(body)
 
 
-def _names(msg: EmailMessage, address: str, fields: tuple[str, ...] = ("From", "To", "Cc", "Bcc")) -> bool:
-    return any(address in str(value).lower() for name in fields for value in msg.get_all(name, []))
-
-
+@reads_the_wire
 def refused_at_rcpt(lab: Lab) -> None:
     """Exercise: RCPT TO an unknown user of someplace.org at joe's provider gets 550, before any DATA."""
     ours = lab.server("someplace.org")
@@ -57,6 +52,7 @@ def refused_at_rcpt(lab: Lab) -> None:
 GUESTS_SUBJECT = "Guest list"
 
 
+@reads_the_wire
 def blind_copy_sent(lab: Lab) -> None:
     """Exercise: To: jane, Bcc: ann, sent with an envelope built from the header, no Bcc: on the wire."""
     lab.wait_for_delivery(timeout=5)
@@ -94,24 +90,63 @@ def blind_copy_sent(lab: Lab) -> None:
 NOT_FOR_JANE = "Not for jane"
 
 
+def _subject_is(t: _Transaction, subject: str) -> bool:
+    wanted = f"subject: {subject}".casefold()
+    return any(" ".join(line.split()).casefold() == wanted for line in _header_lines(t.body))
+
+
+def _header_field(t: _Transaction, name: str) -> str:
+    """One header field of a message as it crossed the wire ("" if absent), folded lines joined."""
+    value, inside = [], False
+    for line in _header_lines(t.body):
+        if inside and line[:1] in (" ", "\t"):
+            value.append(line.strip())
+            continue
+        inside = line.lower().startswith(f"{name.lower()}:")
+        if inside:
+            value.append(line.split(":", 1)[1].strip())
+    return " ".join(value)
+
+
+@reads_the_wire
 def header_says_jane(lab: Lab) -> None:
-    """Exercise: a message whose To: names jane, delivered (by its envelope) to joe only."""
+    """Exercise: typed by hand, an envelope for joe only and a header whose To: names jane.
+
+    The check reads joe's submission sessions from the trace: the envelope
+    (RFC 5321 section 3.3) against the To: line of the content (RFC 5322
+    section 3.6.3), and whether the commands were typed (smtplib's
+    ``sendmail`` adds ``size=`` to MAIL FROM; ``docmd`` and ``mail`` do not).
+    """
     lab.wait_for_delivery(timeout=5)
-    copies = [(who, msg) for who, _, msg in _find(lab, NOT_FOR_JANE)]
-    if not copies:
-        stuck = _where_is(lab, NOT_FOR_JANE)
-        _wrong(f"No inbox holds a message called {NOT_FOR_JANE!r}. " + (stuck or "Check the subject."))
-    if any(who == JANE for who, _ in copies):
-        _wrong("jane's inbox holds a copy, so jane was in the envelope. The envelope decides who "
-               "receives a message: give smtplib the recipients yourself.")
-    mine = [msg for who, msg in copies if who == JOE]
-    if not mine:
-        _wrong(f"The message reached {', '.join(who for who, _ in copies)}, not joe.")
-    msg = mine[-1]
-    if not _names(msg, JANE, ("To",)):
-        _wrong(f"joe's copy says To: {msg.get('To')}. Its To: line should name jane, even though "
-               "jane never receives it.")
-    if _names(msg, JOE, ("To", "Cc")):
-        _wrong("joe's copy names joe in its To: or Cc: line, so header and envelope agree about him. "
-               "Name only jane in the header.")
-    _correct("joe received a message addressed to jane, and jane received nothing.")
+    ours = lab.server("someplace.org")
+    tried = [t for t in _transactions(lab) if t.session.client == "joe-laptop" and _subject_is(t, NOT_FOR_JANE)]
+    if not tried:
+        _wrong(f"The trace shows no message with the subject {NOT_FOR_JANE!r} sent from joe-laptop, up to its "
+               "final \".\". Open a session on joe's submission endpoint, log in, and type MAIL FROM, "
+               "RCPT TO and DATA.")
+    t = tried[-1]
+    if t.session.server != ours.hostname:
+        _wrong(f"You sent it to {t.session.server}; send it through joe's own provider, {ours.hostname}.")
+    if not t.accepted:
+        _wrong("The server did not answer 250 after the final \".\": look at its reply to your DATA.")
+    rcpts = sorted({r.lower() for r in t.rcpts})
+    if JANE in rcpts:
+        _wrong(f"Your envelope named {', '.join(rcpts)}: RCPT TO:<{JANE}> puts jane in the envelope, so she "
+               "receives the message. The envelope decides who receives it.")
+    if JOE not in rcpts:
+        _wrong(f"Your envelope named {', '.join(rcpts) or 'nobody'}, not joe: the message should reach joe.")
+    to = _header_field(t, "To")
+    if JANE not in to.lower():
+        _wrong(f"The header that crossed the wire says To: {to or '(nothing)'}. Its To: line should name jane, "
+               "even though jane never receives it.")
+    if JOE in to.lower() or JOE in _header_field(t, "Cc").lower():
+        _wrong("The header names joe in To: or Cc:, so header and envelope agree about him. Name only jane there.")
+    mail_from = next((e.command for e in lab.trace.exchanges(t.session) if e.verb == "MAIL"
+                      and _address(e.argument).lower() == t.mail_from.lower()), "")
+    if "size=" in mail_from.lower():
+        _wrong(f"Your MAIL FROM went out as {mail_from!r}: the size= comes from smtplib's sendmail or "
+               "send_message, which wrote the commands for you. Type them yourself, one command at a time (docmd, or "
+               "mail, rcpt and data).")
+    if not any(who == JOE for who, _, _ in _find(lab, NOT_FOR_JANE)):
+        _wrong("The server accepted the message, but joe's inbox does not hold it yet: run the check again.")
+    _correct(f"the envelope said RCPT TO:<{JOE}>, the header said To: {to}; joe received it, jane nothing.")
