@@ -120,6 +120,9 @@ def greeting_and_quit(lab: Lab, greeting: Any, goodbye: Any) -> None:
                "your line. A command is a whole line, and a line ends with the two characters \\r\\n.")
     wire_greeting, wire_goodbye = exchanges[0].final, quits[0].final
     got, bye = _text(greeting), _text(goodbye)
+    if wire_greeting in got and wire_goodbye in got:
+        _wrong("Your greeting holds both replies, the greeting and the answer to QUIT: you sent QUIT "
+               "before you read. The server speaks first; read its greeting, then send.")
     if wire_greeting not in got:
         if wire_goodbye in got:
             _wrong(f"Your greeting holds {got.strip()!r}, the answer to QUIT, but on the wire the server "

@@ -73,9 +73,18 @@ def test_greeting_and_quit_compares_the_variables_with_the_wire(lab: Lab) -> Non
     greeting, goodbye = _knock(mx, b"QUIT\r\n")
     assert "greeted you with '220 mail.somewhereelse.com" in _fails(check.greeting_and_quit, lab, b"", goodbye)
     assert "your goodbye holds b''" in _fails(check.greeting_and_quit, lab, greeting, b"")
-    # Sent QUIT before reading: the first recv may get both replies, or only the 221 if the student
-    # kept the wrong one; either way the greeting variable does not hold the greeting alone.
+    # The student kept the answer to QUIT in both variables.
     assert "the answer to QUIT" in _fails(check.greeting_and_quit, lab, goodbye, goodbye)
+    assert "holds both replies" in _fails(check.greeting_and_quit, lab, greeting + goodbye, b"")
+
+
+def test_greeting_and_quit_explains_quit_sent_before_reading(lab: Lab) -> None:
+    with socket.create_connection(lab.server("somewhereelse.com").mx.address, timeout=1) as connection:
+        connection.sendall(b"QUIT\r\n")
+        both = b""
+        while b"221" not in both:  # the two replies, in one recv or more
+            both += connection.recv(1024)
+    assert "holds both replies" in _fails(check.greeting_and_quit, lab, both, b"")
 
 
 def test_greeting_and_quit_passes_with_bytes_or_text(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
