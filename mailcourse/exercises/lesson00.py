@@ -178,5 +178,5 @@ def hello_jane(lab: Lab) -> None:
     if trouble:
         _wrong(f"In your latest session from joe's laptop: {trouble}")
     subjects = [_subject(t.body) for t in sent if t.session.id == mine[-1].id]
-    _wrong(f"Your latest session from joe's laptop sent {subjects or 'nothing'}, not a message with the "
-           f"subject {HELLO_SUBJECT!r}.")
+    _wrong(f"The latest session from joe's laptop sent {subjects or 'nothing'}, not a message with the "
+           f"subject {HELLO_SUBJECT!r}. Has your cell run, with the message it gives?")
