@@ -167,8 +167,10 @@ def smtp_by_hand(lab: Lab) -> None:
                "the server's 221 (RFC 5321, section 4.1.1.10). Close the socket only after that.")
     if not quit_.replies:
         _wrong(_unanswered(quit_, conn))
-    _correct("jane's provider took your message (250 after the final '.'), and your client read every "
-             "reply, from the 220 to the 221.")
+    # The tap sees what crossed, not what the client read: a reply read late still passes if the
+    # server had answered before the next command arrived.
+    _correct("jane's provider took your message (250 after the final '.'), and on the wire each "
+             "command waited for the reply before it, from the 220 to the 221.")
 
 
 # -- two_recipients: one transaction, two RCPT, on the session s --------------------------------
