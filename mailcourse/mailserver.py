@@ -195,8 +195,10 @@ class MailServer:
             queue_id = self.lab.new_id()
         now = time.time()
         if submission:
-            # RFC 6409 section 8: a submission server may complete the message.
-            # Removing Bcc: here is the safety net; a good client never sends it.
+            # RFC 6409 section 8: a submission server may modify what users hand in, to meet the
+            # standards and site policy: a missing Date: (8.2) or Message-ID: (8.3). Its list does
+            # not name Bcc:; removing it is this lab's policy, a safety net for a client that
+            # forgets to take the line out itself (RFC 5322 section 3.6.3).
             raw = remove_header(raw, "Bcc")
             raw = add_header_if_missing(raw, "Date", email.utils.formatdate(now))
             raw = add_header_if_missing(raw, "Message-ID", self.lab.new_message_id(domain_of(mail_from) or self.domain))

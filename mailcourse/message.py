@@ -3,7 +3,8 @@
 Servers edit messages as bytes, never by parsing and re-serialising them:
 the message a recipient gets must be the one the sender wrote, byte for byte,
 apart from the trace headers each hop puts on top (RFC 5321 section 4.4) and
-the Bcc: header a submission server removes (RFC 6409 section 8).
+the Bcc: header a submission server removes (the lab's site policy, which RFC 6409
+section 8 allows; RFC 5322 section 3.6.3 has the sender's program remove it).
 """
 from __future__ import annotations
 

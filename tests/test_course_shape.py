@@ -21,24 +21,8 @@ PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
 LESSONS = {p.name: nbformat.read(p, as_version=4) for p in PATHS}
 MAX_CELLS = 65
 
-# Lessons still being reworked under issue 11; a rule that holds for one of them fails the
-# test (strict xfail), so a lesson leaves this table in the commit that makes it hold.
-NOT_YET: dict[str, set[str]] = {
-    "cells": set(),
-    "wire": {"02"},
-}
 
-
-def _lesson(name: str) -> str:
-    return name.split("_", 1)[0]
-
-
-def _mark(rule: str) -> list:
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="issue 11: not yet"))
-            if _lesson(name) in NOT_YET[rule] else name for name in LESSONS]
-
-
-@pytest.mark.parametrize("name", _mark("cells"))
+@pytest.mark.parametrize("name", LESSONS)
 def test_a_lesson_fits_a_period(name: str) -> None:
     assert len(LESSONS[name].cells) <= MAX_CELLS, f"{name} has {len(LESSONS[name].cells)} cells"
 
@@ -52,7 +36,7 @@ def _checks(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("name", _mark("wire"))
+@pytest.mark.parametrize("name", LESSONS)
 def test_a_lesson_has_two_exercises_checked_on_the_wire(name: str) -> None:
     names = _checks(LESSONS[name])
     wire = [n for n in names if getattr(getattr(check, n), "reads_the_wire", False)]
@@ -74,6 +58,4 @@ def test_an_exercise_stub_is_more_than_raise(name: str) -> None:
         stub = strip_regions(cell.source)
         scaffold = [line for line in stub.splitlines()
                     if line.strip() and line.strip() not in ("# YOUR CODE HERE", "raise NotImplementedError()")]
-        if _lesson(name) in NOT_YET["wire"]:
-            continue  # the lesson's exercises are being rewritten (issue 11)
         assert scaffold, f"{name}: an exercise cell gives nothing but the stub:\n{cell.source}"

@@ -19,19 +19,6 @@ LESSONS = {p.name.split("_", 1)[0]: p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]
 BANKS = {b.lesson: b for b in banks()}
 SEEDS = [f"student{n:03d}" for n in range(60)]
 
-# Banks still being rewritten under issue 11; a rule that holds for one of them fails the test
-# (strict xfail), so a lesson leaves this table in the commit that makes it hold.
-NOT_YET: dict[str, set[str]] = {
-    "length": {"02"},
-    "typed": set(),
-}
-
-
-def _mark(rule: str) -> list:
-    return [pytest.param(lesson, marks=pytest.mark.xfail(strict=True, reason="issue 11: not yet"))
-            if lesson in NOT_YET[rule] else lesson for lesson in sorted(BANKS)]
-
-
 def test_every_lesson_has_a_bank_and_every_bank_a_lesson() -> None:
     assert sorted(BANKS) == sorted(LESSONS)
 
@@ -50,7 +37,7 @@ def _choice_items(b: Bank) -> list:
     return [item for item in b.items if item.kind == "choice"]
 
 
-@pytest.mark.parametrize("lesson", _mark("length"))
+@pytest.mark.parametrize("lesson", sorted(BANKS))
 def test_the_right_answer_is_the_longest_choice_in_at_most_a_third(lesson: str) -> None:
     items = _choice_items(BANKS[lesson])
     longest = [item.prompt for item in items
@@ -60,7 +47,7 @@ def test_the_right_answer_is_the_longest_choice_in_at_most_a_third(lesson: str) 
         f"questions: {longest}")
 
 
-@pytest.mark.parametrize("lesson", _mark("typed"))
+@pytest.mark.parametrize("lesson", sorted(BANKS))
 def test_each_bank_asks_for_typed_answers_too(lesson: str) -> None:
     kinds = {item.kind for item in BANKS[lesson].items}
     assert kinds & {"text", "code"}, f"lesson {lesson} has only multiple-choice questions"

@@ -22,9 +22,6 @@ from mailcourse.cli.student import (ANSWER_TAGS, BEGIN_SOLUTION, END_SOLUTION, N
 from mailcourse.quizzes import banks
 
 INSTRUCTOR = {p.name: nbformat.read(p, as_version=4) for p in lessons(NOTEBOOKS)}
-# Lessons whose "copy a line the notebook printed" exercises are being replaced (issue 11): their
-# answer is, by design, in an output the student reads. Strict: a fixed lesson must leave the set.
-NOT_YET = {"02"}
 
 
 def _student_text(name: str) -> str:
@@ -81,9 +78,7 @@ def _giveaways(nb: nbformat.NotebookNode) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="issue 11: not yet")) if n[:2] in NOT_YET else n
-    for n in INSTRUCTOR])
+@pytest.mark.parametrize("name", INSTRUCTOR)
 def test_the_student_edition_gives_no_solution_away(name: str) -> None:
     text = _student_text(name)
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "nbgrader"):

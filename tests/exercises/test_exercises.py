@@ -127,48 +127,7 @@ def _fails(call: Callable[..., None], *args: object) -> str:
 # The checks of lessons 00 and 01 are tested in test_lesson00.py and test_lesson01.py.
 
 
-def _transaction(lab: Lab, rcpts: list[str], text: str) -> None:
-    with lab.smtp("joe-laptop", lab.server("someplace.org").submission) as s:
-        s.login(JOE, "joe-password")
-        s.mail(JOE)
-        for rcpt in rcpts:
-            s.rcpt(rcpt)
-        s.data(text)
-    lab.wait_for_delivery()
-
-
-def test_two_recipients(lab: Lab) -> None:
-    message = "Subject: Two of us\n\nhello\n"
-    assert "no accepted message" in _fails(check.two_recipients, lab)
-    _transaction(lab, [JANE], message)
-    _transaction(lab, [JOE], message)
-    assert "no single transaction named both" in _fails(check.two_recipients, lab)
-    _transaction(lab, [JANE, JOE], message)
-    check.two_recipients(lab)
-
-
-@pytest.mark.parametrize("answer, expected", [
-    (..., "not answered yet"),
-    ("C: DATA", "the client sent it"),
-    ("S: 250 2.1.0 OK", "positive completion"),
-    ("334 ", "logging in"),
-    ("hello", "three-digit code"),
-])
-def test_transcript_line_explains(answer: object, expected: str) -> None:
-    assert expected in _fails(check.transcript_line, answer)
-
-
-def test_transcript_line_accepts_the_354_line(capsys: pytest.CaptureFixture[str]) -> None:
-    check.transcript_line("S: 354 End data with <CR><LF>.<CR><LF>")
-    check.transcript_line("354")
-    assert capsys.readouterr().out.count("✔ Correct:") == 2
-
-
-def test_lone_dot(lab: Lab) -> None:
-    _transaction(lab, [JANE], "Subject: tip\n\n.profile is hidden\n")
-    assert "just a dot" in _fails(check.lone_dot, lab)
-    _transaction(lab, [JANE], "Subject: dot\n\nabove\n.\nbelow\n")
-    check.lone_dot(lab)
+# Lesson 02's checks are tested in test_lesson02.py.
 
 
 def test_a_failed_check_shows_one_plain_line_in_ipython() -> None:
