@@ -113,8 +113,10 @@ class CredentialMask:
     followed so that a body line reading "AUTH ..." stays as it was.
     """
 
+    # The optional first word is an IMAP tag; it may not be "AUTH" itself, or SMTP's
+    # "AUTH LOGIN <name>" would read as a tag and IMAP's "LOGIN <name>", keeping the name.
     _COMMAND = re.compile(
-        rb"^(?P<keep>(?:\S+ )?(?:AUTH(?:ENTICATE)? \S+|PASS|APOP \S+|LOGIN \S+))(?P<secret> .*)?$",
+        rb"^(?P<keep>(?:(?!AUTH )\S+ )?(?:AUTH(?:ENTICATE)? \S+|PASS|APOP \S+|LOGIN \S+))(?P<secret> .*)?$",
         re.IGNORECASE,
     )
 

@@ -101,6 +101,9 @@ def test_auth_login_with_initial_response_is_masked(lab):
         client.user, client.password = JOE, JOE_PASSWORD
         assert client.auth("LOGIN", client.auth_login)[0] == 235  # AUTH LOGIN <user>, 334, <password>
     assert_no_secret(lab)
+    # The initial response is masked as AUTH PLAIN's is, although "LOGIN <word>" is also how
+    # IMAP's LOGIN begins: the name in base64 is the first half of the credentials.
+    assert client_lines(lab)[-3:-1] == ["AUTH LOGIN ********", "********"]
 
 
 def test_failed_attempts_are_masked_too(lab):
