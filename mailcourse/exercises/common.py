@@ -15,6 +15,7 @@ from ..message import parse
 
 if TYPE_CHECKING:
     from ..lab import Lab
+    from ..protocols.exchanges import Exchange
     from ..trace import Connection
 
 
@@ -25,6 +26,8 @@ _Check = TypeVar("_Check", bound=Callable[..., object])
 
 # The classic lab's users (Lab.classic), and a third address at a domain the lab does not have.
 JOE, JANE, ANN = "joe@someplace.org", "jane@somewhereelse.com", "ann@elsewhere.net"
+JANE_ACCOUNT = "jane"  # her account (and mailbox) on mail.somewhereelse.com
+OUTSIDE = "client"  # the trace's name for a client end no lab device owns (`trace.Connection.client`)
 
 
 class ExerciseError(AssertionError):
@@ -171,3 +174,55 @@ def _transactions(lab: Lab) -> list[_Transaction]:
 def _body_lines(msg: EmailMessage) -> list[str]:
     part = msg.get_body(preferencelist=("plain",)) or msg
     return str(part.get_content()).splitlines()
+
+
+# -- reading one SMTP session (lessons 00 and 01) -----------------------------------------------------------------
+
+
+def _from_outside(conn: Connection) -> bool:
+    """Was this connection opened by code that is no device of the lab (the notebook's own socket)?
+
+    The tap names the client end of a connection after the device whose
+    socket it is; the student's own ``socket.create_connection`` or
+    ``http.client`` belongs to no device, and the trace calls it `OUTSIDE`.
+    """
+    return conn.client == OUTSIDE
+
+
+def _said(exchanges: list[Exchange]) -> str:
+    """What the client sent in a session, for a sentence: 'EHLO x', then 'QUIT'."""
+    return ", then ".join(repr(e.command) for e in exchanges if e.command) or "nothing"
+
+
+def _session_trouble(lab: Lab, conn: Connection) -> str:
+    """In plain words, why a submission session carried no message; "" if nothing went wrong.
+
+    Read from the session's exchanges: the first command the server refused
+    (a 4yz or 5yz reply, RFC 5321 section 4.2.1), or the step that is missing.
+    """
+    exchanges = lab.trace.exchanges(conn)
+    for exchange in exchanges:
+        if not exchange.command or not exchange.complete or exchange.ok:
+            continue
+        reply = exchange.final
+        if exchange.verb == "AUTH":
+            return (f"The server refused the login with {reply!r}. The login is the user's "
+                    "address, and the password the one lab.users lists for it.")
+        if exchange.verb == "MAIL" and reply.startswith("530"):
+            return (f"The server answered MAIL FROM with {reply!r}: the submission endpoint takes mail "
+                    "only from users who have logged in, and this session had not.")
+        return f"The server answered {exchange.command!r} with {reply!r}."
+    verbs = [e.verb for e in exchanges if e.command]
+    if "MAIL" not in verbs:
+        if any(e.verb == "AUTH" and e.ok for e in exchanges):
+            return "The session logged in, but no message followed: the trace shows no MAIL FROM."
+        return (f"The session opened and closed without sending a message: the client sent "
+                f"{_said(exchanges)}.")
+    if "DATA" not in verbs:
+        return "The session named a sender and recipients, but never sent the message itself (no DATA)."
+    return ""
+
+
+def _subject(lines: list[str]) -> str:
+    """The Subject of a message as it crossed the wire (its DATA lines)."""
+    return str(parse("\r\n".join(lines).encode()).get("Subject", "")).strip()

@@ -9,70 +9,21 @@ a function returned:
 * `hello_jane`: the student logs in to joe's provider with smtplib, as joe's
   laptop, and sends jane a message (RFC 6409 section 4.3, RFC 4954 section 4).
 
-`_session_trouble` and `_subject` are shared with lesson 01, whose
-exercises send from jane's laptop the same way.
+Both read a session with the helpers of `mailcourse.exercises.common`
+(`_from_outside`, `_session_trouble`, `_subject`), which lesson 01's checks
+share.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..message import parse
-from .common import JANE, _correct, _find, _transactions, _where_is, _wrong, reads_the_wire
+from .common import (JANE, _correct, _find, _from_outside, _said, _session_trouble, _subject, _transactions,
+                     _where_is, _wrong, reads_the_wire)
 
 if TYPE_CHECKING:
     from ..lab import Lab
-    from ..protocols.exchanges import Exchange
-    from ..trace import Connection
 
 __all__ = ["greeting_and_quit", "hello_jane"]
-
-
-# -- reading one session -----------------------------------------------------------------
-
-
-def _from_outside(lab: Lab, conn: Connection) -> bool:
-    """Was this connection opened by code that is no device of the lab (the notebook's own socket)?"""
-    devices = set(lab.clients) | {server.hostname for server in lab.servers.values()}
-    return conn.client not in devices
-
-
-def _said(exchanges: list[Exchange]) -> str:
-    """What the client sent in a session, for a sentence: 'EHLO x', then 'QUIT'."""
-    return ", then ".join(repr(e.command) for e in exchanges if e.command) or "nothing"
-
-
-def _session_trouble(lab: Lab, conn: Connection) -> str:
-    """In plain words, why a submission session carried no message; "" if nothing went wrong.
-
-    Read from the session's exchanges: the first command the server refused
-    (a 4yz or 5yz reply, RFC 5321 section 4.2.1), or the step that is missing.
-    """
-    exchanges = lab.trace.exchanges(conn)
-    for exchange in exchanges:
-        if not exchange.command or not exchange.complete or exchange.ok:
-            continue
-        reply = exchange.final
-        if exchange.verb == "AUTH":
-            return (f"The server refused the login with {reply!r}. The login is the user's "
-                    "address, and the password the one lab.users lists for it.")
-        if exchange.verb == "MAIL" and reply.startswith("530"):
-            return (f"The server answered MAIL FROM with {reply!r}: the submission endpoint takes mail "
-                    "only from users who have logged in, and this session had not.")
-        return f"The server answered {exchange.command!r} with {reply!r}."
-    verbs = [e.verb for e in exchanges if e.command]
-    if "MAIL" not in verbs:
-        if any(e.verb == "AUTH" and e.ok for e in exchanges):
-            return "The session logged in, but no message followed: the trace shows no MAIL FROM."
-        return (f"The session opened and closed without sending a message: the client sent "
-                f"{_said(exchanges)}.")
-    if "DATA" not in verbs:
-        return "The session named a sender and recipients, but never sent the message itself (no DATA)."
-    return ""
-
-
-def _subject(lines: list[str]) -> str:
-    """The Subject of a message as it crossed the wire (its DATA lines)."""
-    return str(parse("\r\n".join(lines).encode()).get("Subject", "")).strip()
 
 
 # -- exercise 1: a greeting and a goodbye ---------------------------------------------------
@@ -96,7 +47,7 @@ def greeting_and_quit(lab: Lab, greeting: Any, goodbye: Any) -> None:
     compares ``greeting`` and ``goodbye`` with the replies on the wire.
     """
     janes_server = lab.server("somewhereelse.com")
-    mine = [c for c in lab.trace.sessions(protocol="SMTP") if _from_outside(lab, c)]
+    mine = [c for c in lab.trace.sessions(protocol="SMTP") if _from_outside(c)]
     if not mine:
         _wrong("The trace shows no connection from your own code to any mail server yet. "
                "Run your cell: it should open one with socket.create_connection.")
@@ -168,7 +119,7 @@ def hello_jane(lab: Lab) -> None:
                f"{_where_is(lab, HELLO_SUBJECT)}")
     mine = lab.trace.sessions(protocol="SMTP", service="submission", device="joe-laptop")
     mine = [c for c in mine if c.client == "joe-laptop"]
-    outside = [c for c in lab.trace.sessions(protocol="SMTP") if _from_outside(lab, c)]
+    outside = [c for c in lab.trace.sessions(protocol="SMTP") if _from_outside(c)]
     if outside and (not mine or outside[-1].id > mine[-1].id):
         _wrong(f"Your latest session ({outside[-1].label}) came from your notebook, not from joe's "
                "laptop. Open it with lab.smtp, naming the device, as the cell's first line does.")

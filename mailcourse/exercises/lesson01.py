@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .common import JOE, _correct, _find, _queued, _transactions, _wrong, reads_the_wire
-from .lesson00 import _session_trouble, _subject
+from .common import JOE, _correct, _find, _queued, _session_trouble, _subject, _transactions, _wrong, reads_the_wire
 
 if TYPE_CHECKING:
     from ..lab import Lab

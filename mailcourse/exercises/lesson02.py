@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..protocols.exchanges import C2S, MESSAGE, S2C
-from .common import JANE, JOE, _body_lines, _correct, _find, _transactions, _where_is, _wrong, reads_the_wire
+from .common import JANE, JOE, OUTSIDE, _body_lines, _correct, _find, _transactions, _where_is, _wrong, reads_the_wire
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -23,7 +23,6 @@ __all__ = ["smtp_by_hand", "two_recipients", "lone_dot"]
 
 TWO_SUBJECT = "Two of us"
 # A program outside the lab's devices (the kernel's own socket) shows in the trace as "client".
-OUTSIDE = "client"
 # RFC 2920 section 3.1: these commands change the session's state, so a client must wait for
 # their reply before it sends anything else, pipelining or not. (QUIT ends the session anyway.)
 MUST_WAIT = ("EHLO", "HELO", "DATA")

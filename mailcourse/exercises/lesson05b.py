@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .common import _correct, _wrong, reads_the_wire
-from .lesson05 import _answered, _must_end, _number, _student_session
+from .common import _correct, _subject, _wrong, reads_the_wire
+from .pop3_sessions import _answered, _must_end, _number, _student_session
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -24,16 +24,6 @@ def _count(exchanges: list[Exchange]) -> int | None:
             return int(e.final.split()[1])
         if e.verb == "LIST" and e.ok and not e.argument and e.data is not None:
             return len(e.data)
-    return None
-
-
-def _subject(lines: list[str]) -> str | None:
-    """The Subject of a header as it crossed the wire (RFC 5322 section 3.6.5)."""
-    for line in lines:
-        if line == "":
-            break
-        if line.lower().startswith("subject:"):
-            return line.split(":", 1)[1].strip()
     return None
 
 
@@ -69,7 +59,7 @@ def headers_only(lab: Lab, subjects: Any, since: int = 0) -> None:
         _wrong(f"jane's mailbox holds {count} messages, but your session never sent TOP for "
                f"message(s) {', '.join(map(str, missing))}.")
     _must_end(exchanges, "Every header came down")
-    by_number = {_number(e): _subject(e.data or []) for e in tops}
+    by_number = {_number(e): _subject(e.data or []) or None for e in tops}  # the header TOP n 0 sent
     on_wire = [by_number[n] for n in range(1, count + 1)]
     if not isinstance(subjects, (list, tuple)):
         _wrong(f"`subjects` should be a list of {count} subjects (strings), one per message; it is a "

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..message import parse
 
-from .common import _correct, _wrong, reads_the_wire
+from .common import JANE_ACCOUNT, _correct, _wrong, reads_the_wire
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["archived_offline", "unread_by_hand"]
 
 
-JANE_ACCOUNT = "jane"
 ARCHIVE, TAX_RETURN = "Archive", "Tax return"
 _COPYUID = re.compile(r"\[COPYUID (\d+) ([\d:,]+) ([\d:,]+)\]", re.IGNORECASE)  # RFC 4315 section 3
 _FETCHED_UID = re.compile(r"^\* \d+ FETCH \(.*?\bUID (\d+)", re.IGNORECASE)  # RFC 3501 section 7.4.2

@@ -14,7 +14,6 @@ from .lesson06 import _done_by_uid, _fetched, _list
 
 if TYPE_CHECKING:
     from ..lab import Lab
-    from ..protocols.exchanges import Exchange
 
 __all__ = ["changes_since", "idle_by_hand"]
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from .common import _correct, _wrong, reads_the_wire
-from .lesson05 import _answered, _deleted_at_quit, _ended, _retrieved
-from .lesson06 import JANE_ACCOUNT
+from .common import JANE_ACCOUNT, _correct, _from_outside, _wrong, reads_the_wire
+from .pop3_sessions import _answered, _deleted_at_quit, _ended, _retrieved
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -144,7 +143,7 @@ def logged_in_by_hand(lab: Lab) -> None:
     inbox with it.
     """
     http = lab.trace.sessions(protocol="HTTP")
-    mine = [conn for conn in http if conn.client not in lab.clients and not _by_a_browser(lab, conn)]
+    mine = [conn for conn in http if _from_outside(conn) and not _by_a_browser(lab, conn)]
     exchanges = _exchanges(lab, mine)
     if not exchanges:
         _wrong("The trace holds no HTTP request of your own yet"

@@ -12,7 +12,6 @@ import io
 import json
 import re
 import tokenize
-from pathlib import Path
 
 import nbformat
 import pytest

@@ -22,7 +22,6 @@ from typing import Callable, Iterator
 import nbformat
 import pytest
 
-import mailcourse.exercises as check
 from mailcourse import Lab
 from mailcourse.exercises import ExerciseError
 from mailcourse.cli.student import STUDENT, lessons, strip_regions, student_notebook, write_student_notebooks

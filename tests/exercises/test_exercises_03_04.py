@@ -13,7 +13,6 @@ import pytest
 import mailcourse.exercises as check
 from mailcourse import Lab
 from mailcourse.exercises import ExerciseError
-from mailcourse.failures import delivery_statuses
 
 JOE, JANE, ANN = "joe@someplace.org", "jane@somewhereelse.com", "ann@elsewhere.net"
 
