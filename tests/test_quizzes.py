@@ -48,6 +48,12 @@ def test_the_right_answer_is_the_longest_choice_in_at_most_a_third(lesson: str) 
 
 
 @pytest.mark.parametrize("lesson", sorted(BANKS))
+def test_a_quiz_is_short(lesson: str) -> None:
+    """Three to five questions (NOTEBOOK_GUIDE.md): the end of a period, not an exam."""
+    assert 3 <= len(BANKS[lesson].items) <= 5
+
+
+@pytest.mark.parametrize("lesson", sorted(BANKS))
 def test_each_bank_asks_for_typed_answers_too(lesson: str) -> None:
     kinds = {item.kind for item in BANKS[lesson].items}
     assert kinds & {"text", "code"}, f"lesson {lesson} has only multiple-choice questions"

@@ -72,7 +72,7 @@ def test_lesson_runs_in_jupyterlab(course_lab: str, page, edition: str, name: st
             if "exercise" in c["tags"] and c["errors"]:
                 expected[c["index"]] = ["NotImplementedError"]
         assert failed == expected, f"{name}: the student edition fails where it should not, or a check passes"
-        first = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").first
+        first = page.locator(".jp-OutputArea-output", has_text="Not yet:").first
         first.evaluate("e => e.scrollIntoView({block: 'center'})")
         page.wait_for_timeout(300)
         page.screenshot(path=str(OUTPUT / f"{stem}-not-yet.png"))
