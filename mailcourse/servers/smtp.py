@@ -80,6 +80,19 @@ class LabSMTP(SMTP):
             status = enhance(self.command, status)
         await super().push(status)
 
+    def _timeout_cb(self) -> None:
+        """Say why before hanging up on an idle client.
+
+        RFC 5321 section 4.5.3.2 lets a server close a session that has been
+        silent too long; aiosmtpd closes without a word. Like IMAP's
+        ``* BYE Autologout``, a 421 (section 4.2.3: closing the transmission
+        channel) tells the client, and the student reading the transcript, why.
+        """
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(f"421 4.4.2 {self.hostname} Idle for too long, closing the connection\r\n"
+                                 .encode("ascii"))
+        super()._timeout_cb()
+
     async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
         """SASL PLAIN (RFC 4616): ``authzid NUL authcid NUL password``, base64.
 

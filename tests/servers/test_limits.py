@@ -141,13 +141,16 @@ def test_idle_client_is_disconnected():
         for endpoint in endpoints(lab):
             with RawSMTP(endpoint.address, timeout=10) as s:
                 s.hello()
-                assert s.closed_by_server()  # we said nothing more; the server hung up
+                # We said nothing more: the server says why (RFC 5321 section 4.2.3), then hangs up.
+                assert s.line().startswith("421 4.4.2 ")
+                assert s.closed_by_server()
         with RawSMTP(lab.server("somewhereelse.com").mx.address, timeout=10) as s:
             s.hello()
             s.command("MAIL FROM:<a@example.org>")
             s.command(f"RCPT TO:<{JANE}>")
             s.command("DATA")
             s.send(b"Subject: half\r\n\r\nand then silence")
+            assert s.line().startswith("421 4.4.2 ")
             assert s.closed_by_server()
         assert jane_subjects(lab) == []  # half a message is no message
         assert_still_serves(lab, "after the idle ones")
