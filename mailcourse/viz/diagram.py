@@ -86,6 +86,7 @@ class Diagram:
     edges: list[Edge] = field(default_factory=list)
     hops: list[Edge] = field(default_factory=list)  # one per hop, in order (an edge may repeat)
     graph: Any = None  # the topology's networkx.DiGraph
+    message: str = ""  # how the words name the message whose hops are shown ('"Lunch tomorrow"')
     _png: bytes | None = field(default=None, init=False)
 
     def png(self) -> bytes:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ..lab import Lab
+    from ..trace import Connection, Trace
 
 # Layout, in inches.
 BOX_HEIGHT = 0.78
@@ -99,9 +100,10 @@ def topology(lab: Lab, message_id: str | None = None, *, title: str | None = Non
 
     nodes = sorted(pos, key=lambda n: pos[n])  # left to right, then top to bottom
     figure = _draw(graph, widths, width, title, message_id if hops else None)
-    alt = _alt(nodes, kinds, home, owners, list(edges.values()), hop_edges, message_id)
+    message = _called(lab.trace, hops) if message_id else ""
+    alt = _alt(nodes, kinds, home, owners, list(edges.values()), hop_edges, message)
     return Diagram(figure, alt, "topology", nodes=nodes, edges=list(edges.values()),
-                   hops=hop_edges, graph=graph)
+                   hops=hop_edges, graph=graph, message=message)
 
 
 def _sides(kinds: dict[str, str], home: dict[str, str], servers: list[str],
@@ -421,8 +423,24 @@ def _legend(ax: Axes, handles: list[Any], ncols: int) -> None:
 # -- the words ------------------------------------------------------------------------------
 
 
+def _called(trace: Trace, hops: list[Connection]) -> str:
+    """How the words name the message: its Subject as the first hop carried it, not its Message-ID.
+
+    (An id is a string of random letters to a reader; NOTEBOOK_GUIDE.md: ids are
+    not printed unless they are the point.)
+    """
+    for conn in hops[:1]:
+        for exchange in trace.exchanges(conn):
+            for line in exchange.data or []:
+                if not line:
+                    break  # the end of the header
+                if line.lower().startswith("subject:"):
+                    return f'"{line.split(":", 1)[1].strip()}"'
+    return "the message"
+
+
 def _alt(nodes: list[str], kinds: dict[str, str], home: dict[str, str], owners: dict[str, str],
-         edges: list[Edge], hops: list[Edge], message_id: str | None) -> str:
+         edges: list[Edge], hops: list[Edge], message: str | None) -> str:
     def device(name: str) -> str:
         kind = kinds[name]
         if kind == "client":
@@ -442,10 +460,10 @@ def _alt(nodes: list[str], kinds: dict[str, str], home: dict[str, str], owners: 
         out.append("No traffic yet.")
     if unused:
         out.append("Not used yet: " + "; ".join(f"{e.src} -> {e.dst}, {e.label}" for e in unused) + ".")
-    if message_id:
+    if message:
         if hops:
-            out.append(f"Hops of {message_id.strip()}: " + "; ".join(
+            out.append(f"Hops of {message}: " + "; ".join(
                 f"{i}. {e.src} -> {e.dst}, {e.label}" for i, e in enumerate(hops, start=1)) + ".")
         else:
-            out.append(f"No hop of {message_id.strip()} in the trace yet.")
+            out.append(f"No hop of {message} in the trace yet.")
     return "\n".join(out)

@@ -518,6 +518,9 @@ def test_live_trace_follows_a_retried_message_on_a_running_loop(lab):
     view = live.static()
     assert "2. mail.someplace.org -> mail.somewhereelse.com, SMTP (relay, MX)" in view.text
     assert "Queue of" not in view.text and view.figures[0].kind == "topology"
+    # The message is named by its subject; its Message-ID is noise to a reader.
+    assert 'Hops of "Are you there?":' in view.text and msg["Message-ID"].strip() not in view.text
+    assert 'Latest hop of "Are you there?": 2.' in text(live.status)
 
 
 def test_live_trace_static_folds_retries_that_failed_the_same_way(lab):

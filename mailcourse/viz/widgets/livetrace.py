@@ -113,7 +113,7 @@ class LiveTrace(WidgetView):
         lines = [f"{count} session{'s' if count != 1 else ''} since this view opened."]
         hops = self._hops(diagram)
         if hops:
-            lines.append(f"Latest hop of {self.followed()}: {hops[-1]}")
+            lines.append(f"Latest hop of {diagram.message}: {hops[-1]}")
         for server in self.lab.servers.values():
             items = list(server.queue.items.values())
             for item in items:
@@ -139,7 +139,7 @@ class LiveTrace(WidgetView):
         lines = [f"Live trace ({len(sessions)} session{'s' if len(sessions) != 1 else ''})."]
         if followed:
             hops = self._hops(diagram)
-            lines.append(f"Hops of {followed}:" if hops else f"No hop of {followed} yet.")
+            lines.append(f"Hops of {diagram.message}:" if hops else f"No hop of {diagram.message} yet.")
             lines += [f"  {hop}" for hop in hops]
         blocks: list[str] = []
         previous: tuple[str, str, list[tuple[str, str]]] | None = None
