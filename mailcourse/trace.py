@@ -283,6 +283,20 @@ class Trace:
                     for line in http.message_lines(message)]
         return list(_lines(events))
 
+    def line_times(self, connection: Connection) -> list[float]:
+        """When each of ``lines(connection)`` was complete, in seconds since the lab started.
+
+        A line is complete with the event that brought its end (an HTTP
+        message's lines, with the event that completed the message). A view
+        that draws several sessions on one time axis (`viz.ladder` with
+        ``interleave=True``) orders their lines by these.
+        """
+        events = self.filter(connection, kind="data")
+        if connection.protocol.upper() == "HTTP":
+            return [when for when, _, message in _timed_http_messages(events)
+                    for _ in http.message_lines(message)]
+        return [when for when, _, _ in _timed_lines(events)]
+
     def exchanges(self, connection: Connection) -> list[Exchange]:
         """The session read back: the greeting, then each command with its replies (`protocols.exchanges`).
 
@@ -362,26 +376,40 @@ class Trace:
 
 
 def _lines(events: Iterable[TraceEvent]) -> Iterator[tuple[str, str]]:
+    return ((direction, line) for _, direction, line in _timed_lines(events))
+
+
+def _timed_lines(events: Iterable[TraceEvent]) -> Iterator[tuple[float, str, str]]:
+    """``(time, direction, line)``: each line with the time of the event that ended it."""
     buffers = {C2S: b"", S2C: b""}
+    last = 0.0
     for event in events:
+        last = event.time
         buffers[event.direction] += event.data
         *complete, buffers[event.direction] = buffers[event.direction].split(b"\n")
         for raw in complete:
-            yield event.direction, raw.rstrip(b"\r").decode("utf-8", "replace")
+            yield last, event.direction, raw.rstrip(b"\r").decode("utf-8", "replace")
     for direction, rest in buffers.items():
         if rest:
-            yield direction, rest.decode("utf-8", "replace")
+            yield last, direction, rest.decode("utf-8", "replace")
 
 
 def _http_messages(events: Iterable[TraceEvent]) -> Iterator[tuple[str, http.HttpMessage]]:
     """An HTTP session's messages, each when it was complete, requests and responses interleaved."""
-    requests, responses = http.MessageReader(http.REQUEST), http.MessageReader(http.RESPONSE)
+    return ((direction, message) for _, direction, message in _timed_http_messages(events))
 
-    def sent(message: http.HttpMessage) -> tuple[str, http.HttpMessage]:
+
+def _timed_http_messages(events: Iterable[TraceEvent]) -> Iterator[tuple[float, str, http.HttpMessage]]:
+    """``(time, direction, message)``: each message with the time of the event that completed it."""
+    requests, responses = http.MessageReader(http.REQUEST), http.MessageReader(http.RESPONSE)
+    last = 0.0
+
+    def sent(message: http.HttpMessage) -> tuple[float, str, http.HttpMessage]:
         responses.request_sent(message.method)  # a response to HEAD has no body: the reader must know
-        return C2S, message
+        return last, C2S, message
 
     for event in events:
+        last = event.time
         if event.direction == C2S:
             requests.feed(event.data)
             while (message := requests.next_message()) is not None:
@@ -393,8 +421,8 @@ def _http_messages(events: Iterable[TraceEvent]) -> Iterator[tuple[str, http.Htt
             yield sent(message)
         responses.feed(event.data)
         while (message := responses.next_message()) is not None:
-            yield S2C, message
+            yield last, S2C, message
     if (message := requests.finish()) is not None:
         yield sent(message)
     if (message := responses.finish()) is not None:
-        yield S2C, message
+        yield last, S2C, message

@@ -35,7 +35,8 @@ class Arrow:
 
     ``lines`` are the lines on the wire that the arrow stands for; ``label``
     is the text drawn above it. ``kind`` is "command", "reply", "message",
-    "encrypted" or "data". ``session`` counts the diagram's sessions from 1.
+    "pushed" (an IMAP server's news while its client idles), "encrypted" or
+    "data". ``session`` counts the diagram's sessions from 1.
     """
 
     session: int

@@ -24,7 +24,15 @@ exchange is one arrow:
   direction is one arrow, "encrypted (TLS)";
 - an HTTP request and a response, with their header fields and body, are
   one arrow each: "POST /login (form: username, password, csrf)", "303 See
-  Other → ./mailbox/INBOX + cookie" (RFC 9112 section 2.1).
+  Other → ./mailbox/INBOX + cookie" (RFC 9112 section 2.1);
+- what an IMAP server sends while its client idles (RFC 2177 section 3) is
+  one arrow, "pushed: * 4 EXISTS, * 1 RECENT": untagged news, asked by nobody.
+
+Sessions are drawn one after the other, each under its own separator. Some
+sessions are open at the same time, and the point is what one did to the
+other: the relay that delivers joe's message while jane's phone idles, and
+the push it causes. ``interleave=True`` draws their arrows in the order
+they crossed, whichever session they belong to.
 
 Command verbs are written in capitals: SMTP verbs are case-insensitive
 (RFC 5321 section 2.4) and Python's smtplib sends "mail FROM:"; the arrow
@@ -34,7 +42,7 @@ cut with "…" where it is too long for its arrow.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,19 +69,24 @@ HEAD = 0.46  # a lifeline's name box
 
 @dataclass
 class Step:
-    """An arrow before it has a place: direction, kind, label, wire lines."""
+    """An arrow before it has a place: direction, kind, label, wire lines.
+
+    ``at`` is where its first line stands among the session's lines
+    (`Trace.lines`), so that `Trace.line_times` tells when it crossed.
+    """
 
     direction: str
     kind: str
     label: str
     lines: list[str]
+    at: int = 0
 
 
 # -- the arrows of a session, from its exchanges ----------------------------------------
 
 # Each part of an exchange (`mailcourse.protocols.exchanges`) is one arrow, of this kind.
 _ARROW_KIND = {exchanges.COMMAND: "command", exchanges.ANSWER: "command", exchanges.REPLY: "reply",
-               exchanges.CHALLENGE: "reply", exchanges.PUSHED: "reply", exchanges.MESSAGE: "message",
+               exchanges.CHALLENGE: "reply", exchanges.PUSHED: "pushed", exchanges.MESSAGE: "message",
                exchanges.CIPHERTEXT: "encrypted"}
 HTTP_LABEL_WIDTH = 60  # an HTTP arrow says more (target, form fields, redirect): HTTP lanes are wide enough
 
@@ -93,9 +106,11 @@ def steps(protocol: str, found: Iterable[exchanges.Exchange]) -> list[Step]:
 
 def _step(protocol: str, part: exchanges.Part) -> Step:
     kind, lines = _ARROW_KIND[part.kind], list(part.lines)
-    step = Step(part.direction, kind, "", lines)
+    step = Step(part.direction, kind, "", lines, part.at)
     if kind == "encrypted":
         step.label = "encrypted (TLS)"
+    elif kind == "pushed":
+        step.label = _pushed_label(lines)
     elif kind == "message":
         ended = protocol != "LOCAL" and lines[-1:] == ["."]
         body = lines[:-1] if ended else lines
@@ -143,7 +158,23 @@ def _reply_label(lines: list[str]) -> str:
         return first
     # "250-mail.someplace.org" becomes "250 mail.someplace.org … (7 lines)".
     first = re.sub(r"^(\d{3})-", r"\1 ", first)
-    return style.shorten(first, LABEL_WIDTH - 12) + f" … ({len(lines)} lines)"
+    return _counted(first, len(lines))
+
+
+def _counted(first: str, count: int) -> str:
+    """A several-line reply's first (or telling) line, cut to fit, and how many lines it has."""
+    shown = style.shorten(first, LABEL_WIDTH - 12)
+    return shown + ("" if shown.endswith("…") else " …") + f" ({count} lines)"  # one "…", not two
+
+
+def _pushed_label(lines: list[str]) -> str:
+    # Untagged news has no tagged line to end it: every line says something, the first most.
+    together = "pushed: " + ", ".join(lines)
+    if len(together) <= LABEL_WIDTH:
+        return together
+    if len(lines) == 1:
+        return style.shorten(together, LABEL_WIDTH)
+    return _counted("pushed: " + lines[0], len(lines))
 
 
 def _generic_label(protocol: str, step: Step) -> str:
@@ -153,7 +184,7 @@ def _generic_label(protocol: str, step: Step) -> str:
     shown = step.lines[-1] if protocol == "IMAP" else step.lines[0]
     if len(step.lines) == 1:
         return style.shorten(shown, LABEL_WIDTH)
-    return style.shorten(shown, LABEL_WIDTH - 12) + f" … ({len(step.lines)} lines)"
+    return _counted(shown, len(step.lines))
 
 
 def preview(lines: list[str], max_lines: int) -> list[str]:
@@ -184,15 +215,20 @@ def preview(lines: list[str], max_lines: int) -> list[str]:
 
 
 def ladder(trace: Trace, sessions: Connection | Iterable[Connection] | None = None, *,
-           max_body_lines: int = 3, title: str | None = None) -> Diagram:
+           max_body_lines: int = 3, title: str | None = None, interleave: bool = False) -> Diagram:
     """A ladder diagram of SMTP (or other) sessions from a lab's trace.
 
     ``sessions`` are `Connection` objects from ``trace.sessions(...)``
-    (default: every session). Several sessions are drawn one after the other
-    on the same lifelines, each under a separator that names it: a
-    submission and the relay that followed read top to bottom as the
-    message's journey. ``max_body_lines`` is how many lines of each message
-    are shown with its arrow (0: only its size).
+    (default: every session); their order sets the lifelines' order, left
+    to right. Several sessions are drawn one after the other on the same
+    lifelines, each under a separator that names it: a submission and the
+    relay that followed read top to bottom as the message's journey.
+    ``interleave=True`` draws sessions that were open at the same time as
+    they happened instead: every arrow in the order its first line crossed
+    (`Trace.line_times`), each session's separator above its first arrow,
+    and the sessions numbered in the order they opened. ``max_body_lines`` is
+    how many lines of each message are shown with its arrow (0: only its
+    size).
     """
     if sessions is None:
         sessions = trace.sessions()
@@ -206,28 +242,44 @@ def ladder(trace: Trace, sessions: Connection | Iterable[Connection] | None = No
         for device in (conn.client, conn.server):
             if device not in lifelines:
                 lifelines.append(device)
+    if interleave:
+        sessions.sort(key=lambda conn: (conn.opened, conn.id))
 
-    arrows: list[Arrow] = []
     folded: list[tuple[Connection, list[Arrow]]] = []
+    # The drawing's order: (when, session number, place in the session, arrow or None for a
+    # session with no arrow). One after the other, "when" is the session's number.
+    order: list[tuple[float, int, int, Arrow | None]] = []
     for number, conn in enumerate(sessions, start=1):
         these = []
+        times = trace.line_times(conn) if interleave else []
         for step in steps(conn.protocol, trace.exchanges(conn)):
             src, dst = (conn.client, conn.server) if step.direction == C2S else (conn.server, conn.client)
             these.append(Arrow(number, src, dst, step.direction, step.kind, step.label, tuple(step.lines)))
-        arrows.extend(these)
+            when = times[step.at] if interleave and step.at < len(times) else float(number)
+            order.append((when, number, len(these), these[-1]))
+        if not these:
+            order.append((conn.opened if interleave else float(number), number, 0, None))
         folded.append((conn, these))
+    order.sort(key=lambda item: item[:3])
+    drawn = [(number, item) for _, number, _, item in order]
 
-    figure = _draw(lifelines, folded, servers, max_body_lines, title)
-    alt = _alt(lifelines, folded, servers)
+    figure = _draw(lifelines, folded, drawn, servers, max_body_lines, title)
+    alt = _alt(lifelines, folded, servers, interleave)
+    arrows = [arrow for _, arrow in drawn if arrow is not None]
     return Diagram(figure, alt, "ladder", lifelines=lifelines, arrows=arrows)
 
 
-def _session_title(number: int, conn: Connection, servers: set[str]) -> str:
-    return f"Session {number}:  {conn.client} → {conn.server},  {style.service_name(conn, servers)}"
+def _session_title(number: int, conn: Connection, servers: set[str], open_: Sequence[int] = ()) -> str:
+    title = f"Session {number}:  {conn.client} → {conn.server},  {style.service_name(conn, servers)}"
+    if open_:  # interleaved: this session began while another still had arrows to come
+        names = " and ".join(str(n) for n in open_)
+        title += f",  while session {names} is open" if len(open_) == 1 else f",  while sessions {names} are open"
+    return title
 
 
-def _draw(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]], servers: set[str],
-          max_body_lines: int, title: str | None) -> Figure:
+def _draw(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]],
+          drawn: list[tuple[int, Arrow | None]], servers: set[str], max_body_lines: int,
+          title: str | None) -> Figure:
     x_of = {name: MARGIN + i * LANE for i, name in enumerate(lifelines)}
     width = 2 * MARGIN + LANE * max(len(lifelines) - 1, 1)
     count = sum(len(arrows) for _, arrows in folded)
@@ -238,18 +290,24 @@ def _draw(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]], se
     y = top + HEAD + 0.15
     # ("session", y, (number, conn)), ("arrow", y, (arrow, preview lines)) or ("empty", y, conn)
     rows: list[tuple[str, float, Any]] = []
-    for number, (conn, arrows) in enumerate(folded, start=1):
-        rows.append(("session", y, (number, conn)))
-        y += SEPARATOR
-        for arrow in arrows:
-            shown = []
-            if arrow.kind == "message" and max_body_lines > 0:
-                shown = preview(list(arrow.lines), max_body_lines)
-            y += ROW + (PREVIEW_ROW * len(shown) + 0.16 if shown else 0)
-            rows.append(("arrow", y, (arrow, shown)))
-        if not arrows:
+    started: list[int] = []
+    last = {number: place for place, (number, _) in enumerate(drawn)}  # each session's last row
+    for place, (number, arrow) in enumerate(drawn):
+        conn = folded[number - 1][0]
+        if number not in started:  # a session's separator stands above its first arrow
+            open_ = [n for n in started if last[n] > place]  # interleaved: sessions still going on
+            started.append(number)
+            rows.append(("session", y, (number, conn, open_)))
+            y += SEPARATOR
+        if arrow is None:
             y += ROW
             rows.append(("empty", y, conn))
+            continue
+        shown = []
+        if arrow.kind == "message" and max_body_lines > 0:
+            shown = preview(list(arrow.lines), max_body_lines)
+        y += ROW + (PREVIEW_ROW * len(shown) + 0.16 if shown else 0)
+        rows.append(("arrow", y, (arrow, shown)))
     y += 0.3
     lifeline_end = y
     height = y + (HEAD + 0.35 if heads_below else 0.2)
@@ -274,10 +332,10 @@ def _draw(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]], se
 
     for kind, row_y, item in rows:
         if kind == "session":
-            number, conn = item
+            number, conn, open_ = item
             line_y = row_y + 0.12
             ax.plot([0.55, width - 0.2], [line_y, line_y], color="#c8c8c8", linewidth=1.0, zorder=1)
-            ax.text(0.6, line_y + 0.07, _session_title(number, conn, servers), ha="left", va="top",
+            ax.text(0.6, line_y + 0.07, _session_title(number, conn, servers, open_), ha="left", va="top",
                     fontsize=style.FONT - 0.5, fontstyle="italic", color=style.MUTED, zorder=4,
                     bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5})
         elif kind == "arrow":
@@ -343,13 +401,15 @@ def _arrow(ax: Axes, x1: float, x2: float, y: float, arrow: Arrow, shown: list[s
 # -- the words ------------------------------------------------------------------------
 
 
-def _alt(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]], servers: set[str]) -> str:
+def _alt(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]], servers: set[str],
+         interleave: bool = False) -> str:
     if not folded:
         return "Ladder diagram: no sessions yet."
     count = sum(len(arrows) for _, arrows in folded)
     n = len(folded)
+    order = "; the sessions' arrows interleaved in the order they crossed" if interleave and n > 1 else ""
     out = [(f"Ladder diagram: {_count(n, 'session')} on {_count(len(lifelines), 'lifeline')} "
-            f"({', '.join(lifelines)}), {_count(count, 'arrow')}, time flowing down.")]
+            f"({', '.join(lifelines)}), {_count(count, 'arrow')}, time flowing down{order}.")]
     for number, (conn, arrows) in enumerate(folded, start=1):
         said = [_said(a) for a in arrows if a.direction == C2S]
         answered = [_answered(conn.protocol, a) for a in arrows if a.direction == S2C]
@@ -379,6 +439,10 @@ def _said(arrow: Arrow) -> str:
 def _answered(protocol: str, arrow: Arrow) -> str:
     if arrow.kind == "encrypted":
         return "encrypted (TLS)"
+    if arrow.kind == "pushed":  # "pushed * 4 EXISTS (2 lines)": untagged news, its first line says it
+        words = arrow.lines[0].split()
+        token = " ".join(words[:3] if len(words) > 2 and words[1].isdigit() else words[:2])
+        return f"pushed {token}" + (f" ({len(arrow.lines)} lines)" if len(arrow.lines) > 1 else "")
     protocol = protocol.upper()
     if protocol == "HTTP":
         return arrow.label  # "303 See Other → ./mailbox/INBOX + cookie": one response, one arrow

@@ -126,6 +126,71 @@ def test_ladder_grows_with_its_arrows():
     long.save(OUTPUT / "ladder_three_messages.png")
 
 
+def idle_while_joe_writes() -> tuple[Diagram, Diagram, Trace, list]:
+    """Jane's phone idles on its INBOX while joe's message is relayed to her server (RFC 2177)."""
+    with Lab.classic(seed=6) as lab:
+        joe = lab.client("joe-laptop")
+        lab.add_client("jane@somewhereelse.com", "jane-phone")
+        start = lab.trace.mark()
+        with lab.imap("jane-phone", lab.server("somewhereelse.com").endpoints["imap"]) as session:
+            session.login("jane@somewhereelse.com", "jane-password")
+            session.select("INBOX")
+            session.send(b"I001 IDLE\r\n")
+            assert session.readline().startswith(b"+")
+            joe.compose("jane@somewhereelse.com", "Call me", "Call me when you land.")
+            joe.send_all()
+            assert lab.wait_for_delivery()
+            assert session.readline() == b"* 1 EXISTS\r\n"
+            session.send(b"DONE\r\n")
+            while not session.readline().startswith(b"I001 "):
+                pass
+        phone = lab.trace.sessions(protocol="IMAP", since=start)
+        relay = lab.trace.sessions(service="mx", since=start)
+        together = ladder(lab.trace, relay + phone, interleave=True, title="IDLE")
+        apart = ladder(lab.trace, relay + phone, title="IDLE")
+        return together, apart, lab.trace, relay + phone
+
+
+def test_interleaved_sessions_show_the_push_where_it_happened():
+    together, apart, trace, sessions = idle_while_joe_writes()
+    # The lifelines keep the order given; the sessions are numbered in the order they opened.
+    assert together.lifelines == apart.lifelines == ["mail.someplace.org", *CLASSIC[2:], "jane-phone"]
+    assert together.arrows[0].dst == "jane-phone"  # session 1, opened first, is the phone's: its greeting
+    assert {a.dst for a in together.arrows if a.session == 2} == set(CLASSIC[1:])
+    labels = [a.label for a in together.arrows]
+    pushed = [a for a in together.arrows if a.kind == "pushed"]
+    assert [(a.src, a.dst, a.label) for a in pushed] == [
+        ("mail.somewhereelse.com", "jane-phone", "pushed: * 1 EXISTS, * 1 RECENT")]
+    # In the order they crossed: the phone idles, the relay brings the message, the server pushes
+    # the news (once delivered, before its 250 to the relay), and only then does the phone say DONE.
+    at = labels.index(pushed[0].label)
+    before, after = labels[:at], labels[at + 1:]
+    assert "I001 IDLE" in before and "+ idling" in before and "EHLO mail.someplace.org" in before
+    assert [label for label in before if label.startswith("message:")] == ["message: 13 lines"]
+    assert after[0].startswith("250 2.0.0") and "DONE" in after and "QUIT" in after
+    assert after.index("QUIT") < after.index("DONE")
+    # Each session's own arrows keep their order; drawn apart, the IMAP session comes whole.
+    for number in (1, 2):
+        assert [(a.src, a.label, a.lines) for a in together.arrows if a.session == number] == [
+            (a.src, a.label, a.lines) for a in apart.arrows if a.session == 3 - number]
+    assert len(together.arrows) == len(apart.arrows)
+    assert together.alt.startswith("Ladder diagram: 2 sessions on 3 lifelines")
+    assert "the sessions' arrows interleaved in the order they crossed" in together.alt
+    assert "+ idling, pushed * 1 EXISTS (2 lines), I001 OK" in together.alt
+    # The same rows, reordered.
+    assert together.figure.get_figheight() == pytest.approx(apart.figure.get_figheight())
+    for conn in sessions:
+        times = trace.line_times(conn)
+        assert len(times) == len(trace.lines(conn)) and times == sorted(times)
+    together.png()
+    boxes = _text_boxes(together)
+    assert any(text.endswith("while session 1 is open") for text, _ in boxes)
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1:]:
+            assert not box_a.overlaps(box_b), (a, b)
+    together.save(OUTPUT / "ladder_idle.png")
+
+
 def test_empty_trace_says_so():
     d = ladder(Trace())
     assert d.arrows == [] and d.lifelines == []
@@ -299,6 +364,26 @@ def test_fold_pop3_and_imap_group_server_runs():
         "* OK ready", "a1 SELECT INBOX", "a1 OK [READ-WRITE] done … (2 lines)"]
 
 
+def test_fold_imap_idle_pushes_untagged_news():
+    steps = fold("IMAP", [(S2C, "* OK ready"), (C2S, "I001 IDLE"), (S2C, "+ idling"),
+                          (S2C, "* 4 EXISTS"), (S2C, "* 1 RECENT"), (C2S, "DONE"),
+                          (S2C, "I001 OK IDLE terminated")])
+    assert [(s.kind, s.label) for s in steps] == [
+        ("reply", "* OK ready"), ("command", "I001 IDLE"), ("reply", "+ idling"),
+        ("pushed", "pushed: * 4 EXISTS, * 1 RECENT"), ("command", "DONE"),
+        ("reply", "I001 OK IDLE terminated")]
+    assert [s.at for s in steps] == [0, 1, 2, 3, 5, 6]  # where each starts among the lines
+    many = fold("IMAP", [(S2C, "* OK ready"), (C2S, "I1 IDLE"), (S2C, "+ idling")]
+                + [(S2C, f"* {n} FETCH (UID {n} FLAGS (\\Seen \\Flagged))") for n in range(1, 4)])
+    assert many[-1].label == "pushed: * 1 FETCH (UID 1 FLAGS… (3 lines)"
+
+
+def test_a_label_cut_short_has_one_ellipsis():
+    imap = fold("IMAP", [(S2C, "* OK ready"), (C2S, "a1 SELECT INBOX"), (S2C, "* 2 EXISTS"),
+                         (S2C, "a1 OK [READ-WRITE] SELECT completed, and then some")])
+    assert imap[-1].label == "a1 OK [READ-WRITE] SELECT compl… (2 lines)"
+
+
 def test_an_unfinished_message_is_marked():
     steps = fold("SMTP", [(C2S, "DATA"), (S2C, "354 go"), (C2S, "Subject: x")])
     assert steps[-1].label == "message: 1 line, unfinished"
@@ -318,6 +403,9 @@ def test_an_http_session_is_one_arrow_per_request_and_one_per_response():
         with WebmailBrowser(lab, lab.server("somewhereelse.com"), device="jane-laptop") as web:
             web.login("jane@somewhereelse.com", "jane-password")
         diagram = ladder(lab.trace, lab.trace.sessions(protocol="HTTP"), title="Webmail")
+        for conn in lab.trace.sessions(protocol="HTTP"):  # one time a line, a message's lines alike
+            times = lab.trace.line_times(conn)
+            assert len(times) == len(lab.trace.lines(conn)) and times == sorted(times)
     assert [(a.src, a.dst) for a in diagram.arrows] == [("jane-laptop", "mail.somewhereelse.com"),
                                                         ("mail.somewhereelse.com", "jane-laptop")] * 3
     labels = [a.label for a in diagram.arrows]
