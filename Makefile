@@ -31,12 +31,16 @@ $(STUDENT_STAMP): $(STAMP) $(LESSONS) mailcourse/cli/student.py
 	$(BIN)/python -m mailcourse student-notebooks student
 	touch $(STUDENT_STAMP)
 
+# The whole repository is JupyterLab's root (as on Binder or a hub), so that a lesson's links to
+# README.md and to the other edition work; the first lesson opens.
+ROOT_DIR := --ServerApp.root_dir=$(CURDIR)
+
 lab: $(STUDENT_STAMP)
-	$(BIN)/jupyter lab $(ALLOW_ROOT) student/00_start_here.ipynb
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(ROOT_DIR) student/00_start_here.ipynb
 
 ## make instructor: the instructor edition (solutions in the exercise cells, answers in the quizzes)
 instructor: $(STAMP)
-	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(ROOT_DIR) notebooks/00_start_here.ipynb
 
 ## make student: rebuild the student edition in student/ from notebooks/ (commit the result)
 student: $(STUDENT_STAMP)
