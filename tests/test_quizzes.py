@@ -109,6 +109,16 @@ def test_the_fallback_for_viewers_without_a_kernel_folds_every_answer() -> None:
     assert "answer them" in bundle["text/plain"]
 
 
+@pytest.mark.parametrize("lesson", sorted(LESSONS))
+def test_the_committed_instructor_edition_shows_the_quiz_folded_for_github(lesson: str) -> None:
+    """What GitHub and nbviewer show of the quiz cell: the questions, each answer in a closed <details>."""
+    nb = nbformat.read(LESSONS[lesson], as_version=4)
+    (cell,) = [c for c in nb.cells if "quiz" in c.metadata.get("tags", [])]
+    pages = [o.data["text/html"] for o in cell.outputs if "text/html" in o.get("data", {})]
+    assert len(pages) == 1, f"lesson {lesson}: run tools/build_notebooks.py"
+    assert pages[0].count("<details><summary>Answer</summary>") == len(BANKS[lesson].items)
+
+
 def test_the_seed_comes_from_the_hub_user_unless_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MAILCOURSE_SEED", raising=False)
     monkeypatch.setenv("JUPYTERHUB_USER", "ada")

@@ -110,15 +110,19 @@ def without_widget_state(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
     A saved view needs the saved state of every widget model (tens of
     kilobytes, with new random ids on every run: a huge diff per build), and
-    it is not live until the cell runs again anyway. Every widget cell is
-    followed by a compared cell with its static rendering, which is what a
-    reader on GitHub or nbviewer sees.
+    it is not live until the cell runs again anyway. A widget that carries
+    its own fallback for viewers without a kernel (the quiz: its questions
+    as HTML, each answer folded) keeps that fallback; any other widget cell
+    is followed by a compared cell with its static rendering, which is what
+    a reader on GitHub or nbviewer sees.
     """
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            if WIDGET_VIEW in output.get("data", {}):
-                output["data"] = {"text/plain": WIDGET_HINT}
+            data = output.get("data", {})
+            if WIDGET_VIEW in data:
+                fallback = {kind: value for kind, value in data.items() if kind != WIDGET_VIEW}
+                output["data"] = fallback if "text/html" in fallback else {"text/plain": WIDGET_HINT}
     return nb
 
 
