@@ -12,8 +12,9 @@
 Every server of a lab runs on one background thread with its own asyncio
 loop. The notebook's own loop is never used: a blocking client (smtplib) in a
 cell talking to a server on the kernel's loop would wait for itself forever.
-Every port is chosen by the kernel (port 0) on 127.0.0.1, so two labs, or a
-cell run twice, never collide, and nothing is reachable from another machine.
+Every port is a free one on 127.0.0.1, drawn at random from below the system's
+ephemeral range (`mailcourse.ports`), so two labs, a cell run twice, or a new
+kernel never collide, and nothing is reachable from another machine.
 """
 from __future__ import annotations
 

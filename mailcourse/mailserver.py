@@ -56,7 +56,7 @@ class MailServer:
     """The mail server of one domain: SMTP submission and MX, a queue, a store.
 
     Create it with `Lab.add_server`. Its endpoints listen on 127.0.0.1 only,
-    on ports the operating system picks; ``server.endpoints`` lists them.
+    on free ports the lab draws (`mailcourse.ports`); ``server.endpoints`` lists them.
     """
 
     def __init__(self, lab: Lab, domain: str, limits: Limits | None = None) -> None:

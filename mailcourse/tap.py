@@ -23,6 +23,7 @@ import socket
 import threading
 from typing import Any, Callable
 
+from . import ports
 from .trace import C2S, S2C, Connection, CredentialMask, Trace
 
 LOOPBACK = "127.0.0.1"
@@ -181,14 +182,15 @@ class Endpoint:
         return self.address
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1 only; the first time on a free port chosen by the kernel.
+        """Listen on 127.0.0.1 only; the first time on a free port below the ephemeral range.
 
-        Back online after `stop`, the endpoint listens on its old port again if
-        that port is still free. While it was off, any program on the machine
-        (another lab, another student's kernel) may have been given that port;
-        then the operating system picks a new one. Nothing in the lab remembers ports:
-        clients and relays look the address up (``endpoint.address``, the
-        directory) each time they connect.
+        `mailcourse.ports` says why: a port-0 listener could take a port that
+        jupyter_client has just chosen for a new kernel. Back online after
+        `stop`, the endpoint listens on its old port again if that port is
+        still free. While it was off, any program on the machine (another lab,
+        another student's kernel) may have taken that port; then a new one is
+        chosen. Nothing in the lab remembers ports: clients and relays look the
+        address up (``endpoint.address``, the directory) each time they connect.
         """
         loop = asyncio.get_running_loop()
 
@@ -196,11 +198,16 @@ class Endpoint:
             return TapProtocol(self.factory(), self)
 
         try:
-            self._server = await loop.create_server(factory, LOOPBACK, self.port)
+            sock = ports.listen(LOOPBACK, self.port)
         except OSError as e:
             if self.port == 0 or e.errno != errno.EADDRINUSE:
                 raise
-            self._server = await loop.create_server(factory, LOOPBACK, 0)
+            sock = ports.listen(LOOPBACK)
+        try:
+            self._server = await loop.create_server(factory, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self, drop_connections: bool = True) -> None:
