@@ -194,7 +194,11 @@ class OutgoingQueue:
 
     # At most this many delivery attempts run at once, each with its own
     # sessions, as Postfix runs several deliveries in parallel: a message that
-    # arrives while an attempt is under way does not wait for it to end.
+    # arrives while an attempt to one server is under way does not wait for it
+    # to end. To any one destination, though, one session at a time (Postfix's
+    # per-destination concurrency limit, set to 1): mail then arrives in the
+    # order it was queued, as a student reading a mailbox expects, and the
+    # lessons' recorded outputs do not depend on which thread ran first.
     max_parallel_attempts = 4
 
     def start(self) -> None:
@@ -202,6 +206,7 @@ class OutgoingQueue:
         self._wake = asyncio.Event()
         self._in_flight: set[str] = set()
         self._attempts: set[asyncio.Task] = set()
+        self._lanes: dict[str, asyncio.Lock] = {}  # one per destination domain
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -272,13 +277,18 @@ class OutgoingQueue:
                 by_server.setdefault(domain, []).append((item, raw, rcpts))
 
         loop = asyncio.get_running_loop()
-        sessions = []
-        for domain, batch in by_server.items():
+
+        async def session(domain: str, batch: list[tuple[QueueItem, bytes, list[str]]]) -> list[Outcome]:
             dest = lab.directory.lookup(domain)
             assert dest is not None
-            sessions.append(loop.run_in_executor(
-                self.executor, relay_session, dest.mx, self.server.hostname, batch,
-                lab.network.claim, self.relay_timeout))
+            # asyncio.Lock wakes its waiters first come, first served, and the
+            # attempts reach this line in the order they were started.
+            async with self._lanes.setdefault(domain, asyncio.Lock()):
+                return await loop.run_in_executor(
+                    self.executor, relay_session, dest.mx, self.server.hostname, batch,
+                    lab.network.claim, self.relay_timeout)
+
+        sessions = [session(domain, batch) for domain, batch in by_server.items()]
         for batch, outcomes in zip(by_server.values(), await asyncio.gather(*sessions)):
             for (item, _, _), outcome in zip(batch, outcomes):
                 total = results[item.id]

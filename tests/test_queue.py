@@ -11,7 +11,7 @@ from email import message_from_bytes
 from email.message import EmailMessage
 
 import pytest
-from helpers import (JANE, JOE, header_names, maildir_messages, make_message, queue_files,
+from helpers import (JANE, JOE, header_names, login, maildir_messages, make_message, queue_files,
                      raw_message, submit, subject_of, wait_until)
 
 from mailcourse import Lab, LabError
@@ -100,6 +100,18 @@ def test_messages_due_together_share_one_session():
         mails = [line for d, line in lab.trace.lines(relays[0]) if line.upper().startswith("MAIL FROM")]
         assert len(mails) == 3
         assert sorted(subject_of(m) for m in inbox(lab, JANE)) == ["batch 0", "batch 1", "batch 2"]
+
+
+def test_mail_to_one_destination_arrives_in_the_order_it_was_queued(lab):
+    """Attempts overlap, but one server gets one session at a time, in queue order."""
+    subjects = [f"number {i}" for i in range(12)]
+    with login(lab, "someplace.org", JOE, "joe-password", "joe-laptop") as client:
+        for subject in subjects:
+            # Queued one by one while earlier ones are being relayed.
+            assert client.sendmail(JOE, [JANE], raw_message(JOE, JANE, subject)) == {}
+    assert lab.wait_for_delivery()
+    store = lab.server("somewhereelse.com").store
+    assert [subject_of(store.get("jane", info.uid)) for info in store.list("jane")] == subjects
 
 
 def test_offline_destination_is_retried_then_delivered(lab):
