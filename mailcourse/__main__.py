@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +56,20 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
     return convert
 
 
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number, 0 or more")
+    return number
+
+
+# The figures of ``bench --only NAME``: "lab" is start-up, latency, throughput and reading.
+FIGURES = ("lab", "classroom")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mailcourse", description="Internet e-mail on 127.0.0.1, to learn how it works.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -90,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="SMTP sessions at once for the concurrent throughput (default 4)")
     bench.add_argument("--tmpdir", metavar="DIR", default=None,
                        help="where the labs keep their files (e.g. /dev/shm, to leave the disk out)")
+    bench.add_argument("--classroom", type=_count, default=8, metavar="N",
+                       help="kernels that start labs at once for the classroom figure, half as many more "
+                            "start meanwhile (default 8; 0 leaves the figure out)")
+    bench.add_argument("--only", choices=FIGURES, default=None, metavar="NAME",
+                       help=f"measure only one figure: {', '.join(FIGURES)}")
 
     student = commands.add_parser("student-notebooks", help="write the lessons without their solutions into DIR")
     student.add_argument("directory", metavar="DIR", help="where to write the student notebooks")
@@ -126,9 +145,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from .cli import bench
 
-        result = bench.run(repeats=args.repeats, messages=args.messages, tmpdir=args.tmpdir, clients=args.clients,
-                           progress=lambda text: print(text, file=sys.stderr, flush=True))
-        print(bench.format_table(result))
+        def progress(text: str) -> None:
+            print(text, file=sys.stderr, flush=True)
+
+        result: dict[str, Any] = {}
+        if args.only in (None, "lab"):
+            result = bench.run(repeats=args.repeats, messages=args.messages, tmpdir=args.tmpdir,
+                               clients=args.clients, progress=progress)
+            print(bench.format_table(result))
+        if args.only in (None, "classroom") and args.classroom:
+            from .cli import classroom
+
+            result.update(classroom.bench_figure(args.classroom, progress))
+            print(("\n" if args.only is None else "") + classroom.format_figure(result))
         if args.json:
             print(json.dumps(result), flush=True)
         return 0

@@ -5,6 +5,8 @@
   Thunderbird...), until Ctrl-C;
 * `mailcourse.cli.bench`  start-up, throughput, latency and memory, against baselines
   measured in the same run;
+* `mailcourse.cli.classroom` many real Jupyter kernels started at once, each with labs:
+  the bench's classroom figure and the test that every kernel starts;
 * `mailcourse.cli.student` the student edition of the lessons, solutions removed.
 
 `mailcourse.__main__` holds only the argument parsing; each command is a plain

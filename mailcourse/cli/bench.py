@@ -22,6 +22,8 @@ takes where the labs keep their files, since the lab makes several for each
 message it accepts.
 
 Everything runs in this process, on 127.0.0.1, with ephemeral ports.
+The classroom figure (many real Jupyter kernels started at once, each with
+labs) is measured by `mailcourse.cli.classroom`.
 """
 from __future__ import annotations
 

@@ -142,13 +142,33 @@ def test_demo_prints_both_hops_and_the_delivered_message(capsys):
 # -- bench ---------------------------------------------------------------------------------
 
 def test_bench_json_last_line_has_every_measurement(capsys):
-    assert main(["bench", "--json", "--repeats", "1", "--messages", "20"]) == 0
+    assert main(["bench", "--json", "--repeats", "1", "--messages", "20", "--only", "lab"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     result = json.loads(last)
     for key in ("lab_start_ms", "e2e_latency_ms", "e2e_msgs_per_s", "sink_msgs_per_s",
                 "ratio_e2e_vs_sink", "repeats", "messages", "rss_mb"):
         assert isinstance(result[key], (int, float)) and result[key] > 0, key
     assert result["repeats"] == 1 and result["messages"] == 20
+    assert not any(key.startswith("classroom") for key in result)
+
+
+def test_bench_classroom_figure_starts_real_kernels_and_reports_failures_time_and_memory(capsys):
+    assert main(["bench", "--json", "--only", "classroom", "--classroom", "2"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(out[-1])
+    assert "lab_start_ms" not in result  # --only classroom: the lab figure is not measured
+    assert result["classroom_kernels"] == 2 and result["classroom_plain_kernels"] == 1
+    assert result["classroom_failures"] == 0 and result["classroom_errors"] == []
+    assert result["classroom_wall_s"] > 0 and result["classroom_alone_s"] > 0
+    assert result["classroom_wait_max_s"] >= result["classroom_wait_median_s"] > 0
+    if Path("/proc/self/status").exists():
+        assert result["classroom_rss_max_mb"] >= result["classroom_rss_median_mb"] > 10
+    assert any("2 lab kernels + 1 plain at once: failures" in line and "0 of 4" in line for line in out)
+
+
+def test_bench_refuses_a_negative_classroom_and_an_unknown_figure(capsys):
+    assert main(["bench", "--classroom", "-1"]) == 2
+    assert main(["bench", "--only", "nothing"]) == 2
 
 
 # -- the entry points ----------------------------------------------------------------------
