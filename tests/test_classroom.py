@@ -4,18 +4,26 @@ Real kernels, started by jupyter_client as JupyterLab starts them. Before
 labs listened below the ephemeral range, a lab's port-0 listener in one
 kernel could take a port that jupyter_client had just chosen for another
 kernel, and that kernel died at start ("Address already in use"). With the
-labs back on port 0 this happened here in about one round in five of 16 lab
-kernels and 8 plain ones; the port check below fails in every round.
+labs back on port 0 this happened here in 7 rounds of 30 (16 lab kernels and
+8 plain ones): a kernel died, or lived on and never answered; the port check
+below fails in every round. Outside CI, a port taken by another program on
+the machine (not a lab of the classroom) is a warning, not a failure.
 """
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+import warnings
 from pathlib import Path
 
 import pytest
 
 from mailcourse import ports
-from mailcourse.cli.classroom import LABS_EACH, Classroom, KernelOutcome, _last_words, peak_rss_of, run_classroom
+from mailcourse import Lab
+from mailcourse.cli import classroom
+from mailcourse.cli.classroom import (LABS_EACH, Classroom, KernelOutcome, _last_words, peak_rss_of,
+                                    run_classroom, run_kernel)
 
 LAB_KERNELS = 16  # the class of issue 12
 PLAIN_KERNELS = 8  # started while the labs start: theirs are the ports a lab could take
@@ -37,15 +45,31 @@ def _inside_the_ephemeral_range(numbers: list[int]) -> list[int]:
     return [p for p in numbers if low <= p <= high]
 
 
+STOLEN = re.compile(r"Address already in use \(addr='tcp://[\d.]+:(\d+)'\)")
+
+
+def _taken_by_another_program(kernel: KernelOutcome, lab_ports: set[int]) -> bool:
+    """Whether ``kernel`` lost one of its ports to a program that is not a lab of this classroom.
+
+    On a shared machine other programs bind port 0 too (a colleague's
+    JupyterHub spawning servers, their labs from before the fix, test
+    servers): the course cannot keep them out of a kernel's way. In CI
+    nothing else runs, and every failure counts.
+    """
+    stolen = STOLEN.search(kernel.error)
+    return stolen is not None and int(stolen.group(1)) not in lab_ports
+
+
 # Three rounds of 24 kernels take about 35 s on two cores; each kernel has its own deadline
 # (120 s), so a stuck round fails by itself long before this limit.
 @pytest.mark.timeout(600)
 def test_sixteen_kernels_start_labs_while_more_kernels_start_three_rounds_in_a_row() -> None:
     for round_ in range(1, ROUNDS + 1):
         room = run_classroom(LAB_KERNELS, PLAIN_KERNELS)
-        assert not room.failures, f"round {round_}: " + "; ".join(f"{k.role}: {k.error}" for k in room.failures)
         assert sorted(k.role for k in room.kernels) == ["lab"] * LAB_KERNELS + ["plain"] * PLAIN_KERNELS
-        for kernel in room.kernels:
+        answered = [k for k in room.kernels if k.ok]
+        lab_ports = {p for k in answered if k.role == "lab" for p in k.result["ports"]}
+        for kernel in answered:
             if kernel.role == "plain":
                 assert kernel.result == 2
                 continue
@@ -55,6 +79,13 @@ def test_sixteen_kernels_start_labs_while_more_kernels_start_three_rounds_in_a_r
             assert result["delivered"], "joe's message did not reach jane's inbox"
             # The property that prevents the race: not one listening port where port-0 binds land.
             assert result["ports"] and not _inside_the_ephemeral_range(result["ports"]), result["ports"]
+        failures = room.failures
+        if os.environ.get("CI") != "true":
+            for kernel in (foreign := [k for k in failures if _taken_by_another_program(k, lab_ports)]):
+                warnings.warn(f"round {round_}: another program on this machine took a kernel's port: "
+                              f"{kernel.error}")
+            failures = [k for k in failures if k not in foreign]
+        assert not failures, f"round {round_}: " + "; ".join(f"{k.role}: {k.error}" for k in failures)
 
 
 def test_a_kernel_that_dies_or_fails_is_a_failure_with_its_reason_and_nothing_hangs() -> None:
@@ -65,6 +96,20 @@ def test_a_kernel_that_dies_or_fails_is_a_failure_with_its_reason_and_nothing_ha
     assert "ZeroDivisionError" in raised.failures[0].error
 
 
+@pytest.mark.parametrize("channel", ["shell_port", "iopub_port"])
+def test_a_kernel_whose_port_a_lab_holds_fails_with_the_reason_instead_of_hanging(
+        channel: str, tmp_path: Path) -> None:
+    # What the race did, made certain: the kernel is told to bind a port that a lab listens on.
+    # Without the shell port the kernel dies; without the IOPub port it lives on and never
+    # answers (JupyterLab would wait for it forever).
+    with Lab.classic(seed=1) as lab:
+        taken = lab.server("somewhereelse.com").mx.port
+        kernel = asyncio.run(run_kernel("plain", "classroom_result = 1", tmp_path, deadline=10,
+                                        manager_options={channel: taken, "cache_ports": False}))
+    assert not kernel.ok and kernel.result is None
+    assert f"Address already in use (addr='tcp://127.0.0.1:{taken}')" in kernel.error, kernel.error
+
+
 def test_one_kernel_alone_runs_the_lab_code_and_its_memory_is_read() -> None:
     room = run_classroom(1, 1)
     assert not room.failures, room.failures
@@ -73,6 +118,14 @@ def test_one_kernel_alone_runs_the_lab_code_and_its_memory_is_read() -> None:
     if Path("/proc/self/status").exists():  # Linux; elsewhere there is no VmHWM to read
         assert lab.peak_rss_mb is not None and lab.peak_rss_mb > 10
         assert peak_rss_of(os.getpid()) > 10
+
+
+def test_a_port_taken_by_another_program_is_told_from_one_taken_by_a_lab() -> None:
+    lost = KernelOutcome("plain", error="RuntimeError: Kernel died before replying to kernel_info (the kernel "
+                                        "said: zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:36989'))")
+    assert _taken_by_another_program(lost, {16500, 17001})
+    assert not _taken_by_another_program(lost, {36989})  # one of the classroom's labs: a real failure
+    assert not _taken_by_another_program(KernelOutcome("lab", error="no answer in 120 s"), set())
 
 
 def test_the_summary_counts_failures_and_takes_the_median_and_max_of_peaks() -> None:
@@ -93,3 +146,21 @@ def test_a_dead_kernels_reason_is_the_error_it_named_not_the_interrupt_that_foll
                                   " (addr='tcp://127.0.0.1:37149'))"
     assert _last_words("KeyboardInterrupt:\n") == " (the kernel said: KeyboardInterrupt:)"
     assert _last_words("[IPKernelApp] WARNING | Kernel is running over TCP without encryption.\n") == ""
+
+
+def test_a_send_to_a_kernel_that_cannot_take_it_gives_up_instead_of_blocking_the_loop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Once, on a crowded machine, jupyter_client's kernel_info send blocked the event loop for
+    # good. A DEALER socket with no peer to take a message (ZMQ_IMMEDIATE) blocks the same way.
+    import zmq
+
+    monkeypatch.setattr(classroom, "SEND_TIMEOUT", 0.2)
+    context = classroom._context()
+    try:
+        dealer = context.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.IMMEDIATE, 1)
+        dealer.connect("tcp://127.0.0.1:9")  # the discard port: nobody listens there
+        with pytest.raises(zmq.Again):
+            zmq.Socket.shadow(dealer.underlying).send(b"kernel_info_request")  # a blocking send
+    finally:
+        context.destroy(linger=0)

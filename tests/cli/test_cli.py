@@ -163,7 +163,7 @@ def test_bench_classroom_figure_starts_real_kernels_and_reports_failures_time_an
     assert result["classroom_wait_max_s"] >= result["classroom_wait_median_s"] > 0
     if Path("/proc/self/status").exists():
         assert result["classroom_rss_max_mb"] >= result["classroom_rss_median_mb"] > 10
-    assert any("2 lab kernels + 1 plain at once: failures" in line and "0 of 4" in line for line in out)
+    assert any("2 lab kernels + 1 plain at once: failures" in line and "0 of 3" in line for line in out)
 
 
 def test_bench_refuses_a_negative_classroom_and_an_unknown_figure(capsys):
