@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import warnings
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from mailcourse import ports
 from mailcourse import Lab
 from mailcourse.cli import classroom
 from mailcourse.cli.classroom import (LABS_EACH, Classroom, KernelOutcome, _last_words, peak_rss_of,
-                                    run_classroom, run_kernel)
+                                    run_classroom, run_kernel, taken_by_another_program)
 
 LAB_KERNELS = 16  # the class of issue 12
 PLAIN_KERNELS = 8  # started while the labs start: theirs are the ports a lab could take
@@ -45,21 +44,6 @@ def _inside_the_ephemeral_range(numbers: list[int]) -> list[int]:
     return [p for p in numbers if low <= p <= high]
 
 
-STOLEN = re.compile(r"Address already in use \(addr='tcp://[\d.]+:(\d+)'\)")
-
-
-def _taken_by_another_program(kernel: KernelOutcome, lab_ports: set[int]) -> bool:
-    """Whether ``kernel`` lost one of its ports to a program that is not a lab of this classroom.
-
-    On a shared machine other programs bind port 0 too (a colleague's
-    JupyterHub spawning servers, their labs from before the fix, test
-    servers): the course cannot keep them out of a kernel's way. In CI
-    nothing else runs, and every failure counts.
-    """
-    stolen = STOLEN.search(kernel.error)
-    return stolen is not None and int(stolen.group(1)) not in lab_ports
-
-
 # Three rounds of 24 kernels take about 35 s on two cores; each kernel has its own deadline
 # (120 s), so a stuck round fails by itself long before this limit.
 @pytest.mark.timeout(600)
@@ -68,7 +52,7 @@ def test_sixteen_kernels_start_labs_while_more_kernels_start_three_rounds_in_a_r
         room = run_classroom(LAB_KERNELS, PLAIN_KERNELS)
         assert sorted(k.role for k in room.kernels) == ["lab"] * LAB_KERNELS + ["plain"] * PLAIN_KERNELS
         answered = [k for k in room.kernels if k.ok]
-        lab_ports = {p for k in answered if k.role == "lab" for p in k.result["ports"]}
+        lab_ports = room.lab_ports()
         for kernel in answered:
             if kernel.role == "plain":
                 assert kernel.result == 2
@@ -81,7 +65,7 @@ def test_sixteen_kernels_start_labs_while_more_kernels_start_three_rounds_in_a_r
             assert result["ports"] and not _inside_the_ephemeral_range(result["ports"]), result["ports"]
         failures = room.failures
         if os.environ.get("CI") != "true":
-            for kernel in (foreign := [k for k in failures if _taken_by_another_program(k, lab_ports)]):
+            for kernel in (foreign := [k for k in failures if taken_by_another_program(k, lab_ports)]):
                 warnings.warn(f"round {round_}: another program on this machine took a kernel's port: "
                               f"{kernel.error}")
             failures = [k for k in failures if k not in foreign]
@@ -123,9 +107,9 @@ def test_one_kernel_alone_runs_the_lab_code_and_its_memory_is_read() -> None:
 def test_a_port_taken_by_another_program_is_told_from_one_taken_by_a_lab() -> None:
     lost = KernelOutcome("plain", error="RuntimeError: Kernel died before replying to kernel_info (the kernel "
                                         "said: zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:36989'))")
-    assert _taken_by_another_program(lost, {16500, 17001})
-    assert not _taken_by_another_program(lost, {36989})  # one of the classroom's labs: a real failure
-    assert not _taken_by_another_program(KernelOutcome("lab", error="no answer in 120 s"), set())
+    assert taken_by_another_program(lost, {16500, 17001})
+    assert not taken_by_another_program(lost, {36989})  # one of the classroom's labs: a real failure
+    assert not taken_by_another_program(KernelOutcome("lab", error="no answer in 120 s"), set())
 
 
 def test_the_summary_counts_failures_and_takes_the_median_and_max_of_peaks() -> None:

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import os
 import queue
+import re
 import signal
 import statistics
 import sys
@@ -101,10 +102,29 @@ class Classroom:
     def failures(self) -> list[KernelOutcome]:
         return [k for k in self.kernels if not k.ok]
 
+    def lab_ports(self) -> set[int]:
+        """Every port that the labs of the kernels that answered listened on."""
+        return {p for k in self.kernels if k.ok and k.role == "lab" for p in k.result["ports"]}
+
     def rss_mb(self, role: str = "lab") -> tuple[float, float] | None:
         """(median, max) of the peak RSS of the kernels of ``role``, or None if none was read."""
         peaks = [k.peak_rss_mb for k in self.kernels if k.role == role and k.peak_rss_mb is not None]
         return (statistics.median(peaks), max(peaks)) if peaks else None
+
+
+STOLEN = re.compile(r"Address already in use \(addr='tcp://[\d.]+:(\d+)'\)")  # ZeroMQ's words
+
+
+def taken_by_another_program(kernel: KernelOutcome, lab_ports: set[int]) -> bool:
+    """Whether ``kernel`` lost one of its ports to a program that is not a lab of this classroom.
+
+    On a shared machine other programs bind port 0 too (a JupyterHub
+    spawning servers, labs of a course from before `mailcourse.ports`, test
+    servers): the course cannot keep them out of a kernel's way. On a
+    machine where only the classroom runs (CI), every failure is ours.
+    """
+    stolen = STOLEN.search(kernel.error)
+    return stolen is not None and int(stolen.group(1)) not in lab_ports
 
 
 def peak_rss_of(pid: int) -> float | None:
@@ -311,7 +331,9 @@ def bench_figure(kernels: int, progress: Callable[[str], None] | None = None) ->
         "classroom_plain_kernels": plain,
         "classroom_labs_each": LABS_EACH,
         "classroom_failures": len(room.failures),  # of kernels + plain; the lone kernel's in errors
-        "classroom_errors": [f"alone: {k.error}" for k in alone.failures] + [k.error for k in room.failures],
+        "classroom_errors": [f"alone: {k.error}" for k in alone.failures] + [
+            k.error + (" [that port was not a lab's: another program on this machine took it]"
+                       if taken_by_another_program(k, room.lab_ports()) else "") for k in room.failures],
         "classroom_alone_s": round(alone.kernels[0].seconds, 2),
         "classroom_alone_rss_mb": round(alone_rss[1], 1) if alone_rss else None,
         "classroom_wall_s": round(room.wall_s, 2),
