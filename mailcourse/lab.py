@@ -323,7 +323,9 @@ class Lab:
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "running"
-        return f"<Lab {state}: {', '.join(self.directory.domains) or 'no servers'}>"
+        # Said where it is true: on Linux the lab answers only its owner (`mailcourse.peers`).
+        caveat = "" if self.network.owner_only else "; any user of this machine can connect (no peer check here)"
+        return f"<Lab {state}: {', '.join(self.directory.domains) or 'no servers'}{caveat}>"
 
 
 # A script or kernel that ends without stopping its labs still frees their

@@ -61,6 +61,7 @@ class Connection:
     client_addr: tuple[str, int]
     opened: float
     closed: float | None = None
+    refused: str | None = None  # why the tap closed it unanswered (`Network.refusal`)
     _resolve: Callable[[tuple[str, int]], str | None] | None = field(default=None, repr=False)
     _client: str | None = field(default=None, repr=False)
 
@@ -73,7 +74,8 @@ class Connection:
 
     @property
     def label(self) -> str:
-        return f"{self.client} -> {self.server} ({self.protocol} {self.service})"
+        label = f"{self.client} -> {self.server} ({self.protocol} {self.service})"
+        return label if self.refused is None else f"{label}, {self.refused}"
 
 
 @dataclass(frozen=True)
@@ -205,10 +207,11 @@ class Trace:
         return self._clock() - self._start
 
     def open(self, protocol: str, service: str, server: str, client_addr: tuple[str, int],
-             resolve: Callable[[tuple[str, int]], str | None] | None = None) -> Connection:
+             resolve: Callable[[tuple[str, int]], str | None] | None = None,
+             refused: str | None = None) -> Connection:
         with self._lock:
             conn = Connection(len(self.connections) + 1, protocol, service, server,
-                              client_addr, self.now(), _resolve=resolve)
+                              client_addr, self.now(), refused=refused, _resolve=resolve)
             self.connections.append(conn)
         self._add(TraceEvent(conn.opened, conn, "open"))
         return conn

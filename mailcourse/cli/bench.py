@@ -19,7 +19,8 @@ SMTP hops instead of one, taps, the trace, fsyncs). The goal is a ratio of
 at least `GOAL_RATIO`. Also reported: how long stopping a lab takes, the
 peak memory of the process, and how long one durable (fsynced) file write
 takes where the labs keep their files, since the lab makes several for each
-message it accepts.
+message it accepts, and what the peer check costs each accepted connection
+with thousands of sockets on the machine (`mailcourse.cli.bench_peers`).
 
 Everything runs in this process, on 127.0.0.1, with ephemeral ports.
 """
@@ -45,6 +46,7 @@ from typing import Any, Callable, Iterator
 from aiosmtpd.smtp import SMTP
 
 from ..lab import CLASSIC_USERS, Lab
+from . import bench_peers
 
 GOAL_RATIO = 0.40
 SENDER = "joe@someplace.org"
@@ -346,6 +348,7 @@ def run(repeats: int = 5, messages: int = 200, latency_samples: int = 5, tmpdir:
     result["clients"] = clients
     result["goal_ratio"] = GOAL_RATIO
     result["durable_write_ms"] = round(disk, 3)
+    result.update(bench_peers.measure())
     result["repeats"] = repeats
     result["messages"] = messages
     result["latency_samples"] = latency_samples
@@ -379,6 +382,7 @@ def format_table(result: dict[str, Any]) -> str:
          f"{result['imap_first_sync_ms']:.0f} ms"),
         ("IMAP sync with nothing new (CONDSTORE)", f"{result['imap_unchanged_sync_ms']:.1f} ms"),
         ("one durable file write (fsync)", f"{result['durable_write_ms']:.2f} ms  in {result['tmpdir']}"),
+        *bench_peers.rows(result),
         ("peak memory (RSS)", f"{result['rss_mb']:.1f} MB"),
     ]
     width = max(len(name) for name, _ in rows)

@@ -149,6 +149,8 @@ def test_bench_json_last_line_has_every_measurement(capsys):
                 "ratio_e2e_vs_sink", "repeats", "messages", "rss_mb"):
         assert isinstance(result[key], (int, float)) and result[key] > 0, key
     assert result["repeats"] == 1 and result["messages"] == 20
+    if sys.platform.startswith("linux"):  # the peer check's cost, with thousands of sockets about
+        assert result["peer_sockets"] >= 1000 and result["peer_diag_crowded_us"] > 0
 
 
 # -- the entry points ----------------------------------------------------------------------
