@@ -23,13 +23,13 @@ What it checks, in chromium:
 * the owner's own programs reach their lab's servers (a standard-library script
   run as the owner hears every greeting), and another student's do not: the
   same script run as the second user sees each connection closed before a byte
-  of the protocol (issue 12, part 2; xfail until the peer check is merged).
+  of the protocol (issue 12, part 2: `mailcourse.peers`).
 
 Needs root (to create the users and to let the hub setuid), ``jupyterhub`` in
 this environment and ``configurable-http-proxy`` on PATH; otherwise skipped,
 with the reason, except under CI=true, where each is a failure (.ci/run installs
-them). The users (``mchub-ada``, ``mchub-ben``) are created when missing and
-removed at the end if the test created them.
+them). The users (``mchub-ada``, ``mchub-ben``) are created when missing
+(tests/unix_users.py) and kept for the next run; their ~/notebooks is copied afresh.
 
 The other users must be able to run this environment's Python and read this
 checkout (PYTHONPATH points their kernels at it). On a developer's machine the
@@ -38,7 +38,7 @@ is skipped and says which. Under CI=true (a throwaway machine whose clean clone
 may sit under /root, mode 700) it grants o+x, traversal only, not listing, on
 the directories on the way that lack it, and puts their modes back at the end.
 
-Screenshots go to test-output/browser/hub-*.png.
+Screenshots go to test-output/browser/hub-*.png, with the hub's log (hub-jupyterhub.log).
 """
 from __future__ import annotations
 
@@ -47,7 +47,6 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -58,6 +57,7 @@ from pathlib import Path
 import pytest
 from helpers import stop_process, wait_until
 from lab_page import CELL_ERRORS, start_all_cells, wait_all_cells
+from unix_users import ensure_user, require_root, run_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub]
 
@@ -85,38 +85,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-# -- real Unix users ---------------------------------------------------------------------------------
-
-def _ensure_user(name: str) -> bool:
-    """Create the Unix user ``name`` with a home of its own unless it exists; True if created."""
-    try:
-        pwd.getpwnam(name)
-        return False
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--user-group", "--shell", "/bin/sh", name], check=True)
-        return True
-
-
-def _run_as(name: str, argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` as the Unix user ``name`` (uid, gid, no extra groups), in its home."""
-    user = pwd.getpwnam(name)
-    return subprocess.run(argv, user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd=user.pw_dir,
-                          env={"PATH": "/usr/bin:/bin", "HOME": user.pw_dir, **env},
-                          capture_output=True, text=True, timeout=60)
-
-
-def _processes_of(uid: int) -> list[int]:
-    """The ids of the processes whose real uid is ``uid`` (/proc/PID/status, proc(5))."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            status = (entry / "status").read_text()
-        except OSError:  # not a process, or gone meanwhile
-            continue
-        if re.search(rf"^Uid:\s+{uid}\s", status, re.M):
-            found.append(int(entry.name))
-    return found
-
+# -- the students: real Unix users ---------------------------------------------------------------
 
 def _closed_to_others(path: Path) -> list[Path]:
     """``path``'s directories, from / down, that other users cannot pass through (no o+x)."""
@@ -126,8 +95,7 @@ def _closed_to_others(path: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def students():
     """The Unix users, each with the instructor edition in ~/notebooks; yields their names."""
-    if os.geteuid() != 0:
-        _cannot("the hub test runs as root: it creates Unix users and the hub starts their servers as them")
+    require_root("the hub creates Unix users and starts their servers as them")
     if not (BIN / "jupyterhub").exists():
         _cannot(f"jupyterhub is not installed in {sys.prefix} (pip install -e '.[test]')")
     if shutil.which("configurable-http-proxy") is None:
@@ -140,30 +108,21 @@ def students():
         pytest.skip(f"other users cannot reach this Python or checkout: {', '.join(map(str, closed))} "
                     "lack o+x (the test changes permissions only under CI=true)")
     modes = {p: p.stat().st_mode for p in closed}
-    created = []
     try:
         for p, mode in modes.items():
             p.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
         for name in STUDENTS:
-            if _ensure_user(name):
-                created.append(name)
-            user = pwd.getpwnam(name)
-            lessons = Path(user.pw_dir) / "notebooks"
+            user = ensure_user(name)
+            lessons = Path(user.pw_dir) / "notebooks"  # as an instructor puts them there, afresh each run
             shutil.rmtree(lessons, ignore_errors=True)
             shutil.copytree(ROOT / "notebooks", lessons, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
             for path in [lessons, *lessons.rglob("*")]:
                 os.chown(path, user.pw_uid, user.pw_gid)
-        probe = _run_as(STUDENTS[0], [sys.executable, "-c", "import mailcourse, jupyterhub, jupyter_server_proxy"],
-                        PYTHONPATH=str(ROOT))
-        assert probe.returncode == 0, f"{STUDENTS[0]} cannot use this environment: {probe.stderr}"
+        imports = run_as(pwd.getpwnam(STUDENTS[0]), ["/usr/bin/env", f"PYTHONPATH={ROOT}", sys.executable,
+                                                     "-c", "import mailcourse, jupyterhub, jupyter_server_proxy"])
+        assert imports.returncode == 0, f"{STUDENTS[0]} cannot use this environment: {imports.stderr}"
         yield STUDENTS
     finally:
-        for name in created:
-            uid = pwd.getpwnam(name).pw_uid
-            for pid in _processes_of(uid):  # what the hub's shutdown left behind, if anything
-                os.kill(pid, signal.SIGKILL)
-            wait_until(lambda: not _processes_of(uid), timeout=10, what=f"{name}'s processes to end")
-            subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
         for p, mode in modes.items():
             p.chmod(stat.S_IMODE(mode))
 
@@ -222,6 +181,8 @@ def hub(students, tmp_path_factory: pytest.TempPathFactory):
     finally:
         stop_process(proc, timeout=60)  # the hub stops the students' servers and its proxy first
         log.close()
+        OUTPUT.mkdir(parents=True, exist_ok=True)  # the hub's log and the servers', next to the screenshots
+        shutil.copy(state / "jupyterhub.log", OUTPUT / "hub-jupyterhub.log")
 
 
 @pytest.fixture(scope="module")
@@ -314,7 +275,8 @@ def test_the_webmail_shows_through_the_proxy_to_its_student_only(hub, pages) -> 
         webmail.fill("#password", JANE_PASSWORD)
         webmail.click("form#login button[type=submit]")
         expect(webmail).to_have_url(re.compile(rf"{re.escape(paths[name])}mailbox/INBOX$"), timeout=TIMEOUT)
-        expect(webmail.locator("table#messages tr.message", has_text="Invoice 42")).to_have_count(1)  # lesson 07 sent it last
+        last = webmail.locator("table#messages tr.message", has_text="Invoice 42")  # what lesson 07 sent last
+        expect(last).to_have_count(1)
         _shoot(webmail, f"{name}-webmail-inbox")
         webmail.close()
 
@@ -367,7 +329,7 @@ def _lab_addresses(page) -> dict[str, list]:
 
 
 def _probe_as(name: str, addresses: dict[str, list]) -> dict[str, dict[str, str]]:
-    done = _run_as(name, ["/usr/bin/python3", "-I", "-c", PROBE, json.dumps(addresses)])
+    done = run_as(pwd.getpwnam(name), ["/usr/bin/python3", "-I", "-c", PROBE, json.dumps(addresses)])
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -378,9 +340,13 @@ def test_the_owners_own_programs_reach_the_lab(pages) -> None:
     assert {service: found["said"][:len(GREETINGS[service])] for service, found in heard.items()} == GREETINGS, heard
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 12 part 2: a lab does not yet close connections from other "
-                                       "Unix users (the peer check is being built on branch peers)")
 def test_another_student_cannot_open_a_session_with_the_lab(pages) -> None:
     owner, other = list(pages)[:2]
-    heard = _probe_as(other, _lab_addresses(pages[owner]))
+    addresses = _lab_addresses(pages[owner])
+    ask_kernel(pages[owner], "_hub_test_mark = lab.trace.mark()")
+    heard = _probe_as(other, addresses)
     assert all(found["said"] == "" and found["end"] in ("closed", "reset") for found in heard.values()), heard
+    # The owner's lab saw each attempt and kept it as refused, with the other student's uid.
+    refused = json.loads(ask_kernel(pages[owner], "import json; print(json.dumps({c.service: c.refused "
+                                                  "for c in lab.trace.sessions(since=_hub_test_mark)}))"))
+    assert refused == {service: f"refused: another user (uid {pwd.getpwnam(other).pw_uid})" for service in GREETINGS}
