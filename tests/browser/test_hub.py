@@ -215,22 +215,25 @@ def _shoot(page, name: str) -> None:
 
 
 # Runs code in the kernel of the open notebook (JupyterLab's own kernel connection) and
-# resolves to what it printed.
+# resolves to what it printed and the error it raised, if any.
 ASK_KERNEL = """async (code) => {
     const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
     const future = kernel.requestExecute({code, silent: false, store_history: false});
-    let printed = '';
+    const answer = {printed: '', error: null};
     future.onIOPub = (msg) => {
-        if (msg.header.msg_type === 'stream') printed += msg.content.text;
-        if (msg.header.msg_type === 'error') printed += 'ERROR ' + msg.content.ename + ': ' + msg.content.evalue;
+        if (msg.header.msg_type === 'stream') answer.printed += msg.content.text;
+        if (msg.header.msg_type === 'error') answer.error = msg.content.ename + ': ' + msg.content.evalue;
     };
     await future.done;
-    return printed;
+    return answer;
 }"""
 
 
 def ask_kernel(page, code: str) -> str:
-    return page.evaluate(ASK_KERNEL, code)
+    """What ``code`` prints in the kernel of the notebook open on ``page`` (it must not raise)."""
+    answer = page.evaluate(ASK_KERNEL, code)
+    assert answer["error"] is None, f"{code!r} failed in the kernel: {answer['error']}"
+    return answer["printed"]
 
 
 # -- the lessons, in both labs at once --------------------------------------------------------------
