@@ -105,8 +105,8 @@ def students():
     needed = (Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent, ROOT)
     closed = sorted({p for path in needed for p in _closed_to_others(path)})
     if closed and os.environ.get("CI") != "true":
-        pytest.skip(f"other users cannot reach this Python or checkout: {', '.join(map(str, closed))} "
-                    "lack o+x (the test changes permissions only under CI=true)")
+        pytest.skip(f"other users cannot reach this Python or checkout: no o+x on {', '.join(map(str, closed))} "
+                    "(the test changes permissions only under CI=true)")
     modes = {p: p.stat().st_mode for p in closed}
     try:
         for p, mode in modes.items():
