@@ -209,8 +209,18 @@ class OutgoingQueue:
         self._lanes: dict[str, asyncio.Lock] = {}  # one per destination domain
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    # How long `stop` lets attempts already under way finish: the lab's own servers answer in
+    # milliseconds, and a relay whose 250 has arrived must still remove its queue file, or
+    # the next run (a kept workspace) would deliver the message a second time.
+    stop_grace = 1.0
+
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *getattr(self, "_attempts", ())) if t is not None]
+        if self._task is not None:
+            self._task.cancel()  # no new attempt starts
+        attempts = list(getattr(self, "_attempts", ()))
+        if attempts:
+            await asyncio.wait(attempts, timeout=self.stop_grace)
+        tasks = [t for t in (self._task, *attempts) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
