@@ -7,8 +7,11 @@ bench`` measures it, for a lesson's kernel and for ``serve``).
 from __future__ import annotations
 
 import gc
+import http.client
 import smtplib
 import socket
+import subprocess
+import sys
 import threading
 import weakref
 
@@ -153,3 +156,37 @@ def test_a_capped_lab_delivers_5000_messages_and_its_trace_stays_bounded(tmp_pat
         assert largest <= cap + cap // 4 + 8
         assert len({e.connection.id for e in lab.trace.events}) == len(lab.trace.sessions()) <= largest
         assert len(lab.network._owners) <= 8  # one claim per open connection at most
+
+
+def test_a_lab_imports_its_webmail_only_when_it_is_used():
+    """aiohttp, jinja2 and nh3 are some 10 MB in a kernel: lessons without the webmail never import them."""
+    code = ("import sys, http.client\nfrom mailcourse import Lab\n"
+            "heavy = ('aiohttp', 'jinja2', 'nh3')\n"
+            "with Lab.classic(seed=1) as lab:\n"
+            "    joe = lab.client('joe-laptop'); joe.compose('jane@somewhereelse.com', 'Hi', 'x'); joe.send_all()\n"
+            "    lab.wait_for_delivery()\n"
+            "    print([m for m in heavy if m in sys.modules])\n"
+            "    web = http.client.HTTPConnection(*lab.server('somewhereelse.com').endpoints['webmail'].address)\n"
+            "    web.request('GET', '/login'); print(web.getresponse().status)\n"
+            "    print([m for m in heavy if m in sys.modules])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split("\n")[:3] == ["[]", "200", "['aiohttp', 'jinja2', 'nh3']"]
+
+
+def test_connections_that_arrive_while_the_webmail_is_built_are_all_answered():
+    with Lab.classic(seed=1) as lab:
+        address = lab.server("somewhereelse.com").endpoints["webmail"].address
+        statuses: list[int] = []
+
+        def get() -> None:
+            web = http.client.HTTPConnection(*address, timeout=30)
+            web.request("GET", "/login")
+            statuses.append(web.getresponse().status)
+            web.close()
+
+        threads = [threading.Thread(target=get) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert statuses == [200] * 6

@@ -21,7 +21,17 @@ peak memory of the process, and how long one durable (fsynced) file write
 takes where the labs keep their files, since the lab makes several for each
 message it accepts.
 
-Everything runs in this process, on 127.0.0.1, with ephemeral ports.
+Two memory figures follow (``--skip-course``, ``--skip-serve-memory`` leave
+them out, about a minute each):
+
+* **course**: each lesson of notebooks/ run in a kernel of its own, as
+  JupyterLab runs it, and that kernel's peak resident size (VmHWM), next to
+  a bare kernel's; the goal is `COURSE_GOAL_MB` for every lesson.
+* **serve memory**: the resident size of a lab capped as ``serve`` caps its
+  trace, read after every 1,000 of `SERVE_MESSAGES` messages; the goal is
+  growth within `SERVE_GOAL_MB`.
+
+Everything else runs in this process, on 127.0.0.1, with ephemeral ports.
 """
 from __future__ import annotations
 
