@@ -531,7 +531,9 @@ def serve_memory(messages: int = SERVE_MESSAGES, step: int = 1000, per_session: 
     # the trace up to its cap: growth is counted from the reading after it.
     warm = readings[1] if len(readings) > 2 else readings[0]
     growth = readings[-1][1] - warm[1]
-    return {"readings": readings, "warm_after": warm[0], "growth_mb": round(growth, 1), "kept_sessions": kept,
+    after = [rss for sent, rss in readings if sent >= warm[0]]
+    return {"readings": readings, "warm_after": warm[0], "growth_mb": round(growth, 1),
+            "band_mb": round(max(after) - min(after), 1), "kept_sessions": kept,
             "cap": KEPT_SESSIONS, "goal_mb": SERVE_GOAL_MB}
 
 
@@ -566,7 +568,9 @@ def format_memory(course: dict[str, Any] | None, serve: dict[str, Any] | None) -
         verdict = "meets the goal" if serve["growth_mb"] * MIB / 1e6 <= SERVE_GOAL_MB else "above the goal"
         rows.append((f"growth from {serve['warm_after']:,} to {serve['readings'][-1][0]:,} messages",
                      f"{serve['growth_mb']:+.1f} MiB  (goal: within {SERVE_GOAL_MB} MB, {verdict}; "
-                     f"trace keeps {serve['kept_sessions']} of at most {serve['cap']} sessions)"))
+                     f"highest - lowest {serve['band_mb']:.1f} MiB)"))
+        rows.append(("sessions the trace kept at the end", f"{serve['kept_sessions']}  (cap {serve['cap']}, "
+                     "dropped a quarter of the cap at a time)"))
     if not rows:
         return ""
     width = max(len(name) for name, _ in rows)
