@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="SMTP sessions at once for the concurrent throughput (default 4)")
     bench.add_argument("--tmpdir", metavar="DIR", default=None,
                        help="where the labs keep their files (e.g. /dev/shm, to leave the disk out)")
+    bench.add_argument("--skip-course", action="store_true",
+                       help="leave out the peak memory of a kernel running each lesson (about a minute)")
+    bench.add_argument("--skip-serve-memory", action="store_true",
+                       help="leave out serve's memory over 5,000 messages (about a minute)")
 
     student = commands.add_parser("student-notebooks", help="write the lessons without their solutions into DIR")
     student.add_argument("directory", metavar="DIR", help="where to write the student notebooks")
@@ -126,9 +130,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from .cli import bench
 
+        def progress(text: str) -> None:
+            print(text, file=sys.stderr, flush=True)
+
         result = bench.run(repeats=args.repeats, messages=args.messages, tmpdir=args.tmpdir, clients=args.clients,
-                           progress=lambda text: print(text, file=sys.stderr, flush=True))
+                           progress=progress)
         print(bench.format_table(result))
+        course = None if args.skip_course else bench.course_memory(progress=progress)
+        if not args.skip_serve_memory:
+            progress(f"serve memory: {bench.SERVE_MESSAGES:,} messages ...")
+        served = None if args.skip_serve_memory else bench.serve_memory_in_a_process(tmpdir=args.tmpdir)
+        if course is not None or served is not None:
+            print("\n" + bench.format_memory(course, served))
+        result.update({"course": course, "serve_memory": served})
         if args.json:
             print(json.dumps(result), flush=True)
         return 0

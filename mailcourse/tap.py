@@ -36,11 +36,21 @@ LOOPBACK = "127.0.0.1"
 
 
 class Network:
-    """The lab's loopback network: who owns which client socket, and its trace."""
+    """The lab's loopback network: who owns which client socket, and its trace.
+
+    A claim lasts as long as its connection: when the tap sees the
+    connection close, the trace's record takes the device's name for good
+    and the claim is forgotten (the kernel may give the port to another
+    program next). A claim whose connection never reached a tap (the server
+    was off) is forgotten once `MAX_CLAIMS` newer ones are held, so that a
+    lab running for days keeps a bounded table.
+    """
+
+    MAX_CLAIMS = 4096
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
-        self._owners: dict[tuple[str, int], str] = {}
+        self._owners: dict[tuple[str, int], str] = {}  # oldest first (dicts keep insertion order)
         self._lock = threading.Lock()
         # Who may connect: programs of the user running the lab (`peers`).
         self.lookup = peers.lookup_method()
@@ -50,7 +60,10 @@ class Network:
         """Record that the client socket ``sock`` belongs to ``device``."""
         addr = sock.getsockname()[:2]
         with self._lock:
+            self._owners.pop(addr, None)  # a port used again is the newest claim
             self._owners[addr] = device
+            while len(self._owners) > self.MAX_CLAIMS:
+                del self._owners[next(iter(self._owners))]
 
     def owner(self, addr: tuple[str, int]) -> str | None:
         with self._lock:
@@ -85,6 +98,12 @@ class Network:
         if uid is None:
             return "refused: the client's owner is unknown (it has gone)"
         return f"refused: another user (uid {uid})"
+
+    def release(self, conn: Connection) -> None:
+        """The connection has closed: keep its client's name in the trace, forget the claim."""
+        _ = conn.client  # resolves the name now, while the claim is still here
+        with self._lock:
+            self._owners.pop(tuple(conn.client_addr[:2]), None)
 
     def record_local(self, user: str, server: str, data: bytes) -> None:
         """Record a hand-over that uses no network (a user's ``sendmail`` on the server host)."""
@@ -200,6 +219,7 @@ class TapProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn is not None:
+            self.endpoint.network.release(self.conn)
             self.endpoint.trace.close(self.conn)
         if self in self.endpoint.active:
             self.endpoint.active.discard(self)

@@ -167,6 +167,11 @@ def stop_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+# The sessions `serve` keeps in its trace: it runs for hours, so the oldest finished sessions
+# are dropped beyond this many (each whole), and its memory stays flat (`Trace`).
+KEPT_SESSIONS = 200
+
+
 def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = None, *, as_json: bool = False,
           retry_intervals: tuple[float, ...] | None = None, lifetime: float | None = None,
           transcript: bool = False, out: TextIO | None = None,
@@ -190,7 +195,7 @@ def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = 
             pass
 
     with stop_signals(stop):
-        lab = Lab.classic(workspace=workspace, **options)
+        lab = Lab.classic(workspace=workspace, max_trace_connections=KEPT_SESSIONS, **options)
         try:
             for address, password in users:
                 lab.add_user(address, password)
