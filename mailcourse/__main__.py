@@ -66,8 +66,10 @@ def _count(value: str) -> int:
     return number
 
 
-# The figures of ``bench --only NAME``: "lab" is start-up, latency, throughput and reading.
-FIGURES = ("lab", "classroom")
+# The figures of ``bench --only NAME``: "lab" is start-up, latency, throughput and reading;
+# "memory" the course's kernels and serve (with --skip-course, --skip-serve-memory);
+# "classroom" many kernels started at once.
+FIGURES = ("lab", "memory", "classroom")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="SMTP sessions at once for the concurrent throughput (default 4)")
     bench.add_argument("--tmpdir", metavar="DIR", default=None,
                        help="where the labs keep their files (e.g. /dev/shm, to leave the disk out)")
+    bench.add_argument("--skip-course", action="store_true",
+                       help="leave out the peak memory of a kernel running each lesson (about a minute)")
+    bench.add_argument("--skip-serve-memory", action="store_true",
+                       help="leave out serve's memory over 5,000 messages (about a minute)")
     bench.add_argument("--classroom", type=_count, default=8, metavar="N",
                        help="kernels that start labs at once for the classroom figure, half as many more "
                             "start meanwhile (default 8; 0 leaves the figure out)")
@@ -153,6 +159,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = bench.run(repeats=args.repeats, messages=args.messages, tmpdir=args.tmpdir,
                                clients=args.clients, progress=progress)
             print(bench.format_table(result))
+        if args.only in (None, "memory"):
+            course = None if args.skip_course else bench.course_memory(progress=progress)
+            if not args.skip_serve_memory:
+                progress(f"serve memory: {bench.SERVE_MESSAGES:,} messages ...")
+            served = None if args.skip_serve_memory else bench.serve_memory_in_a_process(tmpdir=args.tmpdir)
+            if course is not None or served is not None:
+                print("\n" + bench.format_memory(course, served))
+            result.update({"course": course, "serve_memory": served})
         if args.only in (None, "classroom") and args.classroom:
             from .cli import classroom
 

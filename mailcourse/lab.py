@@ -97,13 +97,17 @@ class Lab:
     Message-IDs and MIME boundaries the same on every run.
     ``retry_intervals`` and ``queue_lifetime`` (seconds) set how a server
     retries mail it cannot relay yet, and when it gives up and bounces.
+    ``max_trace_connections`` bounds the trace for a lab that runs for hours
+    (`Trace`: the oldest finished sessions are dropped); by default, as in
+    every lesson, the trace keeps everything.
     """
 
     _running: weakref.WeakSet[Lab] = weakref.WeakSet()  # for `stop_all`
 
     def __init__(self, workspace: str | Path | None = None, *, seed: int | None = None,
                  retry_intervals: tuple[float, ...] = (1, 2, 4, 8, 15, 30, 60),
-                 queue_lifetime: float = 600.0, limits: Limits | None = None) -> None:
+                 queue_lifetime: float = 600.0, limits: Limits | None = None,
+                 max_trace_connections: int | None = None) -> None:
         self._temporary = workspace is None
         self.workspace = Path(tempfile.mkdtemp(prefix="mailcourse-") if workspace is None else workspace)
         self.workspace.mkdir(parents=True, exist_ok=True)
@@ -112,7 +116,7 @@ class Lab:
         self.limits = limits
         self._rng = random.Random(seed)
         self._id_lock = threading.Lock()
-        self.trace = Trace()
+        self.trace = Trace(max_connections=max_trace_connections)
         self.network = Network(self.trace)
         self.directory = Directory()
         self.servers: dict[str, MailServer] = {}
@@ -323,7 +327,9 @@ class Lab:
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "running"
-        return f"<Lab {state}: {', '.join(self.directory.domains) or 'no servers'}>"
+        # Said where it is true: on Linux the lab answers only its owner (`mailcourse.peers`).
+        caveat = "" if self.network.owner_only else "; any user of this machine can connect (no peer check here)"
+        return f"<Lab {state}: {', '.join(self.directory.domains) or 'no servers'}{caveat}>"
 
 
 # A script or kernel that ends without stopping its labs still frees their

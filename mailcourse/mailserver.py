@@ -17,6 +17,7 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import threading
 import time
 from dataclasses import replace
 from email.message import EmailMessage
@@ -73,6 +74,8 @@ class MailServer:
         self.queue = OutgoingQueue(self, self.path / "queue", lab.retry_intervals,
                                    lab.queue_lifetime, lab.relay_executor)
         self.errors: list[str] = []  # bugs caught in a session, reported here by every endpoint
+        self._webmail: Webmail | None = None  # see `webmail`
+        self._webmail_lock = threading.Lock()
         # Disk writes (fsync before SMTP's 250) in the lab's disk pool, never the relay pool.
         self.host = Host(self.hostname, lab.network, lab.loop, lab.new_id, lab.disk_executor, self.errors)
         # The Limits object itself, not a copy: each endpoint reads it at every new session,
@@ -91,10 +94,14 @@ class MailServer:
         return f"<MailServer {self.hostname} users={sorted(self.users)}>"
 
     def _webmail_endpoint(self) -> Endpoint:
-        # Imported here, not at the top: aiohttp and jinja2 take a fifth of a second to
-        # import, and `import mailcourse` should stay quick (a lab needs them, a script
-        # that only reads a trace does not).
+        # The endpoint listens now; aiohttp, jinja2 and nh3 (some 10 MB in a kernel, a fifth of
+        # a second to import) are imported at its first connection, or when a cell asks for
+        # ``server.webmail``. Only the webmail lesson needs them.
         from .servers.webmail import webmail_endpoint
+
+        return webmail_endpoint(self.host, lambda: self.webmail, self.limits)
+
+    def _make_webmail(self) -> Webmail:
         from .webmail import Webmail
 
         webmail = Webmail(self.hostname, self.accounts, self.store, self.limits,
@@ -103,7 +110,8 @@ class MailServer:
                           # smtplib blocks in the relay pool: the submission server's 250
                           # waits for a disk worker, so the two must never share a pool.
                           executor=self.lab.relay_executor)
-        return webmail_endpoint(self.host, webmail)
+        webmail.endpoint = self.endpoints[WEBMAIL]
+        return webmail
 
     def _submission_client(self, device: str) -> SMTPClient:
         # The webmail is a mail program: it sends through this server's own submission port.
@@ -119,8 +127,14 @@ class MailServer:
 
     @property
     def webmail(self) -> Webmail:
-        """The webmail site of this server (`mailcourse.webmail.Webmail`): its URL, `add_view`."""
-        return self.endpoints[WEBMAIL].webmail  # type: ignore[attr-defined]
+        """The webmail site of this server (`mailcourse.webmail.Webmail`): its URL, `add_view`.
+
+        Made the first time it is needed (here, or at the endpoint's first connection).
+        """
+        with self._webmail_lock:  # the notebook's thread and the lab's loop may both ask first
+            if self._webmail is None:
+                self._webmail = self._make_webmail()
+            return self._webmail
 
     # -- running -----------------------------------------------------------------
 

@@ -209,11 +209,26 @@ class OutgoingQueue:
         self._lanes: dict[str, asyncio.Lock] = {}  # one per destination domain
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    # How long `stop` lets delivery attempts under way finish.
+    stop_grace = 2.0
+
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *getattr(self, "_attempts", ())) if t is not None]
-        for task in tasks:
+        """Stop relaying: no new attempts; those under way may finish for `stop_grace` seconds.
+
+        An attempt cancelled halfway may have delivered its mail without
+        removing it from the queue: a workspace kept for the next run would
+        then deliver it again (at least once, never lost, as RFC 5321 section
+        6.1 asks). Letting it finish avoids the duplicate in all but a stuck session.
+        """
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        attempts = list(getattr(self, "_attempts", ()))
+        if attempts:
+            await asyncio.wait(attempts, timeout=self.stop_grace)
+        for task in attempts:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*attempts, return_exceptions=True)
         self._task = None
 
     def wake(self) -> None:

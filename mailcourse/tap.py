@@ -14,38 +14,96 @@ The `Network` remembers which lab device owns which client socket, so that a
 connection can be labelled "joe-laptop -> mail.someplace.org" rather than
 with port numbers. Programs outside the lab (a real mail client talking to
 ``python -m mailcourse serve``) show as "client".
+
+A tap is also the door: a connection from a program of another Unix user
+(`mailcourse.peers` says how that is known, and why) is closed before the
+server's protocol object exists, so not a byte of SMTP, POP3, IMAP or HTTP
+is spoken; the trace keeps it as a refused connection.
 """
 from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import threading
 from typing import Any, Callable
 
-from . import ports
+from . import peers, ports
 from .trace import C2S, S2C, Connection, CredentialMask, Trace
 
 LOOPBACK = "127.0.0.1"
 
 
 class Network:
-    """The lab's loopback network: who owns which client socket, and its trace."""
+    """The lab's loopback network: who owns which client socket, and its trace.
+
+    A claim lasts as long as its connection: when the tap sees the
+    connection close, the trace's record takes the device's name for good
+    and the claim is forgotten (the kernel may give the port to another
+    program next). A claim whose connection never reached a tap (the server
+    was off) is forgotten once `MAX_CLAIMS` newer ones are held, so that a
+    lab running for days keeps a bounded table.
+    """
+
+    MAX_CLAIMS = 4096
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
-        self._owners: dict[tuple[str, int], str] = {}
+        self._owners: dict[tuple[str, int], str] = {}  # oldest first (dicts keep insertion order)
         self._lock = threading.Lock()
+        # Who may connect: programs of the user running the lab (`peers`).
+        self.lookup = peers.lookup_method()
+        self.uid = os.getuid() if self.lookup is not None else None
 
     def claim(self, sock: socket.socket, device: str) -> None:
         """Record that the client socket ``sock`` belongs to ``device``."""
         addr = sock.getsockname()[:2]
         with self._lock:
+            self._owners.pop(addr, None)  # a port used again is the newest claim
             self._owners[addr] = device
+            while len(self._owners) > self.MAX_CLAIMS:
+                del self._owners[next(iter(self._owners))]
 
     def owner(self, addr: tuple[str, int]) -> str | None:
         with self._lock:
             return self._owners.get(tuple(addr[:2]))
+
+    @property
+    def owner_only(self) -> bool:
+        """True where the lab can tell who is calling and answers only its own user (Linux)."""
+        return self.uid is not None
+
+    @property
+    def slow_lookup(self) -> bool:
+        """True where each lookup reads all of /proc/net/tcp: taps then ask off the loop."""
+        return self.lookup == peers.PROC
+
+    def refusal(self, peer: tuple[str, int], ours: tuple[str, int]) -> str | None:
+        """Why the connection ``peer`` -> ``ours`` must be closed unanswered, or None to serve it.
+
+        A lab device's own socket needs no question: it is this process's.
+        A socket whose owner the kernel no longer knows belongs to a client
+        that has already gone; it is closed too, since nobody can say whose it was.
+        """
+        if self.uid is None or self.owner(peer) is not None:
+            return None
+        assert self.lookup is not None
+        try:
+            uid = peers.owner_uid(peer, ours, self.lookup)
+        except OSError as e:
+            return f"refused: the kernel would not say whose it is ({e})"
+        if uid == self.uid:
+            return None
+        if uid is None:
+            return "refused: the client's owner is unknown (it has gone)"
+        return f"refused: another user (uid {uid})"
+
+    def release(self, conn: Connection) -> None:
+        """The connection has closed: keep its client's name in the trace, forget the claim."""
+        _ = conn.client  # resolves the name now, while the claim is still here
+        with self._lock:
+            self._owners.pop(tuple(conn.client_addr[:2]), None)
 
     def record_local(self, user: str, server: str, data: bytes) -> None:
         """Record a hand-over that uses no network (a user's ``sendmail`` on the server host)."""
@@ -78,10 +136,15 @@ class _TapTransport:
 
 
 class TapProtocol(asyncio.Protocol):
-    """Wraps one server protocol object for one connection."""
+    """Wraps one server protocol object for one connection.
 
-    def __init__(self, inner: asyncio.Protocol, endpoint: Endpoint) -> None:
-        self.inner = inner
+    The server's protocol object is made only once the connection is let in:
+    a refused connection never reaches the server's code.
+    """
+
+    inner: asyncio.Protocol
+
+    def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.conn: Connection | None = None
         self.mask = endpoint.new_mask()
@@ -100,9 +163,39 @@ class TapProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        network = self.endpoint.network
+        peer = transport.get_extra_info("peername")[:2]
+        ours = transport.get_extra_info("sockname")[:2]
+        if not network.slow_lookup:
+            self._admit(peer, network.refusal(peer, ours))
+            return
+        # Reading /proc/net/tcp can take a tenth of a second on a crowded
+        # machine: ask in a thread, and hear nothing from the client meanwhile.
+        transport.pause_reading()
+        asking = asyncio.get_running_loop().run_in_executor(None, network.refusal, peer, ours)
+
+        def decided(future: asyncio.Future) -> None:
+            if transport.is_closing():
+                return  # the client gave up waiting
+            try:
+                refusal = future.result()
+            except Exception as e:  # a bug: still answer nobody we cannot name
+                refusal = f"refused: the owner could not be found ({e!r})"
+            transport.resume_reading()
+            self._admit(peer, refusal)
+
+        asking.add_done_callback(decided)
+
+    def _admit(self, peer: tuple[str, int], refusal: str | None) -> None:
+        """Open the connection in the trace, then close it unanswered, or say busy, or serve it."""
+        transport = self.transport
+        assert transport is not None
         ep = self.endpoint
-        self.conn = ep.trace.open(ep.protocol, ep.service, ep.device,
-                                  transport.get_extra_info("peername")[:2], ep.network.owner)
+        self.conn = ep.trace.open(ep.protocol, ep.service, ep.device, peer, ep.network.owner,
+                                  refused=refusal)
+        if refusal is not None:
+            transport.close()  # the client reads end-of-file where it waits for a greeting
+            return
         if len(ep.active) >= ep.max_connections:
             # Refuse politely, in the protocol's own words, and keep serving the others.
             self.record(S2C, ep.busy_reply)
@@ -110,6 +203,7 @@ class TapProtocol(asyncio.Protocol):
             transport.close()
             return
         ep.active.add(self)
+        self.inner = ep.factory()
         self.inner.connection_made(_TapTransport(transport, self))  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
@@ -125,16 +219,19 @@ class TapProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn is not None:
+            self.endpoint.network.release(self.conn)
             self.endpoint.trace.close(self.conn)
         if self in self.endpoint.active:
             self.endpoint.active.discard(self)
             self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        self.inner.pause_writing()
+        if self in self.endpoint.active:
+            self.inner.pause_writing()
 
     def resume_writing(self) -> None:
-        self.inner.resume_writing()
+        if self in self.endpoint.active:
+            self.inner.resume_writing()
 
 
 class Endpoint:
@@ -195,7 +292,7 @@ class Endpoint:
         loop = asyncio.get_running_loop()
 
         def factory() -> TapProtocol:
-            return TapProtocol(self.factory(), self)
+            return TapProtocol(self)
 
         try:
             sock = ports.listen(LOOPBACK, self.port)

@@ -38,6 +38,7 @@ header fields, the empty line, and one line for its body::
 """
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 import time
@@ -61,6 +62,7 @@ class Connection:
     client_addr: tuple[str, int]
     opened: float
     closed: float | None = None
+    refused: str | None = None  # why the tap closed it unanswered (`Network.refusal`)
     _resolve: Callable[[tuple[str, int]], str | None] | None = field(default=None, repr=False)
     _client: str | None = field(default=None, repr=False)
 
@@ -73,7 +75,8 @@ class Connection:
 
     @property
     def label(self) -> str:
-        return f"{self.client} -> {self.server} ({self.protocol} {self.service})"
+        label = f"{self.client} -> {self.server} ({self.protocol} {self.service})"
+        return label if self.refused is None else f"{label}, {self.refused}"
 
 
 @dataclass(frozen=True)
@@ -186,17 +189,30 @@ class Trace:
     Subscribers are called on the lab's thread: they must be quick and must
     not print (see JUPYTER_NOTES: output from another thread lands in the
     wrong cell). Widgets copy what they need and redraw from the main thread.
+
+    A lesson's lab keeps everything. A lab that runs for hours
+    (``python -m mailcourse serve``) passes ``max_connections``: once more
+    sessions than that are kept, the oldest finished ones are dropped, each
+    with all its events (never half a session; a session still open is
+    kept), so that memory stays flat. ``dropped`` counts them; views simply
+    no longer see them, as a capture that was rotated.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *,
+                 max_connections: int | None = None) -> None:
+        if max_connections is not None and max_connections < 1:
+            raise ValueError("max_connections must be at least 1 (or None: keep everything)")
         self._clock = clock
         self._start = clock()
         self._lock = threading.Lock()
+        self.max_connections = max_connections
         self.events: list[TraceEvent] = []
         # The same events by connection: views of one session need not scan a
         # whole class's worth of traffic (``serve`` runs for hours).
         self._by_connection: dict[int, list[TraceEvent]] = {}
         self.connections: list[Connection] = []
+        self.opened = 0  # connections opened since the start, dropped ones included
+        self.dropped = 0  # sessions dropped to stay under max_connections
         self._subscribers: list[Callable[[TraceEvent], None]] = []
 
     # -- recording (called by taps) --------------------------------------------
@@ -205,11 +221,14 @@ class Trace:
         return self._clock() - self._start
 
     def open(self, protocol: str, service: str, server: str, client_addr: tuple[str, int],
-             resolve: Callable[[tuple[str, int]], str | None] | None = None) -> Connection:
+             resolve: Callable[[tuple[str, int]], str | None] | None = None,
+             refused: str | None = None) -> Connection:
         with self._lock:
-            conn = Connection(len(self.connections) + 1, protocol, service, server,
-                              client_addr, self.now(), _resolve=resolve)
+            self.opened += 1
+            conn = Connection(self.opened, protocol, service, server, client_addr, self.now(),
+                              refused=refused, _resolve=resolve)
             self.connections.append(conn)
+            self._by_connection[conn.id] = []
         self._add(TraceEvent(conn.opened, conn, "open"))
         return conn
 
@@ -223,11 +242,36 @@ class Trace:
 
     def _add(self, event: TraceEvent) -> None:
         with self._lock:
+            kept = self._by_connection.get(event.connection.id)
+            if kept is None:
+                return  # a late event of a session dropped already: it would keep a piece of it
             self.events.append(event)
-            self._by_connection.setdefault(event.connection.id, []).append(event)
+            kept.append(event)
+            if event.kind == "close" and self.max_connections is not None:
+                self._drop_oldest()
             subscribers = list(self._subscribers)
         for callback in subscribers:
             callback(event)
+
+    def _drop_oldest(self) -> None:
+        """Drop the oldest finished sessions beyond ``max_connections`` (the lock is held).
+
+        In batches of a quarter of the cap, so that rebuilding the list of
+        events costs a constant amount for each session recorded.
+        """
+        assert self.max_connections is not None
+        excess = len(self.connections) - self.max_connections
+        if excess < max(1, self.max_connections // 4):
+            return
+        gone = {c.id for c in self.connections if c.closed is not None}
+        gone = set(sorted(gone)[:excess])
+        if not gone:
+            return
+        self.connections[:] = [c for c in self.connections if c.id not in gone]
+        self.events[:] = [e for e in self.events if e.connection.id not in gone]
+        for cid in gone:
+            del self._by_connection[cid]
+        self.dropped += len(gone)
 
     # -- reading ---------------------------------------------------------------
 
@@ -246,13 +290,18 @@ class Trace:
     def mark(self) -> int:
         """A bookmark: pass it as ``since=`` to see only what happens after now."""
         with self._lock:
-            return len(self.connections)
+            return self.opened
 
     def sessions(self, protocol: str | None = None, service: str | None = None,
                  device: str | None = None, since: int = 0) -> list[Connection]:
-        """Connections in the order they opened, filtered by protocol, service or device."""
+        """Connections in the order they opened, filtered by protocol, service or device.
+
+        ``since`` (a `mark`) keeps those opened after the bookmark. Connection
+        ids count from 1 in the order of opening, so a bookmark stays right
+        when old sessions have been dropped.
+        """
         with self._lock:
-            conns = list(self.connections[since:])
+            conns = self.connections[bisect.bisect_right(self.connections, since, key=_connection_id):]
         return [
             c for c in conns
             if (protocol is None or c.protocol.upper() == protocol.upper())
@@ -370,9 +419,15 @@ class Trace:
         return [conn for conn, _, _ in carried]
 
     def clear(self) -> None:
+        """Forget every event recorded so far (the connections stay listed, with nothing in them)."""
         with self._lock:
             self.events.clear()
-            self._by_connection.clear()
+            for events in self._by_connection.values():
+                events.clear()
+
+
+def _connection_id(conn: Connection) -> int:
+    return conn.id
 
 
 def _lines(events: Iterable[TraceEvent]) -> Iterator[tuple[str, str]]:

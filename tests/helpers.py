@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -36,6 +37,16 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Ask a server process to end (SIGTERM, so that it cleans up); kill it if it has not after ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def lines_until(readline: Callable[[], bytes], prefix: bytes, timeout: float = 30.0) -> list[bytes]:

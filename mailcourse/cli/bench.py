@@ -19,9 +19,20 @@ SMTP hops instead of one, taps, the trace, fsyncs). The goal is a ratio of
 at least `GOAL_RATIO`. Also reported: how long stopping a lab takes, the
 peak memory of the process, and how long one durable (fsynced) file write
 takes where the labs keep their files, since the lab makes several for each
-message it accepts.
+message it accepts, and what the peer check costs each accepted connection
+with thousands of sockets on the machine (`mailcourse.cli.bench_peers`).
 
-Everything runs in this process, on 127.0.0.1, with ephemeral ports.
+Two memory figures follow (``--skip-course``, ``--skip-serve-memory`` leave
+them out, about a minute each):
+
+* **course**: each lesson of notebooks/ run in a kernel of its own, as
+  JupyterLab runs it, and that kernel's peak resident size (VmHWM), next to
+  a bare kernel's; the goal is `COURSE_GOAL_MB` for every lesson.
+* **serve memory**: the resident size of a lab capped as ``serve`` caps its
+  trace, read after every 1,000 of `SERVE_MESSAGES` messages; the goal is
+  growth within `SERVE_GOAL_MB`.
+
+Everything else runs in this process, on 127.0.0.1, with ephemeral ports.
 The classroom figure (many real Jupyter kernels started at once, each with
 labs) is measured by `mailcourse.cli.classroom`.
 """
@@ -47,6 +58,7 @@ from typing import Any, Callable, Iterator
 from aiosmtpd.smtp import SMTP
 
 from ..lab import CLASSIC_USERS, Lab
+from . import bench_peers
 
 GOAL_RATIO = 0.40
 SENDER = "joe@someplace.org"
@@ -348,6 +360,7 @@ def run(repeats: int = 5, messages: int = 200, latency_samples: int = 5, tmpdir:
     result["clients"] = clients
     result["goal_ratio"] = GOAL_RATIO
     result["durable_write_ms"] = round(disk, 3)
+    result.update(bench_peers.measure())
     result["repeats"] = repeats
     result["messages"] = messages
     result["latency_samples"] = latency_samples
@@ -381,6 +394,7 @@ def format_table(result: dict[str, Any]) -> str:
          f"{result['imap_first_sync_ms']:.0f} ms"),
         ("IMAP sync with nothing new (CONDSTORE)", f"{result['imap_unchanged_sync_ms']:.1f} ms"),
         ("one durable file write (fsync)", f"{result['durable_write_ms']:.2f} ms  in {result['tmpdir']}"),
+        *bench_peers.rows(result),
         ("peak memory (RSS)", f"{result['rss_mb']:.1f} MB"),
     ]
     width = max(len(name) for name, _ in rows)
@@ -394,3 +408,176 @@ def format_table(result: dict[str, Any]) -> str:
         "to disk twice (queue, then Maildir), fsynced before each 250; the sink does one hop",
         "and keeps nothing. Both run in this one Python process.",
     ])
+
+
+# -- memory: a student's kernels, and serve under load ----------------------------------------------
+#
+# A hub's machine is sized by what each student's kernel holds at its peak. These two figures
+# say it: "course" runs every lesson as a student does (each lesson in its own kernel, as
+# JupyterLab opens it) and reads each kernel's peak resident size; "serve memory" sends
+# thousands of messages through a lab capped as `serve` caps it and reads this size as it goes.
+
+COURSE_GOAL_MB = 120  # a kernel running any lesson, at its peak (10**6 bytes)
+SERVE_GOAL_MB = 15  # growth of serve over SERVE_MESSAGES messages
+SERVE_MESSAGES = 5000
+MIB = 1024 * 1024
+
+
+def proc_status_mb(pid: int | str = "self") -> dict[str, float]:
+    """VmRSS (resident now) and VmHWM (its peak) of a process, in MiB, from /proc (proc(5)).
+
+    Also Pss from smaps_rollup: the process's share of pages it shares with
+    others (the libraries of 100 kernels are in memory once). Empty where
+    /proc does not exist.
+    """
+    found: dict[str, float] = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    found[key] = int(value.split()[0]) / 1024
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    found["Pss"] = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return found
+
+
+def lesson_kernel_peak(path: Path | None, timeout: float = 300.0, attempts: int = 3) -> dict[str, float]:
+    """Run one lesson (None: nothing, a bare kernel) in a fresh kernel; its peak and final sizes, MiB.
+
+    The kernel is the one Jupyter would start (the ``python3`` kernel spec of
+    this environment) and the lesson's folder is its working directory, as
+    in JupyterLab. A kernel that dies while starting (another program took
+    one of the ports jupyter_client chose for it: issue 12's first point)
+    is started again.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4) if path is not None else nbformat.v4.new_notebook()
+    folder = str(path.parent) if path is not None else "."
+    for attempt in range(attempts):
+        client = NotebookClient(nb, kernel_name="python3", timeout=timeout, allow_errors=True,
+                                resources={"metadata": {"path": folder}})
+        try:
+            with client.setup_kernel():
+                pid = client.km.provisioner.pid  # type: ignore[union-attr]
+                for index, cell in enumerate(nb.cells):
+                    client.execute_cell(cell, index)
+                sizes = proc_status_mb(pid)
+        except RuntimeError:  # "Kernel died before replying to kernel_info"
+            if attempt == attempts - 1:
+                raise
+            continue
+        errors = sum(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", ()))
+        return {"peak_mb": round(sizes.get("VmHWM", 0.0), 1), "end_mb": round(sizes.get("VmRSS", 0.0), 1),
+                "pss_mb": round(sizes.get("Pss", 0.0), 1), "errors": errors}
+    raise AssertionError("unreachable")
+
+
+def course_memory(notebooks: Path | None = None,
+                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Every lesson of ``notebooks`` (the course's own by default), each in its own kernel, in order."""
+    from .student import NOTEBOOKS
+
+    folder = Path(notebooks or NOTEBOOKS)
+    lessons = sorted(folder.glob("[0-9][0-9]*_*.ipynb"))
+    if progress is not None:
+        progress("course: a bare kernel ...")
+    bare = lesson_kernel_peak(None)
+    peaks = {}
+    for path in lessons:
+        if progress is not None:
+            progress(f"course: {path.name} ...")
+        peaks[path.stem] = lesson_kernel_peak(path)
+    worst = max((p["peak_mb"] for p in peaks.values()), default=0.0)
+    return {"bare_kernel_mb": bare["peak_mb"], "lessons": peaks, "max_mb": worst,
+            "max_mb_decimal": round(worst * MIB / 1e6, 1), "goal_mb": COURSE_GOAL_MB}
+
+
+def serve_memory(messages: int = SERVE_MESSAGES, step: int = 1000, per_session: int = 10,
+                 tmpdir: str | None = None) -> dict[str, Any]:
+    """This process's resident size while ``messages`` go through a lab capped as `serve` caps it.
+
+    Best run in a process of its own (``python -m mailcourse bench`` does):
+    the figure is the growth from the reading after the first ``step``
+    messages, which warmed the lab up. What still grows is the mail itself:
+    the store's index of jane's inbox and the queue's log, a few hundred
+    bytes a message.
+    """
+    from .serve import KEPT_SESSIONS
+
+    login = (SENDER, CLASSIC_USERS[SENDER])
+    workspace = Path(tempfile.mkdtemp(prefix="mailcourse-bench-serve-", dir=tmpdir))
+    readings: list[tuple[int, float]] = []
+    try:
+        with Lab.classic(workspace=workspace, max_trace_connections=KEPT_SESSIONS) as lab:
+            arrivals = _Arrivals("jane")
+            lab.server("somewhereelse.com").store.subscribe(arrivals)
+            address = lab.server("someplace.org").submission.address
+            sent = 0
+            while sent <= messages:
+                if sent % step == 0:
+                    if sent and not arrivals.done.wait(120):
+                        raise RuntimeError(f"only {arrivals.count} of {sent} messages reached jane's inbox")
+                    readings.append((sent, round(proc_status_mb().get("VmRSS", 0.0), 1)))
+                    if sent == messages:
+                        break
+                    arrivals.expect(step)
+                submit(address, sample_messages(per_session, tag=f"serve{sent}"), login)
+                sent += per_session
+            kept = len(lab.trace.sessions())
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    # The first batch starts the relay and disk threads (each with its own malloc arena) and fills
+    # the trace up to its cap: growth is counted from the reading after it.
+    warm = readings[1] if len(readings) > 2 else readings[0]
+    growth = readings[-1][1] - warm[1]
+    after = [rss for sent, rss in readings if sent >= warm[0]]
+    return {"readings": readings, "warm_after": warm[0], "growth_mb": round(growth, 1),
+            "band_mb": round(max(after) - min(after), 1), "kept_sessions": kept,
+            "cap": KEPT_SESSIONS, "goal_mb": SERVE_GOAL_MB}
+
+
+def serve_memory_in_a_process(messages: int = SERVE_MESSAGES, tmpdir: str | None = None) -> dict[str, Any]:
+    """`serve_memory` in a fresh Python, so that nothing this process did before counts."""
+    import json
+    import subprocess
+
+    code = ("import json, sys\nfrom mailcourse.cli.bench import serve_memory\n"
+            f"print(json.dumps(serve_memory({messages!r}, tmpdir={tmpdir!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=1800)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def format_memory(course: dict[str, Any] | None, serve: dict[str, Any] | None) -> str:
+    """The memory figures for humans, in the style of `format_table` (MiB: 1,048,576 bytes)."""
+    rows: list[tuple[str, str]] = []
+    if course is not None:
+        rows.append(("a bare kernel (ipykernel, nothing run)", f"{course['bare_kernel_mb']:.1f} MiB"))
+        for name, lesson in course["lessons"].items():
+            note = f", {lesson['errors']} cells failed" if lesson["errors"] else ""
+            rows.append((f"peak of a kernel running {name}",
+                         f"{lesson['peak_mb']:.1f} MiB  (at the end {lesson['end_mb']:.1f}, "
+                         f"PSS {lesson['pss_mb']:.1f}{note})"))
+        verdict = "meets the goal" if course["max_mb_decimal"] <= COURSE_GOAL_MB else "above the goal"
+        rows.append(("largest peak of a lesson's kernel",
+                     f"{course['max_mb']:.1f} MiB = {course['max_mb_decimal']:.1f} MB  "
+                     f"(goal: <= {COURSE_GOAL_MB} MB, {verdict})"))
+    if serve is not None:
+        for sent, rss in serve["readings"]:
+            rows.append((f"serve-like lab, RSS after {sent:,} messages", f"{rss:.1f} MiB"))
+        verdict = "meets the goal" if serve["growth_mb"] * MIB / 1e6 <= SERVE_GOAL_MB else "above the goal"
+        rows.append((f"growth from {serve['warm_after']:,} to {serve['readings'][-1][0]:,} messages",
+                     f"{serve['growth_mb']:+.1f} MiB  (goal: within {SERVE_GOAL_MB} MB, {verdict}; "
+                     f"highest - lowest {serve['band_mb']:.1f} MiB)"))
+        rows.append(("sessions the trace kept at the end", f"{serve['kept_sessions']}  (cap {serve['cap']}, "
+                     "dropped a quarter of the cap at a time)"))
+    if not rows:
+        return ""
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(["mailcourse bench: memory", "", *(f"  {name:<{width}}  {value}" for name, value in rows)])

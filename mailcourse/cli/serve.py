@@ -2,10 +2,13 @@
 
 The lab of the notebooks, started from a terminal and left running, so that
 programs outside Python can use it: swaks, curl, Thunderbird, mutt. Every
-port is chosen by the kernel on 127.0.0.1, so the printed addresses change on
-every start, nothing is reachable from another machine, and two students on
-one JupyterHub never collide (they can still reach each other's ports, which
-is why every account here is a fake one).
+port listens on 127.0.0.1 only, drawn at random below the ephemeral range
+(`mailcourse.ports`), so the printed addresses change on every start, nothing
+is reachable from another machine, and two students on one JupyterHub never
+collide. On Linux the lab also answers only the programs of the user who
+started it (`mailcourse.peers`): another student's mail program is closed
+out before the greeting. The accounts are fake ones all the same: the
+passwords are printed for anyone reading the screen.
 
 ``--json`` is for programs (tests, scripts): the first line of output is one
 JSON object with every endpoint and login, then nothing more::
@@ -81,13 +84,16 @@ def endpoints_document(lab: Lab) -> dict[str, Any]:
         domains[domain] = entry
     users = [{"address": address, "login": address, "password": password}
              for address, password in lab.users.items()]
-    return {"domains": domains, "users": users, "workspace": str(lab.workspace)}
+    return {"domains": domains, "users": users, "workspace": str(lab.workspace),
+            "owner_only": lab.network.owner_only}
 
 
 def describe(document: dict[str, Any], kept: bool) -> str:
     """The same facts as `endpoints_document`, for a person at a terminal."""
+    who = ("only your own user's programs get an answer" if document.get("owner_only")
+           else "any user of this machine can connect")
     lines = ["mailcourse: the classic lab is running on 127.0.0.1. Press Ctrl-C to stop it.", "",
-             "Mail servers (one per domain; every port listens on 127.0.0.1 only)"]
+             f"Mail servers (one per domain; every port listens on 127.0.0.1 only; {who})"]
     for domain, entry in document["domains"].items():
         lines.append(f"  {domain}  ({entry['hostname']})")
         for service, value in entry.items():
@@ -141,6 +147,8 @@ def describe(document: dict[str, Any], kept: bool) -> str:
 
 def session_summary(trace: Trace, conn: Connection) -> str:
     """One line for a finished session: who talked to whom, and the replies that matter."""
+    if conn.refused is not None:
+        return f"{time.strftime('%H:%M:%S')}  {conn.label}"
     notable = [line for direction, line in trace.lines(conn) if direction == S2C and _NOTABLE.search(line)]
     return f"{time.strftime('%H:%M:%S')}  {conn.label}: {'; '.join(notable) or 'no mail'}"
 
@@ -157,6 +165,11 @@ def stop_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+# The sessions `serve` keeps in its trace: it runs for hours, so the oldest finished sessions
+# are dropped beyond this many (each whole), and its memory stays flat (`Trace`).
+KEPT_SESSIONS = 200
 
 
 def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = None, *, as_json: bool = False,
@@ -182,7 +195,7 @@ def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = 
             pass
 
     with stop_signals(stop):
-        lab = Lab.classic(workspace=workspace, **options)
+        lab = Lab.classic(workspace=workspace, max_trace_connections=KEPT_SESSIONS, **options)
         try:
             for address, password in users:
                 lab.add_user(address, password)

@@ -8,22 +8,33 @@ between the socket and aiohttp's HTTP parser and records every request and
 response, as in a capture. (Nothing is sent with sendfile, which would go
 around the tap.)
 
+The endpoint listens from the start, but the application is built at its
+first connection: aiohttp, jinja2 and nh3 take some 10 MB in a kernel, and
+only one lesson of ten opens the webmail. The first connection waits,
+unread (`asyncio.Transport.pause_reading`), until the application is ready;
+the browser sees a first page that is a fraction of a second slower.
+
 The trace hides the password of the login form (the ``password=`` field of
 the form body, HTML's application/x-www-form-urlencoded), as it hides the
 passwords of SMTP AUTH, POP3 PASS and IMAP LOGIN.
 """
 from __future__ import annotations
 
+import asyncio
 import re
-
-from aiohttp import web
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import WEBMAIL
 from .host import Host
+from ..limits import Limits
 from ..tap import Endpoint
 from ..trace import MASK, CredentialMask
-from ..webmail import Webmail
-from ..webmail.views import build_app
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from ..webmail import Webmail
 
 
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\n"
@@ -40,34 +51,106 @@ class FormPasswordMask(CredentialMask):
 
 
 class WebmailEndpoint(Endpoint):
-    """An `Endpoint` whose factory is aiohttp's server, made when the endpoint first starts."""
+    """An `Endpoint` whose factory is aiohttp's server, made at the endpoint's first connection.
 
-    def __init__(self, host: Host, webmail: Webmail) -> None:
-        super().__init__(host.network, host.hostname, WEBMAIL, "HTTP", self._not_started,
-                         max_connections=webmail.limits.max_connections, busy_reply=BUSY)
-        self.webmail = webmail
-        self._idle_timeout = webmail.limits.idle_timeout
+    ``webmail`` gives the server's `Webmail` (made when first asked for).
+    """
+
+    def __init__(self, host: Host, webmail: Callable[[], Webmail], limits: Limits) -> None:
+        super().__init__(host.network, host.hostname, WEBMAIL, "HTTP", self._first_connection,
+                         max_connections=limits.max_connections, busy_reply=BUSY)
+        self._webmail = webmail
+        self._idle_timeout = limits.idle_timeout
         self._runner: web.AppRunner | None = None
+        self._building: asyncio.Task[None] | None = None
 
-    @staticmethod
-    def _not_started() -> web.RequestHandler:
-        raise RuntimeError("the webmail endpoint has not been started")
+    @property
+    def webmail(self) -> Webmail:
+        return self._webmail()
 
     def new_mask(self) -> CredentialMask:
         return FormPasswordMask()
 
-    async def start(self) -> None:
-        if self._runner is None:  # on the lab's loop, the first time only
+    def _first_connection(self) -> asyncio.Protocol:
+        if self._building is None:
+            self._building = asyncio.get_running_loop().create_task(self._build())
+        return _WaitForTheApplication(self._building, self)
+
+    async def _build(self) -> None:
+        from aiohttp import web
+
+        from ..webmail.views import build_app
+
+        try:
             # keepalive_timeout: an idle connection is closed after the server's idle timeout.
-            self._runner = web.AppRunner(build_app(self.webmail), access_log=None,
-                                         keepalive_timeout=self._idle_timeout)
-            await self._runner.setup()
-            self.factory = self._runner.server  # type: ignore[assignment]
-        await super().start()
+            runner = web.AppRunner(build_app(self.webmail), access_log=None, keepalive_timeout=self._idle_timeout)
+            await runner.setup()
+        except BaseException:
+            self._building = None  # the next connection tries again
+            raise
+        self._runner = runner
+        self.factory = runner.server  # type: ignore[assignment]
 
 
-def webmail_endpoint(host: Host, webmail: Webmail) -> WebmailEndpoint:
-    """``webmail`` served on ``host``, behind a tap like every endpoint of the lab."""
-    endpoint = WebmailEndpoint(host, webmail)
-    webmail.endpoint = endpoint
+class _WaitForTheApplication(asyncio.Protocol):
+    """A connection that arrived before the application was built: held unread, then handed over."""
+
+    def __init__(self, building: asyncio.Task[None], endpoint: WebmailEndpoint) -> None:
+        self.building = building
+        self.endpoint = endpoint
+        self.transport: Any = None
+        self.real: asyncio.Protocol | None = None
+        self.lost = False
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.pause_reading()  # no byte is read (so none is lost) until aiohttp can read it
+        self.building.add_done_callback(self._ready)
+
+    def _ready(self, building: asyncio.Task[None]) -> None:
+        if self.lost:
+            return
+        if building.cancelled() or building.exception() is not None:
+            self.transport.abort()
+            return
+        self.real = self.endpoint.factory()
+        self.real.connection_made(self.transport)
+        self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        assert self.real is not None  # reading resumes only once it is there
+        self.real.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.real.eof_received() if self.real is not None else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.real is not None:
+            self.real.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.real is not None:
+            self.real.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.real is not None:
+            self.real.resume_writing()
+
+
+def webmail_endpoint(host: Host, webmail: Webmail | Callable[[], Webmail],
+                     limits: Limits | None = None) -> WebmailEndpoint:
+    """``webmail`` served on ``host``, behind a tap like every endpoint of the lab.
+
+    ``webmail`` is a `Webmail`, or a function that makes one when it is
+    first needed (a mail server's ``lambda: server.webmail``; then ``limits``
+    are the server's).
+    """
+    if callable(webmail):
+        if limits is None:
+            raise TypeError("webmail_endpoint: give the server's limits with a function that makes the webmail")
+        return WebmailEndpoint(host, webmail, limits)
+    made = webmail
+    endpoint = WebmailEndpoint(host, lambda: made, made.limits)
+    made.endpoint = endpoint
     return endpoint

@@ -24,11 +24,12 @@ messages on the web, by IMAP and by POP3 in round trips and bytes:
 Apart from those two counts, nothing here measures anything: the lesson
 takes the numbers from the lab (the trace's ``bytes_on_wire``, the store,
 the device's cache) in its own cells, where the reader sees where each one
-comes from. matplotlib is imported inside `compare_access` and
-`compare_reading` only, so importing this module costs nothing.
+comes from. matplotlib is imported only when the charts of `compare_access`
+and `compare_reading` are drawn, so importing this module costs nothing.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,8 @@ from . import style
 from .diagram import Diagram
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ..lab import Lab
 
 INBOX = "INBOX"
@@ -192,6 +195,10 @@ def compare_access(runs: Sequence[AccessRun], *, title: str | None = None) -> Di
     the server. Every bar carries its number, so the chart reads without
     colour too; ``repr()`` gives the same numbers in words (the alt text).
     """
+    return Diagram(functools.partial(_draw_access, list(runs), title), _alt(runs, title), "chart")
+
+
+def _draw_access(runs: Sequence[AccessRun], title: str | None) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -231,7 +238,7 @@ def compare_access(runs: Sequence[AccessRun], *, title: str | None = None) -> Di
     if title:
         figure.suptitle(title, fontsize=style.FONT + 1, color=style.TEXT)
     figure.tight_layout()
-    return Diagram(figure, _alt(runs, title), "chart")
+    return figure
 
 
 def _alt(runs: Sequence[AccessRun], title: str | None) -> str:
@@ -330,6 +337,17 @@ def compare_reading(runs: Sequence[ReadingRun], *, title: str | None = None) -> 
     Every bar carries its number and each measure its own hatch, so the
     chart reads without colour; ``repr()`` gives the numbers in words.
     """
+    names = [run.how for run in runs]
+    heading = f"{title}: b" if title else "B"
+    alt = "\n".join([
+        f"{heading}ar charts comparing {len(runs)} ways of reading the same messages ({', '.join(names)}).",
+        "Round trips: " + ", ".join(f"{r.how} {r.round_trips:,}" for r in runs) + ".",
+        "Bytes on the wire: " + ", ".join(f"{r.how} {r.bytes_on_wire:,}" for r in runs) + ".",
+    ])
+    return Diagram(functools.partial(_draw_reading, list(runs), title), alt, "chart")
+
+
+def _draw_reading(runs: Sequence[ReadingRun], title: str | None) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -354,10 +372,4 @@ def compare_reading(runs: Sequence[ReadingRun], *, title: str | None = None) -> 
     if title:
         figure.suptitle(title, fontsize=style.FONT + 1, color=style.TEXT)
     figure.tight_layout()
-    heading = f"{title}: b" if title else "B"
-    alt = "\n".join([
-        f"{heading}ar charts comparing {len(runs)} ways of reading the same messages ({', '.join(names)}).",
-        "Round trips: " + ", ".join(f"{r.how} {r.round_trips:,}" for r in runs) + ".",
-        "Bytes on the wire: " + ", ".join(f"{r.how} {r.bytes_on_wire:,}" for r in runs) + ".",
-    ])
-    return Diagram(figure, alt, "chart")
+    return figure

@@ -41,6 +41,7 @@ cut with "…" where it is too long for its arrow.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -263,10 +264,10 @@ def ladder(trace: Trace, sessions: Connection | Iterable[Connection] | None = No
     order.sort(key=lambda item: item[:3])
     drawn = [(number, item) for _, number, _, item in order]
 
-    figure = _draw(lifelines, folded, drawn, servers, max_body_lines, title)
+    draw = functools.partial(_draw, lifelines, folded, drawn, servers, max_body_lines, title)
     alt = _alt(lifelines, folded, servers, interleave)
     arrows = [arrow for _, arrow in drawn if arrow is not None]
-    return Diagram(figure, alt, "ladder", lifelines=lifelines, arrows=arrows)
+    return Diagram(draw, alt, "ladder", lifelines=lifelines, arrows=arrows)
 
 
 def _session_title(number: int, conn: Connection, servers: set[str], open_: Sequence[int] = ()) -> str:

@@ -21,12 +21,15 @@ server.
 The graph is a `networkx.DiGraph` (``diagram.graph``): nodes carry ``kind``
 and ``pos``, edges carry ``label``, ``used`` and ``hops``, for anyone who
 wants to compute on it. Positions are fixed columns, never a force-directed
-layout, so the figure is the same on every run.
+layout, so the figure is the same on every run. The drawing itself needs no
+graph library (plain dicts of nodes and edges), so networkx, some 11 MB in a
+kernel, is imported only when someone asks for ``diagram.graph``.
 """
 from __future__ import annotations
 
 import functools
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..trace import Connection
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ..lab import Lab
-    from ..trace import Connection, Trace
+    from ..trace import Trace
 
 # Layout, in inches.
 BOX_HEIGHT = 0.78
@@ -60,8 +63,6 @@ def topology(lab: Lab, message_id: str | None = None, *, title: str | None = Non
     ``nodes``, ``edges`` (every edge, used or not) and ``hops`` (the edge of
     each hop, in order).
     """
-    import networkx as nx
-
     hops = lab.trace.hops(message_id) if message_id else []
     sessions = lab.trace.sessions()  # after hops: every hop is among them
     servers = _server_order([s.hostname for s in lab.servers.values()], hops)
@@ -91,19 +92,36 @@ def topology(lab: Lab, message_id: str | None = None, *, title: str | None = Non
     widths = _box_widths(captions)
     pos, width = _positions(sides, home, servers, widths, edges)
 
-    graph = nx.DiGraph()
-    for name in pos:
-        graph.add_node(name, kind=kinds[name], pos=pos[name], caption=captions[name])
-    for edge in edges.values():
-        graph.add_edge(edge.src, edge.dst, label=edge.label, used=edge.used, sessions=edge.sessions,
-                       hops=list(edge.hops), family=edge.family)
+    # Edges grouped by their source, in the order of the nodes, as networkx lists them: the order they are drawn in.
+    order = {name: i for i, name in enumerate(pos)}
+    graph = Graph({name: {"kind": kinds[name], "pos": pos[name], "caption": captions[name]} for name in pos},
+                  {(edge.src, edge.dst): {"label": edge.label, "used": edge.used, "sessions": edge.sessions,
+                                          "hops": list(edge.hops), "family": edge.family}
+                   for edge in sorted(edges.values(), key=lambda edge: order[edge.src])})
 
     nodes = sorted(pos, key=lambda n: pos[n])  # left to right, then top to bottom
-    figure = _draw(graph, widths, width, title, message_id if hops else None)
+    draw = functools.partial(_draw, graph, widths, width, title, message_id if hops else None)
     message = _called(lab.trace, hops) if message_id else ""
     alt = _alt(nodes, kinds, home, owners, list(edges.values()), hop_edges, message)
-    return Diagram(figure, alt, "topology", nodes=nodes, edges=list(edges.values()),
-                   hops=hop_edges, graph=graph, message=message)
+    return Diagram(draw, alt, "topology", nodes=nodes, edges=list(edges.values()),
+                   hops=hop_edges, message=message, build_graph=graph.digraph)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """What the drawing needs of the graph: each node's and each edge's attributes, in order."""
+
+    nodes: dict[str, dict[str, Any]]
+    edges: dict[tuple[str, str], dict[str, Any]]
+
+    def digraph(self) -> Any:
+        """The same graph as a `networkx.DiGraph`."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.nodes.items())
+        graph.add_edges_from((a, b, data) for (a, b), data in self.edges.items())
+        return graph
 
 
 def _sides(kinds: dict[str, str], home: dict[str, str], servers: list[str],
@@ -250,14 +268,14 @@ def _gap_need(edges: dict[tuple[str, str], Edge], a: list[str], b: list[str]) ->
     return need
 
 
-def _draw(graph: Any, widths: dict[str, float], width: float, title: str | None,
+def _draw(graph: Graph, widths: dict[str, float], width: float, title: str | None,
           message_id: str | None) -> Figure:
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    places = {n: graph.nodes[n]["pos"] for n in graph.nodes}
+    places = {n: d["pos"] for n, d in graph.nodes.items()}
     bends = {(a, b): _bend(graph, a, b, places, widths) for a, b in graph.edges}
     labels = {(a, b): _label_place(places[a], places[b], bends[(a, b)], d)
-              for a, b, d in graph.edges(data=True)}
+              for (a, b), d in graph.edges.items()}
 
     # The drawing's vertical extent: boxes, and every label with its room (two lines at most).
     tops = [y - BOX_HEIGHT / 2 - 0.15 for _, y in places.values()]
@@ -294,7 +312,7 @@ def _draw(graph: Any, widths: dict[str, float], width: float, title: str | None,
         ax.text(x, y + 0.2, graph.nodes[name]["caption"], ha="center", va="center", fontsize=style.SMALL,
                 color=style.MUTED, zorder=4)
 
-    for src, dst, data in graph.edges(data=True):
+    for (src, dst), data in graph.edges.items():
         rad = bends[(src, dst)]
         colour = style.EDGE_COLOURS[data["family"]]
         common = {"posA": pos[src], "posB": pos[dst], "patchA": boxes[src], "patchB": boxes[dst],
@@ -323,7 +341,7 @@ def _draw(graph: Any, widths: dict[str, float], width: float, title: str | None,
     return figure
 
 
-def _bend(graph: Any, a: str, b: str, pos: dict[str, tuple[float, float]], widths: dict[str, float]) -> float:
+def _bend(graph: Graph, a: str, b: str, pos: dict[str, tuple[float, float]], widths: dict[str, float]) -> float:
     """How much an edge curves (matplotlib's arc3 ``rad``): 0 is straight.
 
     Two edges between the same devices, one each way, bow apart. An edge
@@ -344,7 +362,7 @@ def _bend(graph: Any, a: str, b: str, pos: dict[str, tuple[float, float]], width
     if crossed:
         # With y downwards, arc3 bows to the left of the direction of travel when rad > 0.
         return -0.35 if x2 > x1 else 0.35 if x2 < x1 else 0.35
-    return 0.22 if graph.has_edge(b, a) else 0.0
+    return 0.22 if (b, a) in graph.edges else 0.0
 
 
 def _label_place(a: tuple[float, float], b: tuple[float, float], rad: float,
@@ -375,7 +393,7 @@ def _tint(colour: str) -> tuple[float, float, float]:
     return (1 - 0.14 * (1 - r), 1 - 0.14 * (1 - g), 1 - 0.14 * (1 - b))
 
 
-def _key(graph: Any, highlighted: bool) -> list[Any]:
+def _key(graph: Graph, highlighted: bool) -> list[Any]:
     """The legend's entries: what this figure shows, and only that."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -383,10 +401,10 @@ def _key(graph: Any, highlighted: bool) -> list[Any]:
     handles: list[Any] = []
     for kind, text in (("client", "client host"), ("server", "mail server"), ("shell", "user on a server"),
                        ("program", "program outside the lab")):
-        if any(d["kind"] == kind for _, d in graph.nodes(data=True)):
+        if any(d["kind"] == kind for d in graph.nodes.values()):
             colour = style.NODE_COLOURS[kind]
             handles.append(Patch(facecolor=_tint(colour), edgecolor=colour, linewidth=1.8, label=text))
-    edges = [d for _, _, d in graph.edges(data=True)]
+    edges = list(graph.edges.values())
     for fam, text in (("SMTP", "used: SMTP"), ("retrieval", "used: POP3 / IMAP / HTTP"),
                       ("local", "used: local hand-over"), ("other", "used: other")):
         if any(d["used"] and d["family"] == fam for d in edges):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab_page import run_all_cells
+from lab_page import CELL_ERRORS, run_all_cells
 
 from mailcourse.cli.student import NOTEBOOKS, STUDENT, lessons
 
@@ -25,24 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "browser"
 EDITIONS = {"instructor": NOTEBOOKS, "student": STUDENT}
 RUNS = [(edition, p.name) for edition, folder in EDITIONS.items() for p in lessons(folder)]
-
-# For every code cell: its tags, the names of the errors in its outputs and anything it wrote to stderr.
-CELL_ERRORS = """() => {
-    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
-    const found = [];
-    for (let i = 0; i < cells.length; i++) {
-        const cell = cells.get(i);
-        if (cell.type !== 'code') continue;
-        const errors = [];
-        for (let j = 0; j < cell.outputs.length; j++) {
-            const output = cell.outputs.get(j).toJSON();
-            if (output.output_type === 'error') errors.push(output.ename);
-            if (output.output_type === 'stream' && output.name === 'stderr') errors.push('stderr: ' + output.text);
-        }
-        found.push({index: i, tags: cell.getMetadata('tags') || [], errors});
-    }
-    return found;
-}"""
 
 
 @pytest.mark.parametrize(("edition", "name"), RUNS, ids=[f"{e}-{n[:3].rstrip('_')}" for e, n in RUNS])

@@ -142,14 +142,32 @@ def test_demo_prints_both_hops_and_the_delivered_message(capsys):
 # -- bench ---------------------------------------------------------------------------------
 
 def test_bench_json_last_line_has_every_measurement(capsys):
-    assert main(["bench", "--json", "--repeats", "1", "--messages", "20", "--only", "lab"]) == 0
+    assert main(["bench", "--json", "--repeats", "1", "--messages", "20", "--skip-course",
+                 "--skip-serve-memory", "--classroom", "0"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     result = json.loads(last)
     for key in ("lab_start_ms", "e2e_latency_ms", "e2e_msgs_per_s", "sink_msgs_per_s",
                 "ratio_e2e_vs_sink", "repeats", "messages", "rss_mb"):
         assert isinstance(result[key], (int, float)) and result[key] > 0, key
     assert result["repeats"] == 1 and result["messages"] == 20
+    if sys.platform.startswith("linux"):  # the peer check's cost, with thousands of sockets about
+        assert result["peer_sockets"] >= 1000 and result["peer_diag_crowded_us"] > 0
+    assert result["course"] is None and result["serve_memory"] is None
     assert not any(key.startswith("classroom") for key in result)
+
+
+def test_bench_memory_figures_read_a_kernel_and_a_capped_lab():
+    from mailcourse.cli import bench
+
+    bare = bench.lesson_kernel_peak(None)  # a real kernel, as Jupyter starts it
+    assert bare["peak_mb"] >= bare["end_mb"] > 10 and bare["errors"] == 0
+    served = bench.serve_memory(messages=40, step=20, per_session=10)
+    assert [sent for sent, _ in served["readings"]] == [0, 20, 40] and served["warm_after"] == 20
+    assert all(rss > 10 for _, rss in served["readings"])
+    text = bench.format_memory({"bare_kernel_mb": 50.0, "max_mb": 110.0, "max_mb_decimal": 115.3,
+                                "lessons": {"00_start_here": {"peak_mb": 110.0, "end_mb": 100.0,
+                                                              "pss_mb": 80.0, "errors": 0}}}, served)
+    assert "00_start_here" in text and "meets the goal" in text and "40 messages" in text
 
 
 def test_bench_classroom_figure_starts_real_kernels_and_reports_failures_time_and_memory(capsys):

@@ -84,10 +84,19 @@ def uidlist_head(served, folder: str = "INBOX") -> tuple[int, int]:
 
 
 def files_by_uid(served, folder: str = "INBOX") -> dict[int, Path]:
-    """UID -> message file, from ``mailcourse-uidlist`` and the files in new/ and cur/."""
+    """UID -> message file, from ``mailcourse-uidlist`` and the files in new/ and cur/.
+
+    A delivery writes the message file first and its uidlist line just after:
+    a file seen in between gets a moment to receive its UID.
+    """
     box = folder_dir(served, folder)
-    files = {p.name.partition(":2,")[0]: p for sub in ("new", "cur") for p in (box / sub).iterdir()}
-    by_uid = {uid: files[name] for uid, name in uidlist(served, folder)[1].items() if name in files}
+    deadline = time.monotonic() + 5
+    while True:
+        files = {p.name.partition(":2,")[0]: p for sub in ("new", "cur") for p in (box / sub).iterdir()}
+        by_uid = {uid: files[name] for uid, name in uidlist(served, folder)[1].items() if name in files}
+        if len(by_uid) == len(files) or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert len(by_uid) == len(files), f"message files without a UID in {box}: {files}"
     return by_uid
 

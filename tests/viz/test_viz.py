@@ -308,7 +308,7 @@ def _text_boxes(d: Diagram) -> list:
 
 def test_no_label_overlaps_another_or_leaves_the_figure(classic):
     for d in classic[:2]:
-        d.png()  # lays the figure out
+        d.figure.canvas.draw()  # lays the figure out (the PNG was drawn by a figure of its own)
         boxes = _text_boxes(d)
         frame = d.figure.bbox
         for text, box in boxes:
@@ -324,6 +324,35 @@ def test_import_mailcourse_stays_light():
     code = f"import sys, mailcourse; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+def test_drawing_a_topology_does_not_import_networkx():
+    """networkx (11 MB in a kernel) is for whoever asks for ``diagram.graph``; the drawing needs plain dicts."""
+    code = ("import sys\nfrom mailcourse import Lab\nfrom mailcourse.viz import topology, ladder\n"
+            "with Lab.classic(seed=1) as lab:\n"
+            "    topology(lab).png(); ladder(lab.trace).png()\n"
+            "    print('networkx' in sys.modules, 'matplotlib.pyplot' in sys.modules)\n"
+            "    topology(lab).graph\n"
+            "    print('networkx' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["False", "False", "True"]
+
+
+def test_a_shown_diagram_keeps_its_png_not_its_figure():
+    """IPython keeps every shown value (``Out[n]``): a kept figure would hold its ~7 MB pixel buffer."""
+    import gc
+    import weakref
+
+    lad = ladder(Trace())  # an empty trace draws an empty ladder
+    drawn = [lad.draw()]
+    gone = weakref.ref(drawn[0])
+    lad.draw = drawn.pop  # the PNG is drawn with this very figure
+    assert lad.png().startswith(PNG_SIGNATURE) and lad._figure is None
+    gc.collect()
+    assert gone() is None  # nothing holds the figure that drew the PNG
+    assert lad.png() is lad.png()  # the PNG is made once
+    lad.draw = ladder(Trace()).draw
+    assert lad.figure is lad.figure  # asked for, a figure is drawn and kept
 
 
 # -- folding, line by line (no lab needed) ---------------------------------------------------
