@@ -52,26 +52,44 @@ def listen(host: str, port: int = 0, ports: range | None = None) -> socket.socke
     """
     if port:
         return _bound(host, port)
-    candidates = listening_range() if ports is None else ports
+    return _random_bound(host, listening_range() if ports is None else ports)
+
+
+def client_socket(host: str) -> socket.socket:
+    """A TCP socket bound to ``host`` on a port below the ephemeral range, ready to connect.
+
+    For a lab client that must know its own address *before* it connects
+    (so the tap can name the device from the first byte). ``bind(port 0)``
+    would draw from the very pool jupyter_client draws a new kernel's ports
+    from (Linux gives port-0 binds the odd ports of the range; connect()
+    takes even ones), and could take one in the moment before the kernel binds it.
+    """
+    return _random_bound(host, listening_range(), listening=False)
+
+
+def _random_bound(host: str, candidates: range | None, listening: bool = True) -> socket.socket:
     if candidates:
         for _ in range(TRIES):
             try:
-                return _bound(host, _random.choice(candidates))
+                return _bound(host, _random.choice(candidates), listening)
             except OSError as e:
                 if e.errno not in (errno.EADDRINUSE, errno.EACCES):
                     raise
-    return _bound(host, 0)
+    return _bound(host, 0, listening)
 
 
-def _bound(host: str, port: int) -> socket.socket:
+def _bound(host: str, port: int, listening: bool = True) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        # As asyncio's create_server does: a port whose old connections are in TIME_WAIT can be
-        # listened on again at once (it does not let two programs listen on one port).
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if listening:
+            # As asyncio's create_server does: a port whose old connections are in TIME_WAIT can
+            # be listened on again at once (it does not let two programs listen on one port).
+            # Not for a client: its port must be one nothing else holds, TIME_WAIT included.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(BACKLOG)
-        sock.setblocking(False)
+        if listening:
+            sock.listen(BACKLOG)
+            sock.setblocking(False)
     except BaseException:
         sock.close()
         raise

@@ -35,6 +35,7 @@ from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from .. import ports
 from ..errors import LabError
 from ..servers import WEBMAIL
 from ..trace import Connection
@@ -317,9 +318,8 @@ class _DeviceConnection(http.client.HTTPConnection):
         self._opened = opened  # the browser's list of the client addresses it connected from
 
     def connect(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = ports.client_socket("127.0.0.1")  # not port 0: see mailcourse.ports
         try:
-            sock.bind(("127.0.0.1", 0))
             self._claim(sock, self.device)
             sock.settimeout(self.timeout)
             sock.connect((self.host, self.port))

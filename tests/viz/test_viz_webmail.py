@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from mailcourse import Lab
+from mailcourse import Lab, ports
 from mailcourse.trace import C2S, S2C, Trace
 from mailcourse.viz.access import (
     ReadingRun,
@@ -199,6 +199,10 @@ def test_the_browser_logs_in_lists_and_reads_as_its_device(lab: Lab) -> None:
 
     sessions = lab.trace.sessions(protocol="HTTP", since=start)
     assert sessions and {c.client for c in sessions} == {"jane-laptop"}
+    # Its sockets are bound before they connect, but never on a port-0 port: those are the
+    # ephemeral range's, where a starting kernel's ports come from (mailcourse.ports).
+    low = int(ports.EPHEMERAL_RANGE.read_text().split()[0])
+    assert all(c.client_addr[1] < low for c in sessions), [c.client_addr for c in sessions]
     assert {c.server for c in sessions} == {"mail.somewhereelse.com"}
     counted = http_cycles(lab, since=start, device="jane-laptop")
     assert counted.cycles == len(web.history) + sum(len(p.redirected_from) for p in web.history)
