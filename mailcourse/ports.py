@@ -79,7 +79,10 @@ def _random_bound(host: str, candidates: range | None, listening: bool = True) -
 
 
 def _bound(host: str, port: int, listening: bool = True) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not left 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    # sockets that say they are TCP, and an accepted socket inherits the listener's. With Nagle
+    # on, each multi-line reply (EHLO's) waited 40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         if listening:
             # As asyncio's create_server does: a port whose old connections are in TIME_WAIT can

@@ -55,3 +55,19 @@ def test_every_endpoint_of_a_lab_listens_below_the_ephemeral_range() -> None:
         server.go_offline()
         server.go_online()
         assert server.submission.port == old  # back on its old port, still below the range
+
+
+def test_a_lab_connection_sends_small_replies_at_once() -> None:
+    """TCP_NODELAY on every accepted socket: a multi-line reply is not held back by Nagle's algorithm.
+
+    asyncio sets it only on sockets created as IPPROTO_TCP; a listener made
+    with protocol 0 passed that on to every connection, and each EHLO reply
+    waited for the client's delayed ACK (40 ms).
+    """
+    with Lab.classic(seed=1) as lab:
+        endpoint = lab.server("someplace.org").submission
+        with socket.create_connection(endpoint.address) as client:
+            client.recv(100)  # the greeting: the connection has been accepted
+            [tap] = list(endpoint.active)
+            accepted = tap.transport.get_extra_info("socket")
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
