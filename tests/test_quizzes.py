@@ -109,6 +109,21 @@ def test_the_fallback_for_viewers_without_a_kernel_folds_every_answer() -> None:
     assert "answer them" in bundle["text/plain"]
 
 
+STUDENT = NOTEBOOKS.parent / "student"
+
+
+@pytest.mark.parametrize("lesson", sorted(LESSONS))
+def test_no_typed_answer_is_spelled_out_in_a_code_cell_of_the_student_edition(lesson: str) -> None:
+    """A student reads every code cell before the quiz (scaffolds included): none may hold a typed answer."""
+    nb = nbformat.read(STUDENT / LESSONS[lesson].name, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for item in BANKS[lesson].items:
+        if item.kind in ("text", "code"):
+            for answer in item.answer:
+                assert not re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", code, re.IGNORECASE), (
+                    f"lesson {lesson}: the answer {answer!r} to {item.prompt!r} is in a code cell")
+
+
 @pytest.mark.parametrize("lesson", sorted(LESSONS))
 def test_the_committed_instructor_edition_shows_the_quiz_folded_for_github(lesson: str) -> None:
     """What GitHub and nbviewer show of the quiz cell: the questions, each answer in a closed <details>."""
