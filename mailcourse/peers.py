@@ -36,6 +36,7 @@ door at once, before a byte of any protocol is spoken.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import socket
 import struct
@@ -172,10 +173,10 @@ def _ask_proc(peer: Address, ours: Address) -> int | None:
     return None
 
 
-ASK = {SOCK_DIAG: _ask_sock_diag, PROC: _ask_proc}
-_method: list[str | None] = []  # found once per process
+ASK = {SOCK_DIAG: _ask_sock_diag, PROC: _ask_proc}  # netlink first: see lookup_method
 
 
+@functools.cache  # found once per process
 def lookup_method() -> str | None:
     """How this machine tells socket owners: `SOCK_DIAG`, `PROC`, or None (no peer check possible).
 
@@ -186,19 +187,16 @@ def lookup_method() -> str | None:
     second with thousands; ``python -m mailcourse bench`` measures both).
     Some sandboxes refuse netlink; macOS and Windows have neither.
     """
-    if not _method:
-        nobody = ("127.0.0.1", 0)
-        found = None
-        if sys.platform.startswith("linux"):
-            for method, ask in ASK.items():
-                try:
-                    ask(nobody, nobody)
-                except OSError:
-                    continue
-                found = method
-                break
-        _method.append(found)
-    return _method[0]
+    if not sys.platform.startswith("linux"):
+        return None
+    nobody = ("127.0.0.1", 0)
+    for method, ask in ASK.items():
+        try:
+            ask(nobody, nobody)
+        except OSError:
+            continue
+        return method
+    return None
 
 
 def owner_uid(peer: Address, ours: Address, method: str = SOCK_DIAG) -> int | None:

@@ -149,6 +149,7 @@ class TapProtocol(asyncio.Protocol):
         self.conn: Connection | None = None
         self.mask = endpoint.new_mask()
         self.transport: asyncio.Transport | None = None
+        self._deciding: asyncio.Task[None] | None = None  # while it waits to be let in
 
     def record(self, direction: str, data: bytes) -> None:
         if self.conn is None or not data:
@@ -163,28 +164,37 @@ class TapProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        network = self.endpoint.network
+        ep = self.endpoint
         peer = transport.get_extra_info("peername")[:2]
         ours = transport.get_extra_info("sockname")[:2]
-        if not network.slow_lookup:
-            self._admit(peer, network.refusal(peer, ours))
+        if not ep.network.slow_lookup and ep.ready:
+            self._admit(peer, ep.network.refusal(peer, ours))
             return
-        # Reading /proc/net/tcp can take a tenth of a second on a crowded
-        # machine: ask in a thread, and hear nothing from the client meanwhile.
+        # Something to wait for first: the peer's owner read from /proc/net/tcp (a tenth of a
+        # second on a crowded machine), or the server's application being built (`Endpoint.prepare`).
+        # The client is heard only once it is let in, so no byte is read and none lost.
         transport.pause_reading()
-        asking = asyncio.get_running_loop().run_in_executor(None, network.refusal, peer, ours)
+        self._deciding = asyncio.get_running_loop().create_task(self._decide(peer, ours))
 
-        def decided(future: asyncio.Future) -> None:
-            if transport.is_closing():
-                return  # the client gave up waiting
-            try:
-                refusal = future.result()
-            except Exception as e:  # a bug: still answer nobody we cannot name
-                refusal = f"refused: the owner could not be found ({e!r})"
-            transport.resume_reading()
-            self._admit(peer, refusal)
-
-        asking.add_done_callback(decided)
+    async def _decide(self, peer: tuple[str, int], ours: tuple[str, int]) -> None:
+        ep, transport = self.endpoint, self.transport
+        assert transport is not None
+        try:
+            if ep.network.slow_lookup:
+                refusal = await asyncio.get_running_loop().run_in_executor(None, ep.network.refusal, peer, ours)
+            else:
+                refusal = ep.network.refusal(peer, ours)
+            if refusal is None:
+                await ep.prepare()  # only for a connection let in: a stranger starts nothing
+        except asyncio.CancelledError:  # the lab is stopping
+            transport.abort()
+            raise
+        except Exception as e:  # a bug, or a server that cannot start: answer nobody
+            refusal = f"refused: {e!r}"
+        if transport.is_closing():
+            return  # the client gave up waiting
+        transport.resume_reading()
+        self._admit(peer, refusal)
 
     def _admit(self, peer: tuple[str, int], refusal: str | None) -> None:
         """Open the connection in the trace, then close it unanswered, or say busy, or serve it."""
@@ -258,6 +268,14 @@ class Endpoint:
     def new_mask(self) -> CredentialMask:
         """What hides passwords in this endpoint's trace; a protocol with other login forms overrides it."""
         return CredentialMask()
+
+    @property
+    def ready(self) -> bool:
+        """False while `prepare` still has work to do before ``factory`` can serve a connection."""
+        return True
+
+    async def prepare(self) -> None:
+        """Make ``factory`` ready; awaited by the tap before a connection it lets in while not `ready`."""
 
     @property
     def address(self) -> tuple[str, int]:

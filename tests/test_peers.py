@@ -89,7 +89,7 @@ def connection():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel tells socket owners on Linux only")
-@pytest.mark.parametrize("ask", [peers._ask_sock_diag, peers._ask_proc], ids=["sock_diag", "proc"])
+@pytest.mark.parametrize("ask", [peers.ASK[peers.SOCK_DIAG], peers.ASK[peers.PROC]], ids=["sock_diag", "proc"])
 def test_the_kernel_names_this_process_as_the_owner(connection, ask):
     peer, ours = connection
     assert ask(peer, ours) == os.getuid()

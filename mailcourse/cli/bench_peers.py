@@ -55,11 +55,11 @@ def measure(connections: int = 2000, rounds: int = 200) -> dict[str, Any]:
         with ExitStack() as stack:
             server = stack.enter_context(socket.create_server(("127.0.0.1", 0), backlog=128))
             [(peer, ours)] = _connections(stack, server, 1)
-            alone = {"diag": _median_us(peers._ask_sock_diag, peer, ours, rounds),
-                     "proc": _median_us(peers._ask_proc, peer, ours, max(5, rounds // 20))}
+            alone = {"diag": _median_us(peers.ASK[peers.SOCK_DIAG], peer, ours, rounds),
+                     "proc": _median_us(peers.ASK[peers.PROC], peer, ours, max(5, rounds // 20))}
             _connections(stack, server, connections)
-            crowded = {"diag": _median_us(peers._ask_sock_diag, peer, ours, rounds),
-                       "proc": _median_us(peers._ask_proc, peer, ours, max(5, rounds // 20))}
+            crowded = {"diag": _median_us(peers.ASK[peers.SOCK_DIAG], peer, ours, rounds),
+                       "proc": _median_us(peers.ASK[peers.PROC], peer, ours, max(5, rounds // 20))}
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     return {"peer_sockets": 2 * connections,

@@ -10,9 +10,9 @@ around the tap.)
 
 The endpoint listens from the start, but the application is built at its
 first connection: aiohttp, jinja2 and nh3 take some 10 MB in a kernel, and
-only one lesson of ten opens the webmail. The first connection waits,
-unread (`asyncio.Transport.pause_reading`), until the application is ready;
-the browser sees a first page that is a fraction of a second slower.
+only one lesson of ten opens the webmail. The tap holds that connection
+unread until `WebmailEndpoint.prepare` is done (`Endpoint.prepare`); the
+browser sees a first page that is a fraction of a second slower.
 
 The trace hides the password of the login form (the ``password=`` field of
 the form body, HTML's application/x-www-form-urlencoded), as it hides the
@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import WEBMAIL
 from .host import Host
@@ -57,7 +57,7 @@ class WebmailEndpoint(Endpoint):
     """
 
     def __init__(self, host: Host, webmail: Callable[[], Webmail], limits: Limits) -> None:
-        super().__init__(host.network, host.hostname, WEBMAIL, "HTTP", self._first_connection,
+        super().__init__(host.network, host.hostname, WEBMAIL, "HTTP", self._not_built,
                          max_connections=limits.max_connections, busy_reply=BUSY)
         self._webmail = webmail
         self._idle_timeout = limits.idle_timeout
@@ -68,74 +68,39 @@ class WebmailEndpoint(Endpoint):
     def webmail(self) -> Webmail:
         return self._webmail()
 
+    @staticmethod
+    def _not_built() -> asyncio.Protocol:
+        raise RuntimeError("the webmail application is not built yet (the tap awaits prepare first)")
+
     def new_mask(self) -> CredentialMask:
         return FormPasswordMask()
 
-    def _first_connection(self) -> asyncio.Protocol:
+    @property
+    def ready(self) -> bool:
+        return self._runner is not None
+
+    async def prepare(self) -> None:
+        """Build the application once; connections that come meanwhile all wait for this one build."""
         if self._building is None:
             self._building = asyncio.get_running_loop().create_task(self._build())
-        return _WaitForTheApplication(self._building, self)
+        building = self._building
+        try:
+            await asyncio.shield(building)  # a connection that goes away does not cancel the build
+        except BaseException:
+            if self._building is building and building.done():
+                self._building = None  # the next connection tries again
+            raise
 
     async def _build(self) -> None:
         from aiohttp import web
 
         from ..webmail.views import build_app
 
-        try:
-            # keepalive_timeout: an idle connection is closed after the server's idle timeout.
-            runner = web.AppRunner(build_app(self.webmail), access_log=None, keepalive_timeout=self._idle_timeout)
-            await runner.setup()
-        except BaseException:
-            self._building = None  # the next connection tries again
-            raise
+        # keepalive_timeout: an idle connection is closed after the server's idle timeout.
+        runner = web.AppRunner(build_app(self.webmail), access_log=None, keepalive_timeout=self._idle_timeout)
+        await runner.setup()
         self._runner = runner
         self.factory = runner.server  # type: ignore[assignment]
-
-
-class _WaitForTheApplication(asyncio.Protocol):
-    """A connection that arrived before the application was built: held unread, then handed over."""
-
-    def __init__(self, building: asyncio.Task[None], endpoint: WebmailEndpoint) -> None:
-        self.building = building
-        self.endpoint = endpoint
-        self.transport: Any = None
-        self.real: asyncio.Protocol | None = None
-        self.lost = False
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-        transport.pause_reading()  # no byte is read (so none is lost) until aiohttp can read it
-        self.building.add_done_callback(self._ready)
-
-    def _ready(self, building: asyncio.Task[None]) -> None:
-        if self.lost:
-            return
-        if building.cancelled() or building.exception() is not None:
-            self.transport.abort()
-            return
-        self.real = self.endpoint.factory()
-        self.real.connection_made(self.transport)
-        self.transport.resume_reading()
-
-    def data_received(self, data: bytes) -> None:
-        assert self.real is not None  # reading resumes only once it is there
-        self.real.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self.real.eof_received() if self.real is not None else None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
-        if self.real is not None:
-            self.real.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        if self.real is not None:
-            self.real.pause_writing()
-
-    def resume_writing(self) -> None:
-        if self.real is not None:
-            self.real.resume_writing()
 
 
 def webmail_endpoint(host: Host, webmail: Webmail | Callable[[], Webmail],
