@@ -149,9 +149,14 @@ class MailServer:
             self.queue.start()
 
     async def shutdown(self) -> None:
-        await self.queue.stop()
+        """Off the network at once, then the queue: its attempts under way may still finish.
+
+        Endpoints first, so that a server switched off answers nothing more
+        while its queue waits (`OutgoingQueue.stop`) for relays it started.
+        """
         for endpoint in self.endpoints.values():
             await endpoint.stop()
+        await self.queue.stop()
 
     @property
     def is_online(self) -> bool:
@@ -159,11 +164,7 @@ class MailServer:
 
     def go_offline(self) -> None:
         """Switch the server off the network: connections are refused (its queue waits too)."""
-        async def off() -> None:
-            await self.queue.stop()
-            for endpoint in self.endpoints.values():
-                await endpoint.stop()
-        self.lab.call(off())
+        self.lab.call(self.shutdown())
 
     def go_online(self) -> None:
         """Back on the network (on the same ports when they are still free); the queue looks at its mail at once."""
