@@ -149,14 +149,9 @@ class MailServer:
             self.queue.start()
 
     async def shutdown(self) -> None:
-        """Off the network at once, then the queue: its attempts under way may still finish.
-
-        Endpoints first, so that a server switched off answers nothing more
-        while its queue waits (`OutgoingQueue.stop`) for relays it started.
-        """
+        await self.queue.stop()
         for endpoint in self.endpoints.values():
             await endpoint.stop()
-        await self.queue.stop()
 
     @property
     def is_online(self) -> bool:
@@ -164,7 +159,11 @@ class MailServer:
 
     def go_offline(self) -> None:
         """Switch the server off the network: connections are refused (its queue waits too)."""
-        self.lab.call(self.shutdown())
+        async def off() -> None:
+            await self.queue.stop()
+            for endpoint in self.endpoints.values():
+                await endpoint.stop()
+        self.lab.call(off())
 
     def go_online(self) -> None:
         """Back on the network (on the same ports when they are still free); the queue looks at its mail at once."""

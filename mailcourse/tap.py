@@ -174,7 +174,6 @@ class TapProtocol(asyncio.Protocol):
         # second on a crowded machine), or the server's application being built (`Endpoint.prepare`).
         # The client is heard only once it is let in, so no byte is read and none lost.
         transport.pause_reading()
-        ep.waiting.add(self)
         self._deciding = asyncio.get_running_loop().create_task(self._decide(peer, ours))
 
     async def _decide(self, peer: tuple[str, int], ours: tuple[str, int]) -> None:
@@ -192,8 +191,6 @@ class TapProtocol(asyncio.Protocol):
             raise
         except Exception as e:  # a bug, or a server that cannot start: answer nobody
             refusal = f"refused: {e!r}"
-        finally:
-            ep.waiting.discard(self)
         if transport.is_closing():
             return  # the client gave up waiting
         transport.resume_reading()
@@ -204,11 +201,6 @@ class TapProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         ep = self.endpoint
-        if not ep.accepting:
-            # Accepted as the endpoint stopped (its connection_made ran after `stop`, or it
-            # waited to be let in meanwhile): as if it had come a moment later, to a server that is off.
-            transport.abort()
-            return
         self.conn = ep.trace.open(ep.protocol, ep.service, ep.device, peer, ep.network.owner,
                                   refused=refusal)
         if refusal is not None:
@@ -271,8 +263,6 @@ class Endpoint:
         self.busy_reply = busy_reply
         self.port = 0
         self.active: set[TapProtocol] = set()
-        self.waiting: set[TapProtocol] = set()  # accepted, not yet let in (`TapProtocol._decide`)
-        self.accepting = False  # between start and stop: a connection let in later is cut
         self._server: asyncio.Server | None = None
 
     def new_mask(self) -> CredentialMask:
@@ -328,23 +318,17 @@ class Endpoint:
             if self.port == 0 or e.errno != errno.EADDRINUSE:
                 raise
             sock = ports.listen(LOOPBACK)
-        self.accepting = True
         try:
             self._server = await loop.create_server(factory, sock=sock)
         except BaseException:
-            self.accepting = False
             sock.close()
             raise
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self, drop_connections: bool = True) -> None:
         server, self._server = self._server, None
-        self.accepting = False
         if server is not None:
             server.close()
-        for tap in list(self.waiting):  # never let in: nothing of theirs to finish
-            if tap.transport is not None:
-                tap.transport.abort()
         if drop_connections:
             for tap in list(self.active):
                 if tap.transport is not None:

@@ -116,7 +116,13 @@ def switch_off_after(lab: Lab, server, command: bytes, count: int):
         if event.direction == C2S and event.data and command in event.data:
             seen.append(event)
             if len(seen) == count:
-                lab.loop.call_soon_threadsafe(lambda: lab.loop.create_task(server.shutdown()))
+                lab.loop.call_soon_threadsafe(lambda: lab.loop.create_task(off()))
+
+    async def off() -> None:
+        # Off the network first, at once; the queue (which waits for relays under way) after.
+        for endpoint in server.endpoints.values():
+            await endpoint.stop()
+        await server.queue.stop()
 
     return lab.trace.subscribe(watch)
 
