@@ -19,7 +19,9 @@ start:
   run ``1+1``: theirs are the ports that a lab listener could take.
 
 Every kernel must answer with its result within ``deadline`` seconds; one
-that dies or does not answer is a failure, with the reason (the last line
+that dies while starting is started again on new ports, as JupyterLab's
+restarter does (kernels race each other for ports, labs or not), and one
+that still dies or does not answer is a failure, with the reason (the last line
 its process wrote to stderr, e.g. ``Address already in use``). For each
 kernel the peak resident memory is read before it is shut down (``VmHWM``
 in ``/proc/PID/status``, proc(5)). Every kernel is shut down in the end,
@@ -51,6 +53,7 @@ LABS_EACH = 3  # labs a lab kernel starts one after another, as after re-running
 DEADLINE = 120.0  # seconds for a kernel to start and answer: generous, the machine is crowded
 SHUTDOWN = 20.0  # seconds for a polite shutdown before the kernel is killed
 SEND_TIMEOUT = 10.0  # seconds a message to a kernel may wait to be sent (normally none)
+RESTARTS = 5  # starts again of a kernel that died starting: JupyterLab's restart_limit
 
 # What a student's kernel does: the lesson's set-up cell, a few times, and one message.
 # The result names every port the labs listened on, so a caller can check where they were.
@@ -85,6 +88,8 @@ class KernelOutcome:
     peak_rss_mb: float | None = None  # VmHWM of the kernel process; None where /proc is missing
     seconds: float = 0.0  # from asking for the kernel to its answer
     stderr: str = ""  # what a failed kernel's process wrote to stderr
+    died_starting: bool = False  # the process ended before it answered kernel_info
+    restarts: list[str] = field(default_factory=list)  # why each earlier start died, oldest first
 
     @property
     def ok(self) -> bool:
@@ -102,6 +107,11 @@ class Classroom:
     def failures(self) -> list[KernelOutcome]:
         return [k for k in self.kernels if not k.ok]
 
+    @property
+    def restarted(self) -> list[KernelOutcome]:
+        """The kernels that died starting at least once and were started again (see `run_kernel`)."""
+        return [k for k in self.kernels if k.restarts]
+
     def lab_ports(self) -> set[int]:
         """Every port that the labs of the kernels that answered listened on."""
         return {p for k in self.kernels if k.ok and k.role == "lab" for p in k.result["ports"]}
@@ -115,15 +125,15 @@ class Classroom:
 STOLEN = re.compile(r"Address already in use \(addr='tcp://[\d.]+:(\d+)'\)")  # ZeroMQ's words
 
 
-def taken_by_another_program(kernel: KernelOutcome, lab_ports: set[int]) -> bool:
-    """Whether ``kernel`` lost one of its ports to a program that is not a lab of this classroom.
+def taken_by_another_program(kernel: KernelOutcome | str, lab_ports: set[int]) -> bool:
+    """Whether ``kernel`` (or the reason a start died) lost a port to a program that is not a lab here.
 
-    On a shared machine other programs bind port 0 too (a JupyterHub
-    spawning servers, labs of a course from before `mailcourse.ports`, test
-    servers): the course cannot keep them out of a kernel's way. On a
-    machine where only the classroom runs (CI), every failure is ours.
+    Other programs bind port 0 too: other kernels as they start (their IOPub
+    pipe), a JupyterHub spawning servers, labs of a course from before
+    `mailcourse.ports`, test servers. The course cannot keep them out of a
+    kernel's way; a port that one of the classroom's labs listens on it can.
     """
-    stolen = STOLEN.search(kernel.error)
+    stolen = STOLEN.search(kernel if isinstance(kernel, str) else kernel.error)
     return stolen is not None and int(stolen.group(1)) not in lab_ports
 
 
@@ -172,7 +182,8 @@ def _context() -> Any:
 
 
 async def run_kernel(role: str, code: str, folder: Path, started: asyncio.Event | None = None,
-                     deadline: float = DEADLINE, manager_options: dict[str, Any] | None = None) -> KernelOutcome:
+                     deadline: float = DEADLINE, manager_options: dict[str, Any] | None = None,
+                     restarts: int = RESTARTS) -> KernelOutcome:
     """Start one python3 kernel in ``folder``, run ``code``, return its ``classroom_result``.
 
     ``started`` (if given) is set once the code is sent, i.e. while it runs.
@@ -180,7 +191,35 @@ async def run_kernel(role: str, code: str, folder: Path, started: asyncio.Event 
     reason given when the kernel dies. ``manager_options`` go to
     jupyter_client's ``KernelManager`` (a test gives a kernel a port that is
     taken, ``{"iopub_port": port, "cache_ports": False}``).
+
+    A kernel that dies before it answers its first request is started again
+    on new ports, up to ``restarts`` times, as JupyterLab does (jupyter_client's
+    ``KernelRestarter``: ``restart_limit`` 5, ``random_ports_until_alive``).
+    Kernels race each other for ports without any lab: every ipykernel binds
+    port 0 for its IOPub pipe as it starts (ipykernel's ``_setup_pipe_in``),
+    and can take a port chosen a moment before for another kernel. Each
+    restart's reason is kept in the outcome's ``restarts``, so a caller can
+    tell a port a lab took (a real failure) from that race.
     """
+    end = time.monotonic() + deadline
+    lost: list[str] = []
+    waited = 0.0  # what the student waits for: every start, the dead ones included
+    for attempt in range(restarts + 1):
+        outcome = await _attempt(role, code, folder / f"start{attempt}" if attempt else folder, started,
+                                 max(1.0, end - time.monotonic()), manager_options)
+        waited += outcome.seconds
+        outcome.restarts, outcome.seconds = lost, waited
+        if not outcome.died_starting or attempt == restarts or time.monotonic() >= end:
+            break
+        lost.append(outcome.error)
+    if started is not None:
+        started.set()  # a kernel that failed early must not keep the others waiting
+    return outcome
+
+
+async def _attempt(role: str, code: str, folder: Path, started: asyncio.Event | None, deadline: float,
+                   manager_options: dict[str, Any] | None) -> KernelOutcome:
+    """One start of a kernel and, if it answers, one run of ``code``: `run_kernel` without restarts."""
     import zmq
     from jupyter_client.manager import AsyncKernelManager
 
@@ -197,7 +236,11 @@ async def run_kernel(role: str, code: str, folder: Path, started: asyncio.Event 
             client = manager.client(context=context)
             client.start_channels()
             left = max(1.0, deadline - (time.monotonic() - t0))
-            await asyncio.wait_for(client.wait_for_ready(timeout=left), left + 5)
+            try:
+                await asyncio.wait_for(client.wait_for_ready(timeout=left), left + 5)
+            except RuntimeError:  # "Kernel died before replying to kernel_info"
+                outcome.died_starting = not await manager.is_alive()
+                raise
             request = client.execute(code, silent=True, user_expressions={"result": "classroom_result"})
             if started is not None:
                 started.set()
@@ -218,8 +261,6 @@ async def run_kernel(role: str, code: str, folder: Path, started: asyncio.Event 
                 stderr.seek(0)
                 outcome.stderr = stderr.read().decode(errors="replace")
                 outcome.error += _last_words(outcome.stderr)
-    if started is not None:
-        started.set()  # a kernel that failed early must not keep the others waiting
     return outcome
 
 
@@ -334,6 +375,8 @@ def bench_figure(kernels: int, progress: Callable[[str], None] | None = None) ->
         "classroom_errors": [f"alone: {k.error}" for k in alone.failures] + [
             k.error + (" [that port was not a lab's: another program on this machine took it]"
                        if taken_by_another_program(k, room.lab_ports()) else "") for k in room.failures],
+        "classroom_restarts": [k.restarts[-1] + (" [not a lab's port]" if taken_by_another_program(
+            k.restarts[-1], room.lab_ports()) else "") for k in room.restarted],
         "classroom_alone_s": round(alone.kernels[0].seconds, 2),
         "classroom_alone_rss_mb": round(alone_rss[1], 1) if alone_rss else None,
         "classroom_wall_s": round(room.wall_s, 2),
@@ -370,6 +413,8 @@ def format_figure(figure: dict[str, Any]) -> str:
         "",
         *(f"  {name:<{width}}  {value}" for name, value in rows),
         *(f"  failed: {error}" for error in figure["classroom_errors"]),
+        *(f"  died starting and started again on new ports, as JupyterLab does: {error}"
+          for error in figure.get("classroom_restarts", [])),
         "",
         f"Each lab kernel starts {figure['classroom_labs_each']} classic labs one after another, sends one message and stops",
         "them; the plain kernels start while those labs start. A kernel that runs the lessons",
