@@ -19,8 +19,9 @@ start:
   run ``1+1``: theirs are the ports that a lab listener could take.
 
 Every kernel must answer with its result within ``deadline`` seconds; one
-that dies while starting is started again on new ports, as JupyterLab's
-restarter does (kernels race each other for ports, labs or not), and one
+that dies while starting, or says it lost a port, is started again on new
+ports, as JupyterLab's restarter does (kernels race each other for ports,
+labs or not), and one
 that still dies or does not answer is a failure, with the reason (the last line
 its process wrote to stderr, e.g. ``Address already in use``). For each
 kernel the peak resident memory is read before it is shut down (``VmHWM``
@@ -88,7 +89,7 @@ class KernelOutcome:
     peak_rss_mb: float | None = None  # VmHWM of the kernel process; None where /proc is missing
     seconds: float = 0.0  # from asking for the kernel to its answer
     stderr: str = ""  # what a failed kernel's process wrote to stderr
-    died_starting: bool = False  # the process ended before it answered kernel_info
+    died_starting: bool = False  # the process ended (or lost a port and was killed) before kernel_info
     restarts: list[str] = field(default_factory=list)  # why each earlier start died, oldest first
 
     @property
@@ -195,6 +196,9 @@ async def run_kernel(role: str, code: str, folder: Path, started: asyncio.Event 
     A kernel that dies before it answers its first request is started again
     on new ports, up to ``restarts`` times, as JupyterLab does (jupyter_client's
     ``KernelRestarter``: ``restart_limit`` 5, ``random_ports_until_alive``).
+    So is one that says it lost a port but lives on, mute (`_ready`): there
+    JupyterLab's restarter, which only looks whether the process is alive,
+    would leave a student waiting until they restart the kernel themselves.
     Kernels race each other for ports without any lab: every ipykernel binds
     port 0 for its IOPub pipe as it starts (ipykernel's ``_setup_pipe_in``),
     and can take a port chosen a moment before for another kernel. Each
@@ -237,7 +241,10 @@ async def _attempt(role: str, code: str, folder: Path, started: asyncio.Event | 
             client.start_channels()
             left = max(1.0, deadline - (time.monotonic() - t0))
             try:
-                await asyncio.wait_for(client.wait_for_ready(timeout=left), left + 5)
+                await _ready(client, Path(stderr.name), left)
+            except PortLost:
+                outcome.died_starting = True  # killed below, at once: it would never answer
+                raise
             except RuntimeError:  # "Kernel died before replying to kernel_info"
                 outcome.died_starting = not await manager.is_alive()
                 raise
@@ -255,13 +262,42 @@ async def _attempt(role: str, code: str, folder: Path, started: asyncio.Event | 
             outcome.seconds = time.monotonic() - t0
             if manager.has_kernel:
                 outcome.peak_rss_mb = peak_rss_of(manager.provisioner.pid)  # type: ignore[union-attr]
-            await _shut_down(manager, client)
+            await _shut_down(manager, client, now=outcome.died_starting)
             context.destroy(linger=0)
             if outcome.error:
                 stderr.seek(0)
                 outcome.stderr = stderr.read().decode(errors="replace")
                 outcome.error += _last_words(outcome.stderr)
     return outcome
+
+
+class PortLost(RuntimeError):
+    """A kernel said it could not bind one of its ports (ZeroMQ's "Address already in use")."""
+
+
+POLL = 0.25  # seconds between two looks at a starting kernel's stderr
+
+
+async def _ready(client: Any, stderr: Path, timeout: float) -> None:
+    """jupyter_client's ``wait_for_ready``, but a kernel that lost a port is given up at once.
+
+    A kernel whose IOPub (or stdin, heartbeat) port another program holds does
+    not die: ipykernel logs the ZeroMQ error and lives on without ever
+    answering kernel_info, and a client would wait out its whole timeout (on
+    a hub: a lesson that never starts). Its stderr says so within a second.
+    """
+    ready = asyncio.ensure_future(asyncio.wait_for(client.wait_for_ready(timeout=timeout), timeout + 5))
+    try:
+        while True:
+            done, _ = await asyncio.wait({ready}, timeout=POLL)
+            if done:
+                return ready.result()
+            with contextlib.suppress(OSError):
+                said = stderr.read_text(errors="replace")
+                if STOLEN.search(said):
+                    raise PortLost("the kernel could not bind one of its ports")
+    finally:
+        ready.cancel()
 
 
 async def _reply(manager: Any, client: Any, request: str, left: float) -> Any:
@@ -287,14 +323,15 @@ async def _reply(manager: Any, client: Any, request: str, left: float) -> Any:
         return ast.literal_eval(value["data"]["text/plain"])
 
 
-async def _shut_down(manager: Any, client: Any) -> None:
+async def _shut_down(manager: Any, client: Any, now: bool = False) -> None:
+    """Shut the kernel down politely, or (``now``) kill it: one that never started answers nothing."""
     if client is not None:
         client.stop_channels()
     if not manager.has_kernel:
         return
     pid = manager.provisioner.pid
     try:  # a shutdown_request first, as JupyterLab's "Shut Down Kernel"; then SIGKILL
-        await asyncio.wait_for(manager.shutdown_kernel(now=False), SHUTDOWN)
+        await asyncio.wait_for(manager.shutdown_kernel(now=now), SHUTDOWN)
     except Exception:  # a kernel that never started answers nothing
         try:
             await asyncio.wait_for(manager.shutdown_kernel(now=True), SHUTDOWN)
