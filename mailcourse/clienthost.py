@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from .clients.pop3 import Download, DownloadFailed, reason
 from .errors import LabError
-from .message import domain_of, parse
+from .message import domain_of, parse, rfc5322_date
 from .servers import POP3
 from .store import MailStore
 from .trace import Connection
@@ -122,7 +122,7 @@ class ClientHost:
         if cc_list:
             msg["Cc"] = ", ".join(cc_list)
         msg["Subject"] = subject
-        msg["Date"] = email.utils.formatdate(time.time())
+        msg["Date"] = rfc5322_date(time.time())
         msg["Message-ID"] = self.lab.new_message_id(domain_of(self.address))
         for name, value in (headers or {}).items():
             msg[name] = value

@@ -37,6 +37,7 @@ from .message import (
     prepend_header,
     received,
     remove_header,
+    rfc5322_date,
 )
 from .queue import NULL_SENDER, OutgoingQueue
 from .servers import IMAP, MX, POP3, SUBMISSION, WEBMAIL
@@ -214,7 +215,7 @@ class MailServer:
             # not name Bcc:; removing it is this lab's policy, a safety net for a client that
             # forgets to take the line out itself (RFC 5322 section 3.6.3).
             raw = remove_header(raw, "Bcc")
-            raw = add_header_if_missing(raw, "Date", email.utils.formatdate(now))
+            raw = add_header_if_missing(raw, "Date", rfc5322_date(now))
             raw = add_header_if_missing(raw, "Message-ID", self.lab.new_message_id(domain_of(mail_from) or self.domain))
         local = [r for r in rcpts if self.is_local_domain(domain_of(r))]
         remote = [r for r in rcpts if r not in local]

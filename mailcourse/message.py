@@ -12,6 +12,7 @@ import email
 import email.policy
 import email.utils
 import re
+from datetime import datetime, timezone
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
@@ -78,13 +79,23 @@ def add_header_if_missing(raw: bytes, name: str, value: str) -> bytes:
     return header + f"{name}: {value}".encode() + CRLF + body
 
 
+def rfc5322_date(when: float) -> str:
+    """``when`` as an RFC 5322 date-time in UTC, e.g. ``Thu, 03 Dec 2026 15:04:05 +0000``.
+
+    "+0000", not "-0000": RFC 5322 section 3.3 keeps "-0000" for a time made
+    on a system that does not know its own zone. The lab does (it speaks UTC
+    everywhere, so every device of the lesson agrees on the clock it shows).
+    """
+    return email.utils.format_datetime(datetime.fromtimestamp(when, timezone.utc))
+
+
 def received(helo: str, peer_name: str, peer_ip: str, by: str, protocol: str,
              queue_id: str, recipients: list[str], when: float) -> str:
     """A Received: field as RFC 5321 section 4.4 describes it (folded for reading)."""
     value = f"from {helo} ({peer_name} [{peer_ip}])\r\n\tby {by} (mailcourse) with {protocol} id {queue_id}"
     if len(recipients) == 1:  # naming several would tell each who else got it (think Bcc)
         value += f"\r\n\tfor <{recipients[0]}>"
-    return value + "; " + email.utils.formatdate(when, localtime=False)
+    return value + "; " + rfc5322_date(when)
 
 
 def delivery_status_notification(
@@ -111,7 +122,7 @@ def delivery_status_notification(
     report["From"] = f"Mail Delivery System <MAILER-DAEMON@{reporting_mta}>"
     report["To"] = sender
     report["Subject"] = "Undelivered Mail Returned to Sender"
-    report["Date"] = email.utils.formatdate(when)
+    report["Date"] = rfc5322_date(when)
     report["Message-ID"] = message_id
     report["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-reply to this, please
     lines = [
@@ -125,7 +136,7 @@ def delivery_status_notification(
 
     per_message = Message()
     per_message["Reporting-MTA"] = f"dns; {reporting_mta}"
-    per_message["Arrival-Date"] = email.utils.formatdate(arrival)
+    per_message["Arrival-Date"] = rfc5322_date(arrival)
     blocks = [per_message]
     for rcpt, why in failures.items():
         block = Message()

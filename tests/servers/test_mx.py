@@ -7,6 +7,8 @@ submission, across the relay, into jane's Maildir, and compare bytes.
 """
 from __future__ import annotations
 
+import email.utils
+
 import smtplib
 
 import pytest
@@ -139,6 +141,11 @@ def test_return_path_and_one_received_per_hop(lab):
     assert b"by mail.somewhereelse.com" in received[0]  # the newest hop is on top
     assert b"by mail.someplace.org" in received[1]
     assert b"with ESMTPA" in received[1]  # the authenticated submission
+    # Each ends in its time, in UTC said as "+0000" (RFC 5322 section 3.3: "-0000" means
+    # "zone unknown"), and parses back to an aware date.
+    for field in email.message_from_bytes(copy).get_all("Received"):
+        assert field.endswith(" +0000"), field
+        assert email.utils.parsedate_to_datetime(field.rsplit(";", 1)[1]).utcoffset().total_seconds() == 0
 
 
 def test_local_delivery_has_one_received(lab):
