@@ -219,6 +219,17 @@ class Lab:
         """Every account of the lab: address -> password."""
         return {f"{local}@{s.domain}": pw for s in self.servers.values() for local, pw in s.users.items()}
 
+    def seed(self, address: str, samples: list[str] | None = None, folder: str = "INBOX") -> list[int]:
+        """Fill a mailbox with sample messages of `mailcourse.corpus` (all by default); returns their UIDs.
+
+        ``lab.seed("jane@somewhereelse.com", ["lunch", "alternative"])``: the
+        files go straight into the store, as mail that arrived before the
+        lesson began (`MailServer.file`), with no SMTP session in the trace.
+        """
+        from . import corpus
+
+        return corpus.seed(self.server(domain_of(address)), address, samples, folder)
+
     # -- running things on the lab's loop ---------------------------------------------
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
