@@ -296,3 +296,20 @@ def test_many_destinations_at_once(lab, count):
         assert [subject_of(m) for m in inbox(lab, rcpt)] == ["Everyone"]
     assert len(lab.trace.sessions(service="mx", since=mark)) == len(domains)
     assert inbox(lab, JOE) == []
+
+
+EIGHT_BIT = (b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             b"Content-Transfer-Encoding: 8bit\r\n")
+
+
+def test_the_relay_declares_an_8bit_body_and_only_then(lab):
+    # RFC 6152 section 3: 8-bit data goes with BODY=8BITMIME to a receiver that offers 8BITMIME.
+    mark = lab.trace.mark()
+    submit(lab, JOE, [JANE], raw_message(JOE, JANE, "Greetings", body="Gr\u00fc\u00dfe, Jo\u00eb\r\n".encode(),
+                                           extra=EIGHT_BIT))
+    submit(lab, JOE, [JANE], raw_message(JOE, JANE, "Plain", body=b"Hello.\r\n"))
+    assert lab.wait_for_delivery()
+    mail_from = [line for conn in lab.trace.sessions(service="mx", since=mark)
+                 for d, line in lab.trace.lines(conn) if d == "c2s" and line.upper().startswith("MAIL FROM:")]
+    assert sorted(line.upper().endswith(" BODY=8BITMIME") for line in mail_from) == [False, True], mail_from
+    assert any("Gr\u00fc\u00dfe".encode() in raw for raw in maildir_messages(lab.server("somewhereelse.com"), "jane"))
