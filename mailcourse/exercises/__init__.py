@@ -29,6 +29,7 @@ from .lesson00 import *  # noqa: F403
 from .lesson01 import *  # noqa: F403
 from .lesson02 import *  # noqa: F403
 from .lesson03 import *  # noqa: F403
+from .lesson04 import *  # noqa: F403
 from .lesson05 import *  # noqa: F403
 from .lesson06 import *  # noqa: F403
 from .lesson06b import *  # noqa: F403
@@ -39,6 +40,7 @@ from .lesson00 import __all__ as _lesson00
 from .lesson01 import __all__ as _lesson01
 from .lesson02 import __all__ as _lesson02
 from .lesson03 import __all__ as _lesson03
+from .lesson04 import __all__ as _lesson04
 from .lesson05 import __all__ as _lesson05
 from .lesson06 import __all__ as _lesson06
 from .lesson06b import __all__ as _lesson06b
@@ -46,5 +48,5 @@ from .lesson07 import __all__ as _lesson07
 from .lesson07b import __all__ as _lesson07b
 from .lesson08 import __all__ as _lesson08
 
-__all__ = ["ExerciseError", "quiz", *_lesson00, *_lesson01, *_lesson02, *_lesson03, *_lesson05, *_lesson06, *_lesson06b,
-           *_lesson07, *_lesson07b, *_lesson08]
+__all__ = ["ExerciseError", "quiz", *_lesson00, *_lesson01, *_lesson02, *_lesson03, *_lesson04, *_lesson05,
+           *_lesson06, *_lesson06b, *_lesson07, *_lesson07b, *_lesson08]
