@@ -216,10 +216,10 @@ _PART = re.compile(r"BODY(?:\.PEEK)?\[([0-9.]*)([A-Z.]*)", re.IGNORECASE)  # RFC
 _WHOLE = re.compile(r"\bRFC822(?:\.TEXT)?(?![.\w])|\bBODY(?:\.PEEK)?\[(?:TEXT)?\]", re.IGNORECASE)  # all of it
 
 
-def _jane_sessions(lab: Lab) -> list[tuple[Connection, list[Exchange]]]:
-    """Every IMAP session that logged in as jane, with its exchanges."""
+def _jane_sessions(lab: Lab, since: int) -> list[tuple[Connection, list[Exchange]]]:
+    """Every IMAP session opened after the mark ``since`` that logged in as jane, with its exchanges."""
     found = []
-    for conn in lab.trace.sessions(protocol="IMAP"):
+    for conn in lab.trace.sessions(protocol="IMAP", since=since):
         exchanges = lab.trace.exchanges(conn)
         if any(e.verb in ("LOGIN", "AUTHENTICATE") and e.ok and "jane" in e.argument.lower() for e in exchanges):
             found.append((conn, exchanges))
@@ -233,14 +233,18 @@ def _reply_bytes(exchange: Exchange) -> int:
 
 
 @reads_the_wire
-def one_part_fetched(lab: Lab, text: object) -> None:
-    """Exercise: fetch part 1 (the text) of "The menu, as a PDF" in jane's INBOX, without the PDF."""
-    sessions = _jane_sessions(lab)
+def one_part_fetched(lab: Lab, text: object, since: int = 0) -> None:
+    """Exercise: fetch part 1 (the text) of "The menu, as a PDF" in jane's INBOX, without the PDF.
+
+    ``since`` is a mark of the trace (`Trace.mark`) taken in the exercise cell:
+    only the sessions the student opened after it count.
+    """
+    sessions = _jane_sessions(lab, since)
     fetches = [(conn, e) for conn, exchanges in sessions for e in exchanges
                if e.verb in ("FETCH", "UID FETCH") and e.ok]
     if not fetches:
-        _wrong("The trace shows no FETCH in an IMAP session logged in as jane. Open one with lab.imap, log in, "
-               "select INBOX and fetch.")
+        _wrong("The trace shows no FETCH in an IMAP session logged in as jane since the exercise cell began. "
+               "Open one with lab.imap, log in, select INBOX and fetch.")
     conn, last = fetches[-1]
     mine = [e for c, e in fetches if c is conn]
     whole = [e for e in mine if _WHOLE.search(e.argument)]

@@ -139,6 +139,9 @@ def test_one_part_fetched_explains_each_wrong_session(lab: Lab, capsys: pytest.C
     words = "Here is the menu of the place for tomorrow."
     assert "no FETCH in an IMAP session logged in as jane" in _fails(check.one_part_fetched, lab, words)
     _fetch(lab, "(BODY.PEEK[])")
+    start = lab.trace.mark()  # what came before the exercise cell does not count
+    assert "no FETCH in an IMAP session logged in as jane since" in _fails(check.one_part_fetched, lab, words, start)
+    _fetch(lab, "(BODY.PEEK[])")
     assert "that is the whole message" in _fails(check.one_part_fetched, lab, words)
     _fetch(lab, "(RFC822.SIZE BODYSTRUCTURE)")
     assert "asked for no BODY[...] section" in _fails(check.one_part_fetched, lab, words)
