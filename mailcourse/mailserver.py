@@ -24,7 +24,7 @@ from dataclasses import replace
 from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .accounts import Accounts
 from .errors import LabError
@@ -201,11 +201,13 @@ class MailServer:
     # -- accepting mail -----------------------------------------------------------
 
     def receive(self, mail_from: str, rcpts: list[str], raw: bytes, *, helo: str, peer: str,
-                protocol: str, submission: bool) -> str:
+                protocol: str, submission: bool, mail_options: Sequence[str] = ()) -> str:
         """Take responsibility for a message: deliver what is local, queue the rest.
 
         Called by the SMTP handler before it answers 250 to DATA, and by local
-        injection. Everything is on disk when this returns.
+        injection. Everything is on disk when this returns. ``mail_options``
+        are the parameters of MAIL FROM: the queue keeps BODY=8BITMIME and
+        SMTPUTF8 with the message, for the relay to pass on (RFC 6152, RFC 6531).
         """
         queue_id = self.lab.new_id()
         while queue_id in self.queue.items:  # a seeded lab on a kept workspace draws its old ids again
@@ -228,7 +230,10 @@ class MailServer:
         if remote:
             stamped = prepend_header(raw, "Received", received(helo, peer, "127.0.0.1", self.hostname,
                                                                protocol, queue_id, remote, now))
-            self.queue.enqueue(queue_id, mail_from, remote, stamped)
+            options = {option.upper() for option in mail_options}
+            self.queue.enqueue(queue_id, mail_from, remote, stamped,
+                               body="8BITMIME" if "BODY=8BITMIME" in options else "7BIT",
+                               smtputf8="SMTPUTF8" in options)
         return queue_id
 
     def deliver(self, rcpt: str, mail_from: str, raw: bytes) -> int:

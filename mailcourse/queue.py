@@ -8,6 +8,11 @@ answers 250. A runner on the lab's loop relays what is due:
   of RFC 5321 section 5.1) and groups the recipients by destination server;
 * it opens one SMTP session per destination server and sends every due
   message for that server in it, one transaction each;
+* after EHLO it decides, per message, what MAIL FROM must say and whether
+  the receiver can take the message at all (`plan_transfer`): BODY=8BITMIME
+  and SMTPUTF8 are passed on where the receiver offers them; an 8-bit body
+  is converted to 7 bit for a receiver without 8BITMIME; mail that needs
+  SMTPUTF8, or a conversion that is impossible, goes back to the sender;
 * a 2yz reply for a recipient means done; a 4yz reply, or no connection at
   all, means "try again later" (RFC 5321 section 4.5.4.1): the next attempt
   waits a little longer each time (``retry_intervals``);
@@ -32,9 +37,10 @@ import time
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .durable import write_atomically
+from .eightbit import CannotConvert, has_utf8_header, is_8bit, is_utf8_address, needs_smtputf8, to_7bit
 from .protocols.smtp_replies import is_permanent
 from .clients.smtp import SMTPClient
 
@@ -56,6 +62,11 @@ class QueueItem:
     next_attempt: float
     attempts: int = 0
     last_reply: dict[str, str] = field(default_factory=dict)  # recipient -> last 4yz
+    # What MAIL FROM declared when the message came in, passed on by the relay. Queue files
+    # written before these fields existed load with the defaults (7BIT, no SMTPUTF8); the
+    # relay looks at the bytes as well (`plan_transfer`), so such a message still goes right.
+    body: str = "7BIT"  # or "8BITMIME" (RFC 6152)
+    smtputf8: bool = False  # MAIL FROM said SMTPUTF8 (RFC 6531)
 
 
 @dataclass
@@ -65,20 +76,79 @@ class Outcome:
     delivered: list[str] = field(default_factory=list)
     deferred: dict[str, str] = field(default_factory=dict)  # recipient -> reason
     failed: dict[str, str] = field(default_factory=dict)  # recipient -> 5yz reply
+    notes: list[str] = field(default_factory=list)  # what the relay did on the way, for the queue's log
 
 
-def body_parameter(raw: bytes, client: smtplib.SMTP) -> list[str]:
-    """The MAIL FROM parameter that declares ``raw``'s body: ``BODY=8BITMIME`` or none (RFC 6152 section 3).
+@dataclass
+class Transfer:
+    """How one queued message goes to one receiver, as `plan_transfer` decided it."""
 
-    A message with any byte above 127 is 8-bit; the relay says so when the
-    receiver offers 8BITMIME (the lab's servers always do), as RFC 6152
-    asks of a client that sends 8-bit data. A 7-bit message needs no
-    parameter (BODY=7BIT is the default). Not yet done: converting to 7 bit
-    or bouncing when a receiver does not offer 8BITMIME.
+    rcpts: list[str]  # the recipients to name in RCPT TO
+    mail_options: list[str]  # the MAIL FROM parameters: BODY=8BITMIME, SMTPUTF8, or none
+    data: bytes  # what follows DATA: the message as queued, or its 7-bit conversion
+    refused: dict[str, str] = field(default_factory=dict)  # recipient -> why the relay gives up (5.6.x)
+    converted: bool = False  # data is the 7-bit conversion of the queued message
+
+
+def plan_transfer(item: QueueItem, raw: bytes, rcpts: list[str], extensions: Iterable[str],
+                  receiver: str = "the receiving server") -> Transfer:
+    """Decide how ``raw`` goes to ``rcpts`` at a receiver whose EHLO offered ``extensions``.
+
+    Pure: the relay calls it after EHLO, with the names of the extensions
+    the receiver listed (``smtplib``'s ``esmtp_features``), and does what it
+    says. Three outcomes, per recipient:
+
+    * **pass on**: MAIL FROM carries what the message needs and the receiver
+      offers: ``BODY=8BITMIME`` for an 8-bit body or one the client declared
+      so (RFC 6152 section 3), ``SMTPUTF8`` for UTF-8 in the envelope or the
+      header, or when the client said it (RFC 6531 section 3.4);
+    * **convert**: an 8-bit body for a receiver without 8BITMIME is made
+      7-bit (`mailcourse.eightbit.to_7bit`) and goes without BODY=, as RFC
+      6152 section 3 allows;
+    * **return to the sender**, with the enhanced status code of RFC 3463
+      that says why: 5.6.3 when the body needs converting and cannot be
+      converted; 5.6.7 for a recipient (or a sender) address outside ASCII
+      and a receiver without SMTPUTF8; 5.6.9 for UTF-8 header fields and a
+      receiver without SMTPUTF8 (RFC 6531 section 4 defines 5.6.7 and 5.6.9).
+
+    Why no conversion for UTF-8 header fields? An address in From: or To:
+    has no 7-bit spelling (RFC 2047 section 5 forbids encoded words in an
+    addr-spec), and in-transit downgrading was left out of the standard on
+    purpose (RFC 6530 section 7): the relay would have to rewrite fields
+    that the author, and a DKIM signature, vouch for. A Subject alone could
+    be written as RFC 2047 encoded words, but a relay that edits some header
+    fields and bounces for others would be harder to predict, and to teach.
     """
-    if client.has_extn("8bitmime") and any(byte > 127 for byte in raw):
-        return ["BODY=8BITMIME"]
-    return []
+    offered = {name.lower() for name in extensions}
+    refused: dict[str, str] = {}
+    if "smtputf8" not in offered:
+        no_utf8 = f"{receiver} does not offer SMTPUTF8 (RFC 6531)"
+        if is_utf8_address(item.mail_from):
+            refused = {r: f"5.6.7 {no_utf8}, which the non-ASCII sender address needs" for r in rcpts}
+        else:
+            refused = {r: f"5.6.7 {no_utf8}, which this non-ASCII address needs" for r in rcpts
+                       if is_utf8_address(r)}
+        rcpts = [r for r in rcpts if r not in refused]
+        if rcpts and has_utf8_header(raw):
+            why = f"5.6.9 {no_utf8}, which UTF-8 in the header fields needs (RFC 6532)"
+            refused.update({r: why for r in rcpts})
+            rcpts = []
+    options: list[str] = []
+    data = raw
+    eight_bit = is_8bit(raw)
+    if rcpts and (eight_bit or item.body == "8BITMIME"):
+        if "8bitmime" in offered:
+            options.append("BODY=8BITMIME")
+        elif eight_bit:  # declared 8BITMIME but 7-bit after all: it goes as it is
+            try:
+                data = to_7bit(raw)
+            except CannotConvert as e:
+                why = f"5.6.3 {receiver} does not offer 8BITMIME (RFC 6152), and the message cannot be made 7-bit: {e}"
+                refused.update({r: why for r in rcpts})
+                rcpts = []
+    if rcpts and "smtputf8" in offered and (item.smtputf8 or needs_smtputf8(item.mail_from, rcpts, raw)):
+        options.append("SMTPUTF8")
+    return Transfer(rcpts, options, data, refused, converted=data is not raw)
 
 
 def relay_session(endpoint: Endpoint, helo: str, batch: list[tuple[QueueItem, bytes, list[str]]],
@@ -94,13 +164,19 @@ def relay_session(endpoint: Endpoint, helo: str, batch: list[tuple[QueueItem, by
         client.ehlo()
         for (item, raw, rcpts), outcome in zip(batch, outcomes):
             sender = "" if item.mail_from == NULL_SENDER else item.mail_from
+            plan = plan_transfer(item, raw, rcpts, client.esmtp_features, endpoint.device)
+            outcome.failed.update(plan.refused)
+            if plan.converted:
+                outcome.notes.append(f"converted to 7 bit for {endpoint.device}, which does not offer 8BITMIME")
+            if not plan.rcpts:
+                continue
             try:
-                refused = client.sendmail(sender, rcpts, raw, mail_options=body_parameter(raw, client))
+                refused = client.sendmail(sender, plan.rcpts, plan.data, mail_options=plan.mail_options)
             except smtplib.SMTPRecipientsRefused as e:
                 refused = e.recipients
             except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as e:
-                refused = {r: (e.smtp_code, e.smtp_error) for r in rcpts}
-            for rcpt in rcpts:
+                refused = {r: (e.smtp_code, e.smtp_error) for r in plan.rcpts}
+            for rcpt in plan.rcpts:
                 if rcpt not in refused:
                     outcome.delivered.append(rcpt)
                     continue
@@ -179,13 +255,15 @@ class OutgoingQueue:
             f.readline()
             return f.read()
 
-    def enqueue(self, queue_id: str, mail_from: str, rcpts: list[str], raw: bytes) -> QueueItem:
+    def enqueue(self, queue_id: str, mail_from: str, rcpts: list[str], raw: bytes, *,
+                body: str = "7BIT", smtputf8: bool = False) -> QueueItem:
         """Write the message and its envelope to disk (fsync) and wake the runner.
 
+        ``body`` and ``smtputf8`` are what MAIL FROM declared (BODY=, SMTPUTF8).
         Safe to call from any thread.
         """
         now = time.time()
-        item = QueueItem(queue_id, mail_from or NULL_SENDER, list(rcpts), now, now)
+        item = QueueItem(queue_id, mail_from or NULL_SENDER, list(rcpts), now, now, body=body, smtputf8=smtputf8)
         head = json.dumps(dict(asdict(item), size=len(raw))).encode()
         # Written in place rather than through a temporary file and a rename:
         # one fsync then makes the data and the new directory entry durable
@@ -324,12 +402,14 @@ class OutgoingQueue:
                 total.delivered += outcome.delivered
                 total.deferred.update(outcome.deferred)
                 total.failed.update(outcome.failed)
+                total.notes += outcome.notes
         for item in due:
             self._settle(item, results[item.id])
 
     def _settle(self, item: QueueItem, outcome: Outcome) -> None:
         item.attempts += 1
         now = time.time()
+        self.log += [f"{item.id}: {note}" for note in outcome.notes]
         for rcpt in outcome.delivered:
             self.log.append(f"{item.id}: delivered to <{rcpt}>")
         failed = dict(outcome.failed)
@@ -355,6 +435,10 @@ class OutgoingQueue:
         if item.mail_from == NULL_SENDER:
             self.log.append(f"{item.id}: a bounce cannot be bounced; dropped")
             return
-        expired = any(why.startswith("4.4.7") for why in failed.values())
-        self.server.send_bounce(item.mail_from, self.raw(item), failed, item.created,
-                                "delivery time expired" if expired else "the remote server refused it")
+        if any(why.startswith("4.4.7") for why in failed.values()):
+            reason = "delivery time expired"
+        elif all(why.startswith("5.6.") for why in failed.values()):  # `plan_transfer` gave up
+            reason = "the receiving server does not offer what the message needs"
+        else:
+            reason = "the remote server refused it"
+        self.server.send_bounce(item.mail_from, self.raw(item), failed, item.created, reason)

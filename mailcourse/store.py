@@ -112,7 +112,9 @@ _FLAG_LETTERS = {
 }
 _LETTER_FOR_FLAG = {flag: letter for letter, flag in _FLAG_LETTERS.items()}
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}\Z")  # \Z: "$" would allow a final newline
+# Account names: letters and digits, then also ". _ + @ -". Letters outside ASCII too
+# (str patterns match Unicode): a UTF-8 mailbox such as zoë@ (RFC 6531) has a folder.
+_SAFE_NAME = re.compile(r"^[^\W_][\w.+@-]{0,127}\Z")  # \Z: "$" would allow a final newline
 # Folder names: printable ASCII (modified UTF-7 is ASCII), spaces, "&" and ","
 # included; never "/" or "\\" (a path separator), never "*" or "%" (LIST's
 # wildcards, RFC 3501 section 6.3.8), at most 127 characters.

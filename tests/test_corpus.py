@@ -111,8 +111,9 @@ def delivered():
         out = {}
         for name in NAMES:
             # Bytes, not str: smtplib rewrites bare LFs in a str (_fix_eols) but sends bytes
-            # as they are, dot-stuffed. utf8-headers.eml goes without SMTPUTF8 (RFC 6531):
-            # the lab's servers do not offer it, and they pass 8-bit bytes on as they are.
+            # as they are, dot-stuffed. utf8-headers.eml is submitted without SMTPUTF8, which
+            # the submission server lets pass; the relay sees its UTF-8 header fields and says
+            # SMTPUTF8 to jane's server (RFC 6531, tests/servers/test_8bitmime.py).
             assert submit(lab, JOE, [JANE], corpus.load(name)) == {}
             assert lab.wait_for_delivery()
             (info,) = [i for i in jane.store.list("jane") if i.uid not in {u for u, _ in out.values()}]

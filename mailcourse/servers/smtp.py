@@ -4,8 +4,9 @@ aiosmtpd's `SMTP` class speaks the protocol (RFC 5321): it reads command
 lines, keeps the session state, and calls "handler hooks" where a server
 decides something. `SMTPHandler` is those decisions for one mail domain:
 
-* ``handle_EHLO``  which extensions to advertise;
-* ``handle_MAIL``  may this session use this sender address?
+* ``handle_EHLO``  which extensions to advertise (8BITMIME and SMTPUTF8 as
+  the `Limits` say);
+* ``handle_MAIL``  may this session use this sender address, and this body?
 * ``handle_RCPT``  is this recipient ours, and may this session relay?
 * ``handle_DATA``  deliver or queue, durably, then answer 250.
 
@@ -32,7 +33,7 @@ import logging
 import warnings
 from base64 import b64decode
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
@@ -41,6 +42,7 @@ from .host import Host
 from ..accounts import Accounts
 from ..faults import Faults
 from ..limits import Limits
+from ..message import with_protocol
 from ..protocols.smtp_replies import enhance
 from ..tap import Endpoint
 
@@ -130,7 +132,7 @@ class Receive(Protocol):
     """
 
     def __call__(self, mail_from: str, rcpts: list[str], raw: bytes, *, helo: str, peer: str,
-                 protocol: str, submission: bool) -> str: ...
+                 protocol: str, submission: bool, mail_options: Sequence[str] = ()) -> str: ...
 
 
 @dataclass(eq=False)
@@ -160,6 +162,8 @@ class SMTPHandler:
                           responses: list[str]) -> list[str]:
         session.host_name = hostname
         lines = [r for r in responses[:-1] if self.service == SUBMISSION or "AUTH" not in r]
+        if not self.limits.offer_8bitmime:  # aiosmtpd always offers it; a lesson's old server does not
+            lines.remove("250-8BITMIME")
         # aiosmtpd reads pipelined commands one at a time and answers in order,
         # which is all RFC 2920 asks; it just does not say so.
         return lines + ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
@@ -171,6 +175,11 @@ class SMTPHandler:
 
     async def handle_MAIL(self, smtp: SMTP, session: Any, envelope: Any, address: str,
                           mail_options: list[str]) -> str:
+        if "BODY=8BITMIME" in mail_options and not self.limits.offer_8bitmime:
+            # RFC 5321 section 4.1.1.11: a parameter of an extension not offered gets 555.
+            return "555 5.5.4 BODY=8BITMIME is not offered here (RFC 6152)"
+        if not envelope.smtp_utf8 and not address.isascii():
+            return non_ascii_refused(address)
         if self.service == SUBMISSION and address.lower() != str(session.auth_data).lower():
             # RFC 6409 section 6.1: the MSA may check the sender against the login.
             return f"553 5.7.1 <{address}>: Sender address rejected: not owned by user {session.auth_data}"
@@ -182,6 +191,8 @@ class SMTPHandler:
                           rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= self.limits.max_recipients:
             return "452 4.5.3 Too many recipients"
+        if not envelope.smtp_utf8 and not address.isascii():
+            return non_ascii_refused(address)
         local, _, domain = address.rpartition("@")
         if not local or not domain or address == "<>" or any(c.isspace() for c in address):
             # RFC 5321 section 4.1.1.3: a recipient is a mailbox, local-part@domain.
@@ -210,8 +221,10 @@ class SMTPHandler:
             self.receive,
             envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
             helo=session.host_name or "unknown", peer=peer,
-            protocol="ESMTPA" if session.authenticated else ("ESMTP" if session.extended_smtp else "SMTP"),
+            protocol=with_protocol(extended=session.extended_smtp, authenticated=bool(session.authenticated),
+                                   smtputf8=envelope.smtp_utf8),
             submission=self.service == SUBMISSION,
+            mail_options=list(envelope.mail_options),  # BODY= and SMTPUTF8, for the relay to pass on
         )
         # Writing to disk (with fsync) happens in a worker thread: while it
         # waits for the disk, the host's loop goes on serving other sessions.
@@ -221,6 +234,17 @@ class SMTPHandler:
     async def handle_exception(self, error: Exception) -> str:
         self.host.errors.append(repr(error))
         return "451 4.3.0 Local error in processing; please try again later"
+
+
+def non_ascii_refused(address: str) -> str:
+    """The reply to a UTF-8 address in a transaction whose MAIL FROM did not say SMTPUTF8.
+
+    RFC 6531 section 3.5: 553 "mailbox name not allowed", with the enhanced
+    code X.6.7 "Non-ASCII addresses not permitted for that sender/recipient".
+    (A server that does not offer SMTPUTF8 never gets this far: aiosmtpd
+    refuses a command line with bytes above 127 as it reads it, 500.)
+    """
+    return f"553 5.6.7 <{address}>: a non-ASCII address needs MAIL FROM with SMTPUTF8 (RFC 6531)"
 
 
 def smtp_endpoint(host: Host, service: str, accounts: Accounts, limits: Limits, faults: Faults,
@@ -238,6 +262,8 @@ def smtp_endpoint(host: Host, service: str, accounts: Accounts, limits: Limits, 
             timeout=limits.idle_timeout,
             auth_required=service == SUBMISSION,
             auth_require_tls=False,  # loopback only; STARTTLS comes later
+            # UTF-8 in command lines and the SMTPUTF8 parameter (RFC 6531); 8BITMIME comes with it.
+            enable_SMTPUTF8=limits.offer_smtputf8 and limits.offer_8bitmime,
             authenticator=handler.authenticator,
             loop=host.loop,
         )

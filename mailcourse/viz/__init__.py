@@ -4,11 +4,12 @@
     >>> ladder(lab.trace)                       # every session, one arrow per command or reply
     >>> topology(lab, message_id=msg["Message-ID"])   # the hops of one message, numbered
 
-Both return a `Diagram`: a notebook shows its PNG, ``print()`` gives its
-description in words (the alt text), ``.figure`` is the matplotlib figure and
-``.save(path)`` writes it to a file. This package imports matplotlib and
-networkx; ``import mailcourse`` alone does not, so a lesson that draws
-nothing starts quickly.
+Both return a `Diagram`: a notebook shows its SVG picture, ``print()``
+gives its description in words (the alt text), ``.canvas`` is the drawing
+and ``.save(path)`` writes an .svg file. The figures are written as SVG
+text by `mailcourse.viz.svg`, with no plotting library: ``import
+mailcourse`` does not even load this package, and drawing costs a kernel a
+few kilobytes, not the tens of megabytes a plotting library takes.
 """
 from __future__ import annotations
 

@@ -24,8 +24,7 @@ messages on the web, by IMAP and by POP3 in round trips and bytes:
 Apart from those two counts, nothing here measures anything: the lesson
 takes the numbers from the lab (the trace's ``bytes_on_wire``, the store,
 the device's cache) in its own cells, where the reader sees where each one
-comes from. matplotlib is imported only when the charts of `compare_access`
-and `compare_reading` are drawn, so importing this module costs nothing.
+comes from. The charts are SVG (`mailcourse.viz.chart`), drawn when shown.
 """
 from __future__ import annotations
 
@@ -38,11 +37,11 @@ from urllib.parse import urlsplit
 from ..message import parse
 from ..trace import Connection, Trace
 from . import style
+from .chart import Series, panel
 from .diagram import Diagram
+from .svg import Canvas
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from ..lab import Lab
 
 INBOX = "INBOX"
@@ -182,9 +181,9 @@ def _table(runs: Sequence[Any], rows: Sequence[tuple[str, Callable[[Any], str]]]
 
 
 # Colour is never the only clue: each measure also has its own hatch, and every bar its number.
-_DEVICE = {"color": "tab:orange", "hatch": "//"}
-_SERVER = {"color": "tab:blue", "hatch": ".."}
-_WIRE = {"color": "tab:purple", "hatch": "xx"}
+_DEVICE = {"colour": style.ORANGE, "hatch": "/"}
+_SERVER = {"colour": style.BLUE, "hatch": None}  # plain: two measures side by side, one hatched
+_WIRE = {"colour": style.PURPLE, "hatch": "x"}
 
 
 def compare_access(runs: Sequence[AccessRun], *, title: str | None = None) -> Diagram:
@@ -198,47 +197,20 @@ def compare_access(runs: Sequence[AccessRun], *, title: str | None = None) -> Di
     return Diagram(functools.partial(_draw_access, list(runs), title), _alt(runs, title), "chart")
 
 
-def _draw_access(runs: Sequence[AccessRun], title: str | None) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
+def _draw_access(runs: Sequence[AccessRun], title: str | None) -> Canvas:
     names = [run.how for run in runs]
-    figure = Figure(figsize=(9.0, 3.4), dpi=100, facecolor="white")
-    FigureCanvasAgg(figure)
-    wire, where = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.15]})
-    positions = list(range(len(runs)))
-
-    sizes = [run.bytes_on_wire for run in runs]
-    bars = wire.bar(positions, sizes, width=0.6, edgecolor=style.TEXT, linewidth=0.8, **_WIRE)
-    wire.bar_label(bars, labels=[f"{n:,}" for n in sizes], padding=2, fontsize=style.SMALL, color=style.TEXT)
-    wire.set_title("Bytes on the wire", fontsize=style.FONT, color=style.TEXT)
-    wire.set_ylim(0, max(sizes + [1]) * 1.18)
-
-    width = 0.38
-    left = [p - width / 2 for p in positions]
-    right = [p + width / 2 for p in positions]
-    device = where.bar(left, [r.on_device for r in runs], width=width, edgecolor=style.TEXT, linewidth=0.8,
-                       label="on the device", **_DEVICE)
-    server = where.bar(right, [r.left_on_server for r in runs], width=width, edgecolor=style.TEXT,
-                       linewidth=0.8, label="left on the server", **_SERVER)
-    for group in (device, server):
-        where.bar_label(group, padding=2, fontsize=style.SMALL, color=style.TEXT)
-    most = max([r.on_device for r in runs] + [r.left_on_server for r in runs] + [1])
-    where.set_ylim(0, most * 1.3)
-    where.yaxis.set_major_locator(MaxNLocator(integer=True))  # messages come whole
-    where.set_title("Messages afterwards", fontsize=style.FONT, color=style.TEXT)
-    where.legend(loc="upper left", fontsize=style.SMALL, frameon=False, ncols=2)
-
-    for ax in (wire, where):
-        ax.set_xticks(positions, names, fontsize=style.FONT, color=style.TEXT)
-        ax.tick_params(axis="y", labelsize=style.SMALL, colors=style.MUTED)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
+    canvas = Canvas(9.0, 3.4)
+    top = 0.35 if title else 0.05
     if title:
-        figure.suptitle(title, fontsize=style.FONT + 1, color=style.TEXT)
-    figure.tight_layout()
-    return figure
+        canvas.text(4.5, 0.08, title, size=style.FONT + 1, colour=style.TEXT, anchor="middle", baseline="top")
+    left_width = (9.0 - 0.2) / 2.15
+    panel(canvas, 0.1, top, left_width, 3.35 - top, title="Bytes on the wire", groups=names,
+          series=[Series("bytes", [r.bytes_on_wire for r in runs], **_WIRE)], headroom=1.18)
+    panel(canvas, 0.1 + left_width + 0.1, top, 9.0 - 0.3 - left_width, 3.35 - top, title="Messages afterwards",
+          groups=names, headroom=1.3, integer=True, legend=True,  # messages come whole
+          series=[Series("on the device", [r.on_device for r in runs], **_DEVICE),
+                  Series("left on the server", [r.left_on_server for r in runs], **_SERVER)])
+    return canvas
 
 
 def _alt(runs: Sequence[AccessRun], title: str | None) -> str:
@@ -327,8 +299,8 @@ def reading_table(runs: Sequence[ReadingRun]) -> str:
     return _table(runs, _READING_ROWS)
 
 
-_TRIPS = {"color": "tab:orange", "hatch": "//"}
-_BYTES = {"color": "tab:purple", "hatch": "xx"}
+_TRIPS = {"colour": style.ORANGE, "hatch": "/"}
+_BYTES = {"colour": style.PURPLE, "hatch": "x"}
 
 
 def compare_reading(runs: Sequence[ReadingRun], *, title: str | None = None) -> Diagram:
@@ -347,29 +319,15 @@ def compare_reading(runs: Sequence[ReadingRun], *, title: str | None = None) -> 
     return Diagram(functools.partial(_draw_reading, list(runs), title), alt, "chart")
 
 
-def _draw_reading(runs: Sequence[ReadingRun], title: str | None) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
+def _draw_reading(runs: Sequence[ReadingRun], title: str | None) -> Canvas:
     names = [run.how for run in runs]
-    figure = Figure(figsize=(9.0, 3.2), dpi=100, facecolor="white")
-    FigureCanvasAgg(figure)
-    trips_ax, bytes_ax = figure.subplots(1, 2)
-    positions = list(range(len(runs)))
-    for ax, values, look, heading, fmt in (
-            (trips_ax, [r.round_trips for r in runs], _TRIPS, "Round trips (request and answer)", "{:,}"),
-            (bytes_ax, [r.bytes_on_wire for r in runs], _BYTES, "Bytes on the wire", "{:,}")):
-        bars = ax.bar(positions, values, width=0.6, edgecolor=style.TEXT, linewidth=0.8, **look)
-        ax.bar_label(bars, labels=[fmt.format(v) for v in values], padding=2, fontsize=style.SMALL, color=style.TEXT)
-        ax.set_ylim(0, max(values + [1]) * 1.2)
-        ax.set_title(heading, fontsize=style.FONT, color=style.TEXT)
-        ax.set_xticks(positions, names, fontsize=style.FONT, color=style.TEXT)
-        ax.tick_params(axis="y", labelsize=style.SMALL, colors=style.MUTED)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    trips_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    canvas = Canvas(9.0, 3.2)
+    top = 0.35 if title else 0.05
     if title:
-        figure.suptitle(title, fontsize=style.FONT + 1, color=style.TEXT)
-    figure.tight_layout()
-    return figure
+        canvas.text(4.5, 0.08, title, size=style.FONT + 1, colour=style.TEXT, anchor="middle", baseline="top")
+    half = (9.0 - 0.3) / 2
+    panel(canvas, 0.1, top, half, 3.15 - top, title="Round trips (request and answer)", groups=names,
+          integer=True, series=[Series("round trips", [r.round_trips for r in runs], **_TRIPS)])
+    panel(canvas, 0.2 + half, top, half, 3.15 - top, title="Bytes on the wire", groups=names,
+          series=[Series("bytes", [r.bytes_on_wire for r in runs], **_BYTES)])
+    return canvas

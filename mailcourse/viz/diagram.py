@@ -1,41 +1,35 @@
-"""`Diagram`: one figure, in the two forms a notebook needs.
+"""`Diagram`: one figure, in the forms a notebook needs.
 
-A notebook shows the richest form an object offers. ``Diagram`` offers a PNG
-(``_repr_png_``), which JupyterLab, nbviewer and GitHub all display, and a
-plain-text description (``__repr__``), which is the figure's alt text for a
-screen reader and the output that nbval compares, so it must never contain a
-port, a time or an object address.
+A notebook shows the richest form an object offers. ``Diagram`` offers its
+figure as SVG (`mailcourse.viz.svg`: a few kilobytes of text, sharp at any
+zoom) and a plain-text description (``__repr__``), which is the figure's alt
+text for a screen reader and what a viewer without images prints, so it must
+never contain a port, a time or an object address.
 
-The figure is a `matplotlib.figure.Figure` made without `matplotlib.pyplot`.
-pyplot keeps a list of open figures and Jupyter's inline backend shows every
-one of them at the end of a cell, so a figure made with pyplot and also
-returned by the cell would appear twice. A bare ``Figure`` with an Agg
-canvas belongs to nobody but this object.
+The SVG goes out twice in one display (``_repr_mimebundle_``): as
+``image/svg+xml``, which GitHub, nbviewer and a trusted notebook show, and
+as ``text/html`` holding an ``<img>`` whose source is the same SVG. The
+second is for JupyterLab: it renders SVG output only in a trusted notebook
+(an SVG may carry script), while HTML output is sanitised and shown always,
+and a picture inside ``<img>`` cannot run anything. A student who opens a
+lesson someone else executed, or a freshly cloned one, sees the figures.
 
-A diagram keeps the recipe of its figure (``draw``), not the figure: the PNG
-is drawn when a notebook first shows it, and the figure that drew it is let
-go at once. That matters for memory: IPython keeps every value a cell showed
-(``Out[7]``), and a drawn ladder with its pixel buffer holds about 7 MB, so a
-lesson that kept its figures would grow by that much for each one. The PNG
-(a few tens of kB) is kept. Asking for ``.figure`` draws a figure and keeps
-it, for whoever wants to work with it.
-
-What was drawn is kept as data too (``lifelines`` and ``arrows`` for a
-ladder, ``nodes``, ``edges`` and ``hops`` for a topology), so that a test or
-an exercise check can ask "which arrows are there?" without comparing images.
+A diagram keeps the recipe of its figure (``draw``) and draws it when first
+shown; the SVG text is kept. What was drawn is kept as data too
+(``lifelines`` and ``arrows`` for a ladder, ``nodes``, ``edges`` and
+``hops`` for a topology), so that a test or an exercise check can ask
+"which arrows are there?" without reading the picture.
 """
 from __future__ import annotations
 
-import io
+import base64
+import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-DPI = 100
+from .svg import Canvas
 
 
 @dataclass(frozen=True)
@@ -81,15 +75,15 @@ class Edge:
 
 @dataclass(eq=False, repr=False)
 class Diagram:
-    """A figure plus its text: ``.figure``, ``.alt``, ``_repr_png_()``, ``save(path)``.
+    """A figure plus its text: ``.svg()``, ``.alt``, ``.canvas``, ``save(path)``.
 
     ``repr(diagram)`` is the alt text, so printing a diagram describes it in
-    words. ``draw()`` makes the figure (a new one each call).
+    words. ``draw()`` makes the canvas (a new one each call).
     """
 
-    draw: Callable[[], Figure]
+    draw: Callable[[], Canvas]
     alt: str
-    kind: str  # "ladder", "topology" or "chart"
+    kind: str  # "ladder", "topology", "tree" or "chart"
     lifelines: list[str] = field(default_factory=list)
     arrows: list[Arrow] = field(default_factory=list)
     nodes: list[str] = field(default_factory=list)
@@ -97,16 +91,16 @@ class Diagram:
     hops: list[Edge] = field(default_factory=list)  # one per hop, in order (an edge may repeat)
     message: str = ""  # how the words name the message whose hops are shown ('"Lunch tomorrow"')
     build_graph: Callable[[], Any] | None = field(default=None, repr=False)  # the topology's networkx graph
-    _figure: Figure | None = field(default=None, init=False)
+    _canvas: Canvas | None = field(default=None, init=False)
     _graph: Any = field(default=None, init=False)
-    _png: bytes | None = field(default=None, init=False)
+    _svg: str | None = field(default=None, init=False)
 
     @property
-    def figure(self) -> Figure:
-        """The matplotlib figure, drawn on first use and kept from then on."""
-        if self._figure is None:
-            self._figure = self.draw()
-        return self._figure
+    def canvas(self) -> Canvas:
+        """The drawing (its size in inches is ``.width`` and ``.height``), made on first use."""
+        if self._canvas is None:
+            self._canvas = self.draw()
+        return self._canvas
 
     @property
     def graph(self) -> Any:
@@ -118,32 +112,32 @@ class Diagram:
             self._graph = self.build_graph()
         return self._graph
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes (100 dpi), made once and kept."""
-        if self._png is None:
-            figure = self._figure or self.draw()
-            buffer = io.BytesIO()
-            # No "Software" entry: the bytes then depend on the drawing only.
-            figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-            self._png = buffer.getvalue()
-            if figure is not self._figure:
-                let_go(figure)
-        return self._png
+    def svg(self) -> str:
+        """The figure as an SVG document, made once and kept; its <title> is the alt text's first line."""
+        if self._svg is None:
+            self._svg = self.canvas.svg(title=self.alt.split("\n", 1)[0])
+        return self._svg
 
-    def _repr_png_(self) -> bytes:
-        return self.png()
+    def html(self) -> str:
+        """An ``<img>`` showing the SVG, with the alt text: what JupyterLab shows, trusted or not."""
+        data = base64.b64encode(self.svg().encode()).decode("ascii")
+        width = round(self.canvas.width * 100)
+        return (f'<img src="data:image/svg+xml;base64,{data}" width="{width}" '
+                f'style="max-width:100%;height:auto" alt="{html.escape(self.alt)}">')
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"image/svg+xml": self.svg(), "text/html": self.html(), "text/plain": self.alt}
 
     def save(self, path: str | Path) -> Path:
-        """Write the figure to ``path``; the suffix picks the format (.png, .svg, .pdf)."""
+        """Write the figure to ``path`` as SVG (the suffix must be .svg)."""
         path = Path(path)
+        if path.suffix.lower() != ".svg":
+            raise ValueError(f"a diagram is saved as SVG: name the file ....svg, not {path.name!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix.lower() == ".png":
-            path.write_bytes(self.png())
-        else:
-            figure = self._figure or self.draw()
-            figure.savefig(path, dpi=DPI)
-            if figure is not self._figure:
-                let_go(figure)
+        path.write_text(self.svg(), encoding="utf-8")
         return path
 
     def __repr__(self) -> str:
@@ -151,36 +145,3 @@ class Diagram:
 
     def __str__(self) -> str:
         return self.alt
-
-
-def new_figure(width: float, height: float) -> tuple[Figure, Any]:
-    """A pyplot-free figure of ``width`` x ``height`` inches and one axes filling it.
-
-    The axes' data units are inches (x to the right, y downwards), which
-    makes the layout arithmetic of the figures plain: 0.3 is 0.3 inch.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(figure)
-    ax = figure.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, width)
-    ax.set_ylim(height, 0)
-    ax.set_axis_off()
-    return figure, ax
-
-
-def let_go(figure: Figure) -> None:
-    """Free what a figure nobody uses any more holds, now rather than some time later.
-
-    A figure, its canvas and its artists point at one another, so counting
-    references alone never frees them: only Python's cycle collector does,
-    and a full collection may be a long way off in a kernel, while the next
-    figure is drawn beside it. So the canvas's renderer (the pixel buffer,
-    the bulk of it) is dropped and the artists are cleared at once; the
-    empty shell that is left is the collector's. (A ``gc.collect()`` here
-    freed nothing more in the lessons' kernels and took a tenth of a second.)
-    """
-    figure.canvas.__dict__.pop("renderer", None)  # FigureCanvasAgg.get_renderer keeps it there
-    figure.clear()

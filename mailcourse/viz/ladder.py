@@ -16,7 +16,7 @@ each command with its replies, pipelined or not), and each part of an
 exchange is one arrow:
 
 - a multi-line reply (RFC 5321 section 4.2.1: ``250-`` lines, then a last
-  ``250`` line) is one arrow, "250 mail.someplace.org … (7 lines)";
+  ``250`` line) is one arrow, "250 mail.someplace.org … (8 lines)";
 - the message that follows ``354`` is one arrow, "message: 12 lines", with
   its first few lines shown and the final ``.`` that ends it (section
   4.1.1.4);
@@ -45,21 +45,18 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..protocols import exchanges
 from ..trace import C2S, S2C, Connection, Trace
 from . import style
-from .diagram import Arrow, Diagram, new_figure
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+from .diagram import Arrow, Diagram
+from .svg import Canvas
 
 LABEL_WIDTH = 44  # characters in an arrow's label
 PREVIEW_WIDTH = 46  # characters in a line of a message preview
 
-# Layout, in inches (the figure's axes are in inches, see diagram.new_figure).
+# Layout, in inches (y downwards, as on the canvas: see mailcourse.viz.svg).
 LANE = 3.7  # between two lifelines
 MARGIN = 1.5  # left and right of the outer lifelines
 ROW = 0.38  # one arrow
@@ -280,7 +277,7 @@ def _session_title(number: int, conn: Connection, servers: set[str], open_: Sequ
 
 def _draw(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]],
           drawn: list[tuple[int, Arrow | None]], servers: set[str], max_body_lines: int,
-          title: str | None) -> Figure:
+          title: str | None) -> Canvas:
     x_of = {name: MARGIN + i * LANE for i, name in enumerate(lifelines)}
     width = 2 * MARGIN + LANE * max(len(lifelines) - 1, 1)
     count = sum(len(arrows) for _, arrows in folded)
@@ -313,90 +310,79 @@ def _draw(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]],
     lifeline_end = y
     height = y + (HEAD + 0.35 if heads_below else 0.2)
 
-    figure, ax = new_figure(width, height)
+    canvas = Canvas(width, height)
     if title:
-        ax.text(width / 2, 0.25, title, ha="center", va="top", fontsize=style.FONT + 3,
-                fontweight="bold", color=style.TEXT)
-    _legend(ax, width / 2, top - 0.2)
+        canvas.text(width / 2, 0.25, title, size=style.FONT + 3, colour=style.TEXT, anchor="middle",
+                    baseline="top", bold=True)
+    _legend(canvas, width / 2, top - 0.2)
 
     head_top = top
-    for name, x in x_of.items():
-        ax.plot([x, x], [head_top + HEAD, lifeline_end], color="#a0a0a0", linewidth=1.2, zorder=1)
-        _head(ax, x, head_top, name)
-        if heads_below:
-            _head(ax, x, lifeline_end, name)
+    for x in x_of.values():
+        canvas.line(x, head_top + HEAD, x, lifeline_end, colour="#a0a0a0", width=1.2)
     # Time flows down: say so once, in the left margin.
-    ax.annotate("", xy=(0.3, lifeline_end - 0.1), xytext=(0.3, head_top + HEAD + 0.4),
-                arrowprops={"arrowstyle": "-|>", "color": style.MUTED, "linewidth": 1.0})
-    ax.text(0.18, head_top + HEAD + 0.45, "time", rotation=90, ha="center", va="top",
-            fontsize=style.SMALL, color=style.MUTED)
+    canvas.line(0.3, head_top + HEAD + 0.4, 0.3, lifeline_end - 0.2, colour=style.MUTED, width=1.0)
+    canvas.head((0.3, lifeline_end - 0.1), (0, 1), colour=style.MUTED, length=0.1, half=0.04)
+    canvas.text(0.18, head_top + HEAD + 0.45, "time", size=style.SMALL, colour=style.MUTED, anchor="end",
+                baseline="middle", rotate=90)
 
     for kind, row_y, item in rows:
         if kind == "session":
             number, conn, open_ = item
             line_y = row_y + 0.12
-            ax.plot([0.55, width - 0.2], [line_y, line_y], color="#c8c8c8", linewidth=1.0, zorder=1)
-            ax.text(0.6, line_y + 0.07, _session_title(number, conn, servers, open_), ha="left", va="top",
-                    fontsize=style.FONT - 0.5, fontstyle="italic", color=style.MUTED, zorder=4,
-                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5})
+            canvas.line(0.55, line_y, width - 0.2, line_y, colour="#c8c8c8", width=1.0)
+            canvas.text(0.6, line_y + 0.07, _session_title(number, conn, servers, open_),
+                        size=style.FONT - 0.5, colour=style.MUTED, baseline="top", italic=True,
+                        background="#ffffff", pad=0.02)
         elif kind == "arrow":
             arrow, shown = item
-            _arrow(ax, x_of[arrow.src], x_of[arrow.dst], row_y - 0.07, arrow, shown)
+            _arrow(canvas, x_of[arrow.src], x_of[arrow.dst], row_y - 0.07, arrow, shown)
         else:
             conn = item
             x = (x_of[conn.client] + x_of[conn.server]) / 2
-            ax.text(x, row_y - 0.1, "(nothing crossed the wire)", ha="center", va="bottom",
-                    fontsize=style.SMALL, color=style.MUTED, fontstyle="italic")
+            canvas.text(x, row_y - 0.1, "(nothing crossed the wire)", size=style.SMALL, colour=style.MUTED,
+                        anchor="middle", baseline="bottom", italic=True)
+    # The names go over the lifelines' tops.
+    for name, x in x_of.items():
+        _head(canvas, x, head_top, name)
+        if heads_below:
+            _head(canvas, x, lifeline_end, name)
     if not folded:
-        ax.text(width / 2, top + HEAD + 0.4, "no sessions yet", ha="center", va="center",
-                fontsize=style.FONT, color=style.MUTED)
-    return figure
+        canvas.text(width / 2, top + HEAD + 0.4, "no sessions yet", size=style.FONT, colour=style.MUTED,
+                    anchor="middle", baseline="middle")
+    return canvas
 
 
-def _head(ax: Axes, x: float, y: float, name: str) -> None:
-    ax.text(x, y + HEAD / 2, name, ha="center", va="center", fontsize=style.FONT, fontweight="bold",
-            color=style.TEXT, zorder=5,
-            bbox={"boxstyle": "round,pad=0.45", "facecolor": "#f2f2f2", "edgecolor": "#7f7f7f"})
+def _head(canvas: Canvas, x: float, y: float, name: str) -> None:
+    canvas.text(x, y + HEAD / 2, name, size=style.FONT, colour=style.TEXT, anchor="middle", baseline="middle",
+                bold=True, background="#f2f2f2", border="#7f7f7f", pad=0.07, radius=0.06)
 
 
-def _legend(ax: Axes, x: float, y: float) -> None:
+def _legend(canvas: Canvas, x: float, y: float) -> None:
     for offset, direction, text in ((-2.6, C2S, "client → server (command)"),
                                     (0.4, S2C, "server → client (reply)")):
         spec = style.ARROW[direction]
-        ax.plot([x + offset, x + offset + 0.55], [y, y], color=spec["color"],
-                linestyle=spec["linestyle"], linewidth=style.ARROW_WIDTH)
-        _head_triangle(ax, x + offset + 0.55, y, 1, spec["color"])
-        ax.text(x + offset + 0.7, y, text, ha="left", va="center", fontsize=style.SMALL, color=style.TEXT)
+        end = canvas.head((x + offset + 0.55, y), (1, 0), colour=spec["colour"])
+        canvas.line(x + offset, y, end[0], y, colour=spec["colour"], width=style.ARROW_WIDTH, dash=spec["dash"])
+        canvas.text(x + offset + 0.7, y, text, size=style.SMALL, colour=style.TEXT, baseline="middle")
 
 
-def _head_triangle(ax: Axes, x: float, y: float, sign: int, colour: str) -> None:
-    from matplotlib.patches import Polygon
-
-    length, half = 0.13, 0.05
-    ax.add_patch(Polygon([(x, y), (x - sign * length, y - half), (x - sign * length, y + half)],
-                         closed=True, facecolor=colour, edgecolor=colour, linewidth=0.5, zorder=3))
-
-
-def _arrow(ax: Axes, x1: float, x2: float, y: float, arrow: Arrow, shown: list[str]) -> None:
+def _arrow(canvas: Canvas, x1: float, x2: float, y: float, arrow: Arrow, shown: list[str]) -> None:
     spec = style.ARROW[arrow.direction]
     sign = 1 if x2 > x1 else -1
     # The line stops where the head starts, so a dashed line never dents the head.
-    ax.plot([x1, x2 - sign * 0.12], [y, y], color=spec["color"], linestyle=spec["linestyle"],
-            linewidth=style.ARROW_WIDTH, zorder=2, solid_capstyle="butt")
-    _head_triangle(ax, x2, y, sign, spec["color"])
+    end = canvas.head((x2, y), (sign, 0), colour=spec["colour"])
+    canvas.line(x1, y, end[0], y, colour=spec["colour"], width=style.ARROW_WIDTH, dash=spec["dash"])
     middle = (x1 + x2) / 2
     label_y = y - 0.06
     if shown:
         left = min(x1, x2) + 0.25
-        ax.text(left, label_y - 0.02, "\n".join(shown), ha="left", va="bottom", family=style.MONO,
-                fontsize=8.5, color=style.TEXT, linespacing=1.3, zorder=4,
-                bbox={"boxstyle": "square,pad=0.25", "facecolor": "#f6f6f6", "edgecolor": "#d0d0d0"})
+        canvas.text(left, label_y - 0.045, "\n".join(shown), size=8.5, colour=style.TEXT, baseline="bottom",
+                    mono=True, spacing=1.3, background="#f6f6f6", border="#d0d0d0", pad=0.035)
         label_y -= PREVIEW_ROW * len(shown) + 0.1
-        ax.text(left, label_y, arrow.label, ha="left", va="bottom", fontsize=style.FONT,
-                color=style.TEXT, fontweight="bold", zorder=4)
+        canvas.text(left, label_y, arrow.label, size=style.FONT, colour=style.TEXT, baseline="bottom", bold=True)
         return
-    ax.text(middle, label_y, arrow.label, ha="center", va="bottom", fontsize=style.FONT,
-            color=style.TEXT, zorder=4, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
+    canvas.text(middle, label_y, arrow.label, size=style.FONT, colour=style.TEXT, anchor="middle",
+                baseline="bottom", background="#ffffff", pad=0.015)
 
 
 # -- the words ------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """What the figures share: colours, line styles, fonts and the names of services.
 
-Every colour comes from matplotlib's Tableau palette ("tab:blue", ...), which
-stays distinguishable for the common forms of colour blindness. Colour is
+Every colour comes from the Tableau 10 palette (matplotlib's and Vega's
+default), which stays distinguishable for the common forms of colour
+blindness. Colour is
 never the only clue, though: a reader who sees no colour at all still tells
 the two directions of a ladder apart by the line style (client to server
 solid, server to client dashed), and a highlighted hop in the topology by its
@@ -13,31 +14,34 @@ from typing import Iterable
 
 from ..trace import C2S, S2C, Connection
 
+BLUE, ORANGE, RED, PURPLE, BROWN, GRAY = "#1f77b4", "#ff7f0e", "#d62728", "#9467bd", "#8c564b", "#7f7f7f"
+
 # -- the two directions on the wire (ladder) ------------------------------------
+# A dash is (on, off) in multiples of the line's width.
 
 ARROW = {
-    C2S: {"color": "tab:blue", "linestyle": "-"},  # client to server: commands
-    S2C: {"color": "tab:orange", "linestyle": (0, (5, 3))},  # server to client: replies (dashed)
+    C2S: {"colour": BLUE, "dash": None},  # client to server: commands
+    S2C: {"colour": ORANGE, "dash": (5, 3)},  # server to client: replies (dashed)
 }
 ARROW_WIDTH = 1.5
 
 # -- the topology's edges -----------------------------------------------------------
 
 EDGE_COLOURS = {
-    "SMTP": "tab:blue",
-    "retrieval": "tab:purple",  # POP3, IMAP, HTTP: the recipient fetches
-    "local": "tab:brown",
-    "other": "tab:gray",
+    "SMTP": BLUE,
+    "retrieval": PURPLE,  # POP3, IMAP, HTTP: the recipient fetches
+    "local": BROWN,
+    "other": GRAY,
 }
-UNUSED = {"color": "tab:gray", "linestyle": (0, (2, 3)), "linewidth": 1.4, "alpha": 0.7}
+UNUSED = {"colour": GRAY, "dash": (2, 3), "width": 1.4, "opacity": 0.7}
 USED_WIDTH = 2.2
-HIGHLIGHT = {"color": "tab:red", "linewidth": 4.5}
+HIGHLIGHT = {"colour": RED, "width": 4.5}
 
 NODE_COLOURS = {
-    "server": "tab:blue",
-    "client": "tab:orange",
-    "shell": "tab:brown",
-    "program": "tab:gray",
+    "server": BLUE,
+    "client": ORANGE,
+    "shell": BROWN,
+    "program": GRAY,
 }
 
 # -- text -------------------------------------------------------------------------
@@ -46,7 +50,12 @@ TEXT = "#1a1a1a"  # labels are near-black whatever their arrow's colour: contras
 MUTED = "#555555"
 FONT = 10  # points; at 100 dpi in a notebook this reads like body text
 SMALL = 8.5
-MONO = "DejaVu Sans Mono"  # ships with matplotlib, so every machine draws the same glyphs
+
+
+def tint(colour: str, amount: float = 0.14) -> str:
+    """A pale version of a "#rrggbb" colour: ``amount`` of it on white (a box's fill)."""
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(255 - amount * (255 - c)):02x}" for c in (r, g, b))
 
 RETRIEVAL = ("POP3", "IMAP", "HTTP")
 

@@ -28,18 +28,15 @@ kernel, is imported only when someone asks for ``diagram.graph``.
 from __future__ import annotations
 
 import functools
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..trace import Connection
 from . import style
-from .diagram import Diagram, Edge, new_figure
+from .diagram import Diagram, Edge
+from .svg import Canvas, text_width
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
     from ..lab import Lab
     from ..trace import Trace
 
@@ -223,26 +220,9 @@ def _edge_of(conn: Connection, servers: set[str]) -> tuple[tuple[str, str], str,
 
 # -- measuring and drawing ----------------------------------------------------------------
 
-_measure: Any = None
-_measure_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=512)
 def _text_width(text: str, size: float, weight: str = "normal") -> float:
-    """How wide ``text`` is, in inches, as matplotlib will draw it (measured on a scratch figure)."""
-    global _measure
-    with _measure_lock:
-        if _measure is None:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
-            from matplotlib.figure import Figure
-
-            figure = Figure(dpi=100)
-            _measure = (figure, FigureCanvasAgg(figure).get_renderer())
-        figure, renderer = _measure
-        t = figure.text(0, 0, text, fontsize=size, fontweight=weight)
-        width = t.get_window_extent(renderer).width / 100
-        t.remove()
-    return width
+    """How wide ``text`` is, in inches (`mailcourse.viz.svg.text_width`)."""
+    return text_width(text, size, bold=weight == "bold")
 
 
 def _box_widths(captions: dict[str, str]) -> dict[str, float]:
@@ -269,9 +249,7 @@ def _gap_need(edges: dict[tuple[str, str], Edge], a: list[str], b: list[str]) ->
 
 
 def _draw(graph: Graph, widths: dict[str, float], width: float, title: str | None,
-          message_id: str | None) -> Figure:
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-
+          message_id: str | None) -> Canvas:
     places = {n: d["pos"] for n, d in graph.nodes.items()}
     bends = {(a, b): _bend(graph, a, b, places, widths) for a, b in graph.edges}
     labels = {(a, b): _label_place(places[a], places[b], bends[(a, b)], d)
@@ -289,60 +267,124 @@ def _draw(graph: Graph, widths: dict[str, float], width: float, title: str | Non
     key_rows = -(-len(key) // ncols)
     head = 0.15 + (0.55 if title else 0)
     height = head + max(bottoms) - min(tops) + 0.25 + 0.28 * key_rows
-    figure, ax = new_figure(width, height)
+    canvas = Canvas(width, height)
     shift = head - min(tops)  # moves everything down, below the title
     pos = {n: (x, y + shift) for n, (x, y) in places.items()}
     if title:
-        ax.text(width / 2, 0.2, title, ha="center", va="top", fontsize=style.FONT + 3,
-                fontweight="bold", color=style.TEXT)
+        canvas.text(width / 2, 0.2, title, size=style.FONT + 3, colour=style.TEXT, anchor="middle",
+                    baseline="top", bold=True)
 
-    boxes = {}
+    curves = {}
+    for (src, dst), data in graph.edges.items():
+        curves[(src, dst)] = _clipped(pos[src], pos[dst], bends[(src, dst)], widths[src], widths[dst])
+        if data["hops"]:  # the highlighter stroke goes under everything
+            canvas.curve(*curves[(src, dst)], colour=style.HIGHLIGHT["colour"], opacity=0.4,
+                         width=style.HIGHLIGHT["width"] * 2.2, cap="round")
+
     for name in graph.nodes:
         kind = graph.nodes[name]["kind"]
         colour = style.NODE_COLOURS[kind]
         x, y = pos[name]
         w = widths[name]
-        shape = "square,pad=0" if kind == "server" else "round,pad=0,rounding_size=0.16"
-        box = FancyBboxPatch((x - w / 2, y - BOX_HEIGHT / 2), w, BOX_HEIGHT, boxstyle=shape,
-                             facecolor=_tint(colour), edgecolor=colour, linewidth=1.8, zorder=3)
-        ax.add_patch(box)
-        boxes[name] = box
-        ax.text(x, y - 0.08, name, ha="center", va="center", fontsize=NAME_SIZE, fontweight="bold",
-                color=style.TEXT, zorder=4)
-        ax.text(x, y + 0.2, graph.nodes[name]["caption"], ha="center", va="center", fontsize=style.SMALL,
-                color=style.MUTED, zorder=4)
+        canvas.rect(x - w / 2, y - BOX_HEIGHT / 2, w, BOX_HEIGHT, fill=style.tint(colour), stroke=colour,
+                    width=1.8, radius=0 if kind == "server" else 0.16)
+        canvas.text(x, y - 0.08, name, size=NAME_SIZE, colour=style.TEXT, anchor="middle", baseline="middle",
+                    bold=True)
+        canvas.text(x, y + 0.2, graph.nodes[name]["caption"], size=style.SMALL, colour=style.MUTED,
+                    anchor="middle", baseline="middle")
 
     for (src, dst), data in graph.edges.items():
-        rad = bends[(src, dst)]
+        start, control, end = curves[(src, dst)]
         colour = style.EDGE_COLOURS[data["family"]]
-        common = {"posA": pos[src], "posB": pos[dst], "patchA": boxes[src], "patchB": boxes[dst],
-                  "connectionstyle": f"arc3,rad={rad}", "shrinkA": 3, "shrinkB": 3}
-        if data["hops"]:  # the highlighter stroke goes under the edge
-            ax.add_patch(FancyArrowPatch(arrowstyle="-", color=style.HIGHLIGHT["color"], alpha=0.4,
-                                         linewidth=style.HIGHLIGHT["linewidth"] * 2.2, zorder=1,
-                                         capstyle="round", **common))
-        if data["used"]:
-            ax.add_patch(FancyArrowPatch(arrowstyle="-|>", mutation_scale=20, color=colour,
-                                         linewidth=style.USED_WIDTH, zorder=2, **common))
-        else:
-            ax.add_patch(FancyArrowPatch(arrowstyle="-|>", mutation_scale=18, zorder=2,
-                                         **common, **style.UNUSED))
+        look = ({"colour": colour, "width": style.USED_WIDTH} if data["used"]
+                else {k: v for k, v in style.UNUSED.items()})
+        # An arrowhead as matplotlib's "-|>" at mutation scale 20 (18 faint): 0.4 and 0.2 of it, in points.
+        scale = 20 if data["used"] else 18
+        length, half = 0.4 * scale / 72, 0.2 * scale / 72
+        stop = _shortened(start, control, end, length)
+        canvas.curve(*stop, **look)
+        canvas.head(end, _tangent(stop[1], end), colour=look["colour"], length=length, half=half)
         tx, ty, ha, va, text, (mx, my) = labels[(src, dst)]
         faint = not data["used"]
-        ax.text(tx, ty + shift, text, ha=ha, va=va, fontsize=LABEL_SIZE, zorder=5, linespacing=1.15,
-                color=style.MUTED if faint else style.TEXT, fontstyle="italic" if faint else "normal")
+        canvas.text(tx, ty + shift, text, size=LABEL_SIZE, colour=style.MUTED if faint else style.TEXT,
+                    anchor=_ANCHOR[ha], baseline=_BASELINE[va], italic=faint, spacing=1.15)
         if data["hops"]:
-            ax.text(mx, my + shift, ", ".join(str(n) for n in data["hops"]), ha="center", va="center",
-                    fontsize=style.FONT, fontweight="bold", color="white", zorder=6,
-                    bbox={"boxstyle": "circle,pad=0.3", "facecolor": style.HIGHLIGHT["color"],
-                          "edgecolor": "white", "linewidth": 1.2})
+            numbers = ", ".join(str(n) for n in data["hops"])
+            radius = max(0.12, text_width(numbers, style.FONT, bold=True) / 2 + 0.06)
+            canvas.circle(mx, my + shift, radius, fill=style.HIGHLIGHT["colour"], stroke="#ffffff", width=1.2)
+            canvas.text(mx, my + shift, numbers, size=style.FONT, colour="#ffffff", anchor="middle",
+                        baseline="middle", bold=True)
 
-    _legend(ax, key, ncols)
-    return figure
+    _legend(canvas, key, ncols)
+    return canvas
+
+
+_ANCHOR = {"left": "start", "center": "middle", "right": "end"}
+_BASELINE = {"top": "top", "center": "middle", "bottom": "bottom"}
+_SHRINK = 3 / 72  # an edge stops 3 points short of the boxes it joins
+
+Point = tuple[float, float]
+
+
+def _bezier(p0: Point, c: Point, p1: Point, t: float) -> Point:
+    u = 1 - t
+    return (u * u * p0[0] + 2 * u * t * c[0] + t * t * p1[0], u * u * p0[1] + 2 * u * t * c[1] + t * t * p1[1])
+
+
+def _clipped(a: Point, b: Point, rad: float, width_a: float, width_b: float) -> tuple[Point, Point, Point]:
+    """The edge from box ``a`` to box ``b`` as a quadratic curve that starts and ends at their borders.
+
+    ``rad`` bends it as matplotlib's "arc3" does: the control point stands
+    ``rad`` times the distance between the ends off the middle, to the
+    side. (With y downwards, rad > 0 bows to the left of the direction of
+    travel.)
+    """
+    (x1, y1), (x2, y2) = a, b
+    control = ((x1 + x2) / 2 - rad * (y2 - y1), (y1 + y2) / 2 + rad * (x2 - x1))
+
+    def inside(point: Point, centre: Point, w: float) -> bool:
+        return (abs(point[0] - centre[0]) <= w / 2 + _SHRINK
+                and abs(point[1] - centre[1]) <= BOX_HEIGHT / 2 + _SHRINK)
+
+    def border(lo: float, hi: float, centre: Point, w: float) -> float:
+        # Bisection between a point inside the box (lo) and one outside (hi).
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            if inside(_bezier(a, control, b, mid), centre, w):
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    t0, t1 = border(0.0, 0.5, a, width_a), border(1.0, 0.5, b, width_b)
+    u0, u1 = 1 - t0, 1 - t1
+    # The piece of the curve between t0 and t1 is a quadratic curve of its own (de Casteljau).
+    piece = (u0 * u1 * x1 + (u0 * t1 + t0 * u1) * control[0] + t0 * t1 * x2,
+             u0 * u1 * y1 + (u0 * t1 + t0 * u1) * control[1] + t0 * t1 * y2)
+    return _bezier(a, control, b, t0), piece, _bezier(a, control, b, t1)
+
+
+def _shortened(start: Point, control: Point, end: Point, by: float) -> tuple[Point, Point, Point]:
+    """The curve without its last ``by`` inches (measured straight from the end): room for the head."""
+    lo, hi = 0.0, 1.0
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        x, y = _bezier(start, control, end, mid)
+        if ((x - end[0]) ** 2 + (y - end[1]) ** 2) ** 0.5 > by:
+            lo = mid
+        else:
+            hi = mid
+    t = lo
+    return start, ((1 - t) * start[0] + t * control[0], (1 - t) * start[1] + t * control[1]), \
+        _bezier(start, control, end, t)
+
+
+def _tangent(control: Point, end: Point) -> Point:
+    return end[0] - control[0], end[1] - control[1]
 
 
 def _bend(graph: Graph, a: str, b: str, pos: dict[str, tuple[float, float]], widths: dict[str, float]) -> float:
-    """How much an edge curves (matplotlib's arc3 ``rad``): 0 is straight.
+    """How much an edge curves (as matplotlib's arc3 ``rad``, see `_clipped`): 0 is straight.
 
     Two edges between the same devices, one each way, bow apart. An edge
     whose straight line would cross another device's box bows around it
@@ -370,7 +412,7 @@ def _label_place(a: tuple[float, float], b: tuple[float, float], rad: float,
     """Where an edge's label goes: (x, y, ha, va, text, middle of the edge)."""
     (x1, y1), (x2, y2) = a, b
     dx, dy = x2 - x1, y2 - y1
-    # The middle of matplotlib's arc3 curve, in these y-down inch units.
+    # The middle of the curve (see `_clipped`), in these y-down inch units.
     mx, my = (x1 + x2) / 2 - rad * dy / 2, (y1 + y2) / 2 + rad * dx / 2
     text = _wrapped(data["label"])
     gap = 0.24 if data["hops"] else 0.09
@@ -386,56 +428,78 @@ def _label_place(a: tuple[float, float], b: tuple[float, float], rad: float,
     return mx, my - gap, "center", "bottom", text, (mx, my)
 
 
-def _tint(colour: str) -> tuple[float, float, float]:
-    from matplotlib.colors import to_rgb
+@dataclass(frozen=True)
+class KeyEntry:
+    """One entry of the legend: a box (a kind of device) or a line (a kind of edge), and its words."""
 
-    r, g, b = to_rgb(colour)
-    return (1 - 0.14 * (1 - r), 1 - 0.14 * (1 - g), 1 - 0.14 * (1 - b))
+    label: str
+    colour: str
+    box: bool = False
+    width: float = 1.0
+    dash: tuple[float, ...] | None = None
+    opacity: float | None = None
 
 
-def _key(graph: Graph, highlighted: bool) -> list[Any]:
+def _key(graph: Graph, highlighted: bool) -> list[KeyEntry]:
     """The legend's entries: what this figure shows, and only that."""
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    handles: list[Any] = []
+    entries: list[KeyEntry] = []
     for kind, text in (("client", "client host"), ("server", "mail server"), ("shell", "user on a server"),
                        ("program", "program outside the lab")):
         if any(d["kind"] == kind for d in graph.nodes.values()):
-            colour = style.NODE_COLOURS[kind]
-            handles.append(Patch(facecolor=_tint(colour), edgecolor=colour, linewidth=1.8, label=text))
+            entries.append(KeyEntry(text, style.NODE_COLOURS[kind], box=True, width=1.8))
     edges = list(graph.edges.values())
     for fam, text in (("SMTP", "used: SMTP"), ("retrieval", "used: POP3 / IMAP / HTTP"),
                       ("local", "used: local hand-over"), ("other", "used: other")):
         if any(d["used"] and d["family"] == fam for d in edges):
-            handles.append(Line2D([], [], color=style.EDGE_COLOURS[fam], linewidth=style.USED_WIDTH,
-                                  label=text))
+            entries.append(KeyEntry(text, style.EDGE_COLOURS[fam], width=style.USED_WIDTH))
     if any(not d["used"] for d in edges):
-        handles.append(Line2D([], [], **style.UNUSED, label="not used yet"))
+        entries.append(KeyEntry("not used yet", style.UNUSED["colour"], width=style.UNUSED["width"],
+                                dash=style.UNUSED["dash"], opacity=style.UNUSED["opacity"]))
     if highlighted:
-        handles.append(Line2D([], [], color=style.HIGHLIGHT["color"], alpha=0.4,
-                              linewidth=style.HIGHLIGHT["linewidth"] * 2.2,
-                              label="hops of the message, numbered"))
-    return handles
+        entries.append(KeyEntry("hops of the message, numbered", style.HIGHLIGHT["colour"],
+                                width=style.HIGHLIGHT["width"] * 2.2, opacity=0.4))
+    return entries
 
 
-def _key_columns(handles: list[Any], width: float) -> int:
+_HANDLE = 2.4 * style.SMALL / 72  # an entry's box or line, 2.4 em long
+_KEY_GAP = 0.8 * style.SMALL / 72, 1.6 * style.SMALL / 72  # handle to words, entry to entry
+
+
+def _entry_width(entry: KeyEntry) -> float:
+    return _HANDLE + _KEY_GAP[0] + _text_width(entry.label, style.SMALL) + _KEY_GAP[1]
+
+
+def _key_columns(entries: list[KeyEntry], width: float) -> int:
     """All entries in one row if they fit the figure's width, else as many columns as fit."""
-    if not handles:
+    if not entries:
         return 1
-    # An entry: its handle (2.4 em), the gap to its text (0.8 em), the text, the gap to the next (1.6 em).
-    entries = [_text_width(h.get_label(), style.SMALL) + 4.8 * style.SMALL / 72 for h in handles]
+    widths = [_entry_width(e) for e in entries]
     room = width - 2 * MARGIN
-    if sum(entries) <= room:
-        return len(handles)
-    return max(1, min(len(handles), int(room // max(entries))))
+    if sum(widths) <= room:
+        return len(entries)
+    return max(1, min(len(entries), int(room // max(widths))))
 
 
-def _legend(ax: Axes, handles: list[Any], ncols: int) -> None:
-    if handles:
-        ax.legend(handles=handles, loc="lower center", ncols=ncols, frameon=False,
-                  fontsize=style.SMALL, handlelength=2.4, columnspacing=1.6,
-                  bbox_to_anchor=(0.5, 0.0), bbox_transform=ax.transAxes)
+def _legend(canvas: Canvas, entries: list[KeyEntry], ncols: int) -> None:
+    """The legend along the bottom, centred: ``ncols`` entries a row, in columns as wide as the widest."""
+    if not entries:
+        return
+    rows = [entries[i:i + ncols] for i in range(0, len(entries), ncols)]
+    column = max(_entry_width(e) for e in entries) if len(rows) > 1 else None
+    for r, row in enumerate(rows):
+        y = canvas.height - 0.28 * (len(rows) - r) + 0.06
+        widths = [column or _entry_width(e) for e in row]
+        x = (canvas.width - sum(widths) + _KEY_GAP[1]) / 2
+        for entry, w in zip(row, widths):
+            if entry.box:
+                canvas.rect(x, y - 0.05, _HANDLE, 0.1, fill=style.tint(entry.colour), stroke=entry.colour,
+                            width=entry.width)
+            else:
+                canvas.line(x, y, x + _HANDLE, y, colour=entry.colour, width=entry.width, dash=entry.dash,
+                            opacity=entry.opacity)
+            canvas.text(x + _HANDLE + _KEY_GAP[0], y, entry.label, size=style.SMALL, colour=style.TEXT,
+                        baseline="middle")
+            x += w
 
 
 # -- the words ------------------------------------------------------------------------------

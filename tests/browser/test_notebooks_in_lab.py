@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab_page import CELL_ERRORS, run_all_cells
+from lab_page import CELL_ERRORS, KERNEL_STATUS, run_all_cells
 
 from mailcourse.cli.student import NOTEBOOKS, STUDENT, lessons
 
@@ -60,3 +60,30 @@ def test_lesson_runs_in_jupyterlab(course_lab: str, page, edition: str, name: st
         page.screenshot(path=str(OUTPUT / f"{stem}-not-yet.png"))
         assert len(expected) >= 2
     assert figures.count() >= 1  # every lesson draws at least one figure
+
+
+# A figure's <img> from the committed outputs, once the browser has decoded its SVG.
+FIGURES_DRAWN = """() => [...document.querySelectorAll('.jp-OutputArea-output img')]
+    .filter(img => img.src.startsWith('data:image/svg+xml') && img.complete && img.naturalWidth > 0).length"""
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_committed_figures_show_in_an_untrusted_notebook(course_lab: str, page, edition: str) -> None:
+    """A lesson as cloned, not run and not trusted, shows its figures (SVG inside an <img>).
+
+    JupyterLab renders SVG output only in a trusted notebook, and a notebook
+    someone else executed is not trusted; HTML output is sanitised and shown
+    always. A student opening lesson 03 before running it sees the ladder.
+    """
+    name = next(p.name for p in lessons(EDITIONS[edition]) if p.name.startswith("03_"))
+    page.goto(f"{course_lab}/lab/tree/{EDITIONS[edition].name}/{name}?reset", wait_until="domcontentloaded")
+    page.wait_for_function(f"{KERNEL_STATUS} === 'idle'", timeout=90_000)
+    trusted = page.evaluate("window.jupyterapp.shell.currentWidget.content.model.cells.get(0).trusted")
+    assert trusted is False  # as a student finds it
+    figure = page.locator(".jp-OutputArea-output img[src^='data:image/svg+xml']").first
+    figure.scroll_into_view_if_needed(timeout=30_000)
+    page.wait_for_function(f"({FIGURES_DRAWN})() >= 1", timeout=30_000)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{edition}-{Path(name).stem}-as-committed.png"))
+    box = figure.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 100  # drawn at its size, not a broken-image icon

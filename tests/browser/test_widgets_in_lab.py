@@ -99,12 +99,12 @@ def test_stepper_and_composer_in_jupyterlab(browser_notebooks_lab: str, page) ->
     step(page, expect, "message", "C: Subject: Lunch tomorrow", "no reply")
     final = step(page, expect, "dot", "C: .", "queued as")
     assert "S: 250 2.0.0 Ok: queued as" in final
-    ladder = page.locator("img.mc-stepper-ladder")
+    ladder = page.locator(".mc-stepper-ladder img")
     before = ladder.evaluate("img => img.naturalHeight")
     step(page, expect, "quit", "C: QUIT", "S: 221")
-    # The ladder grows by the QUIT and 221 arrows (the browser decodes the new PNG a moment later).
+    # The ladder grows by the QUIT and 221 arrows (the browser decodes the new SVG a moment later).
     page.wait_for_function("([sel, h]) => document.querySelector(sel).naturalHeight > h",
-                           arg=["img.mc-stepper-ladder", before], timeout=TIMEOUT)
+                           arg=[".mc-stepper-ladder img", before], timeout=TIMEOUT)
     transcript = page.locator(".mc-stepper-transcript")
     expect(transcript).to_contain_text("S: 503")
     expect(transcript).to_contain_text("S: 221 2.0.0 Bye")

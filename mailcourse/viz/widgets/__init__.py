@@ -12,7 +12,7 @@
 - `Quiz` and `Question`: multiple-choice and fill-in questions with
   immediate feedback.
 
-Every widget has ``.static()``: what it showed, as text and PNG figures,
+Every widget has ``.static()``: what it showed, as text and SVG figures,
 for a notebook read without a kernel (GitHub, nbviewer). A lesson displays
 the widget in one cell (tagged ``nbval-ignore-output``: widget output cannot
 be compared) and puts ``widget.static()`` in the next.

@@ -64,21 +64,19 @@ def classed(widget: Any, *names: str) -> Any:
     return widget
 
 
-def image(diagram: Diagram | None = None, css_class: str = "") -> ipywidgets.Image:
-    """An Image widget showing ``diagram``'s PNG (empty until a diagram is set)."""
+def image(diagram: Diagram | None = None, css_class: str = "") -> ipywidgets.HTML:
+    """A widget showing ``diagram`` as an SVG picture (empty until a diagram is set)."""
     import ipywidgets
 
-    # flex-start: in a VBox an image would otherwise be stretched to the full width, blurring its text.
-    widget = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%", height="auto",
-                                                                     align_self="flex-start"))
+    widget = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="100%"))
     if diagram is not None:
-        show_png(widget, diagram.png())
+        show(widget, diagram)
     else:
-        widget.layout.display = "none"  # an empty image shows as a "broken image" icon
+        widget.layout.display = "none"  # nothing to show yet: take no room
     return classed(widget, css_class) if css_class else widget
 
 
-def show_png(widget: ipywidgets.Image, png: bytes) -> None:
-    """Put a PNG into an Image widget made by `image`, and make it visible."""
-    widget.value = png
+def show(widget: ipywidgets.HTML, diagram: Diagram) -> None:
+    """Put ``diagram`` into a widget made by `image` (an <img> of its SVG), and make it visible."""
+    widget.value = diagram.html()
     widget.layout.display = None

@@ -24,7 +24,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ...trace import C2S, Connection, TraceEvent
-from .common import WidgetView, classed, image, pre, show_png
+from .common import WidgetView, classed, image, pre, show
 from .pump import MainThreadPump
 from .static import StaticView
 
@@ -66,7 +66,7 @@ class LiveTrace(WidgetView):
         """Redraw from the trace as it is now (main thread only)."""
         self.updates += 1
         diagram = self.topology()
-        show_png(self.topology_view, diagram.png())
+        show(self.topology_view, diagram)
         self.status.value = pre(self._status(diagram))
         # Newest first: a widget cannot scroll itself, and the news is what you are watching for.
         self.transcript_view.value = pre(self.transcript(newest_first=True) or "(no traffic yet)")
@@ -124,7 +124,7 @@ class LiveTrace(WidgetView):
         return "\n".join(lines)
 
     def static(self) -> StaticView:
-        """The hops and the transcript so far as text, and the topology as PNG.
+        """The hops and the transcript so far as text, and the topology (SVG).
 
         No queue state and no times: those depend on the moment you look.
         How many times a server retried depends on timing too, so a session

@@ -4,7 +4,7 @@ A widget lives in a running kernel. A notebook read on GitHub or nbviewer has
 no kernel, so its widget outputs show nothing (at best "Loading widget...").
 Every widget of the course therefore has a ``.static()`` method that returns
 a `StaticView`: plain text (what happened, in words and transcripts) and, where
-a picture helps, figures as PNG. A lesson puts ``stepper.static()`` in the
+a picture helps, figures as SVG. A lesson puts ``stepper.static()`` in the
 cell after the one that displays the widget; that cell's output is committed
 with the notebook and compared by nbval, so the text must be the same on
 every run: no ports, no times, no object addresses.
@@ -36,8 +36,8 @@ class StaticView:
         return self.text
 
     def _ipython_display_(self) -> None:
-        # Several outputs, not one bundle: a bundle holding text and a PNG is
-        # shown as the PNG alone, and the transcript would be hidden.
+        # Several outputs, not one bundle: a bundle holding text and a figure is
+        # shown as the figure alone, and the transcript would be hidden.
         from IPython.display import display
 
         bundle = {"text/plain": self.text}

@@ -37,7 +37,7 @@ from ...clients.smtp import SMTPClient
 from ...errors import LabError
 from ...protocols.smtp_states import COMMANDS, IN_ORDER, SENDABLE, State, likely_next, next_state, outcome
 from ...trace import C2S, Connection
-from .common import WidgetView, classed, image, pre, show_png
+from .common import WidgetView, classed, image, pre, show
 from .static import StaticView
 
 if TYPE_CHECKING:
@@ -278,7 +278,7 @@ class SMTPStepper(WidgetView):
         return ladder(self.lab.trace, self.connections)
 
     def static(self) -> StaticView:
-        """The transcript so far as text, and the ladder diagram as PNG."""
+        """The transcript so far as text, and the ladder diagram (SVG)."""
         title = f"SMTP stepper: {self.device} -> {self._server_name()}"
         if not self.connections:
             return StaticView(f"{title}\n(not connected yet)")
@@ -380,4 +380,4 @@ class SMTPStepper(WidgetView):
     def _draw(self) -> None:
         # A ladder takes a tenth of a second to draw: only once the widget is on a page.
         if self._shown and self.connections:
-            show_png(self.ladder_view, self.ladder().png())
+            show(self.ladder_view, self.ladder())
