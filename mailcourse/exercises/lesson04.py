@@ -4,8 +4,9 @@ Two exercises are judged by what crossed the wire: the message the student
 built and submitted, as jane's IMAP server describes it in BODYSTRUCTURE
 (`multipart_sent`), and the student's own IMAP session that fetched one part
 of a message and not the rest (`one_part_fetched`). Two read the message
-itself: the hops named from a Received: trail (`hops_named`) and an encoded
-word decoded by hand (`encoded_word_decoded`).
+itself: the hops named from a Received: trail (`hops_named`) and the encoded
+words of a subject that crossed the wire, decoded by hand
+(`encoded_word_decoded`).
 """
 from __future__ import annotations
 
@@ -164,49 +165,58 @@ def hops_named(hosts: object) -> None:
            "trail. Go up one field at a time: who received it ('by') from the host before?")
 
 
-# -- exercise 3: an encoded word decoded by hand -----------------------------------------------------------------
+# -- exercise 3: encoded words decoded by hand -----------------------------------------------------------------
 
-FRENCH_SUBJECT = "Café à midi ?"
+WORDS_SAMPLE = "encoded-words"
+_WORD = re.compile(r"=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=")  # RFC 2047 section 2
+
+
+def _subject_of(raw: bytes) -> str:
+    """The Subject: field of a message as written (still encoded), unfolded."""
+    return _header_value(raw.decode("utf-8", "surrogateescape").split("\r\n"), "Subject")
 
 
 def _wire_subject(lab: Lab) -> str:
-    """The Subject: line of joe's French message as it crossed the wire ('' if it was not sent)."""
+    """The Subject: line of the encoded-words sample as it crossed the wire ('' if it was not sent)."""
+    written = _subject_of(corpus.load(WORDS_SAMPLE))
     for t in reversed(_transactions(lab)):
-        value = _header_value(t.body, "Subject")
-        if "=?" in value and str(email.header.make_header(email.header.decode_header(value))) == FRENCH_SUBJECT:
-            return value
+        if _header_value(t.body, "Subject") == written:
+            return written
     return ""
 
 
 def encoded_word_decoded(lab: Lab, decoded: object) -> None:
-    """Exercise: the Subject: of joe's message, decoded from its RFC 2047 encoded word by hand."""
+    """Exercise: the Subject: of the encoded-words sample, sent through the lab, decoded by hand."""
     wire = _wire_subject(lab)
     if not wire:
-        _wrong(f"The trace has no message whose Subject: is {FRENCH_SUBJECT!r} in an encoded word: run the cell "
-               "that sends it first.")
+        _wrong(f"The trace shows no message with the Subject: of {WORDS_SAMPLE}.eml: run the cell that sends it first.")
+    expected = str(email.header.make_header(email.header.decode_header(wire)))
     if not isinstance(decoded, str) or not decoded:
         _wrong(f"decoded should be the subject as a str; it is {decoded!r}.")
-    if decoded == FRENCH_SUBJECT:
-        _correct(f"{wire!r} reads {FRENCH_SUBJECT!r}: Q encoding, UTF-8 bytes, '_' for a space.")
+    if decoded == expected:
+        _correct(f"the B word and the Q word, each turned into UTF-8 bytes and then into text: {expected!r}.")
         return
     if "=?" in decoded or "?=" in decoded:
-        _wrong("Your text still has the =? ... ?= markers in it. An encoded word is =?charset?encoding?text?=: "
-               "keep only what the decoded text becomes, and the plain text after it.")
-    if "=C3" in decoded.upper() or re.search(r"=[0-9A-F]{2}", decoded):
+        _wrong("Your text still has =?...?= in it. Each encoded word, markers and all, becomes the text it "
+               "encodes; the words are =?charset?encoding?text?=, and this subject has two.")
+    try:
+        misread = decoded.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        misread = ""
+    if misread and misread == expected:
+        _wrong(f"{decoded!r}: the bytes are right, but they were read as Latin-1. Each word names its charset "
+               "(UTF-8): decode the bytes with that one.")
+    if re.search(r"=[0-9A-Fa-f]{2}", decoded):
         _wrong("There are =XX escapes left in your text: in Q encoding each =XX is one byte, written in hex.")
-    if "Ã" in decoded:
-        _wrong(f"{decoded!r}: the bytes are right, but they were read as Latin-1. The word names its charset "
-               "(utf-8): decode the bytes with that one.")
-    if "_" in decoded:
-        _wrong(f"{decoded!r}: in Q encoding an underscore stands for a space (RFC 2047 section 4.2 (2)).")
-    if decoded.strip() == FRENCH_SUBJECT.split(" midi")[0]:
-        _wrong(f"{decoded!r} is the encoded word alone; the text after it, outside the =? ?= markers, is part "
-               "of the subject too.")
-    if "".join(decoded.split()) == "".join(FRENCH_SUBJECT.split()):
-        _wrong(f"{decoded!r}: nearly, but the spaces differ. The space between the encoded word and 'midi' is "
-               "kept; only white space between two encoded words is dropped (RFC 2047 section 6.2).")
-    _wrong(f"{decoded!r} is not what {wire!r} says. Split the word at its '?', turn each =XX into a byte and "
-           "each '_' into a space, then decode the bytes with the charset the word names.")
+    if "".join(decoded.split()) == "".join(expected.split()):
+        _wrong(f"{decoded!r}: nearly, but the spaces differ. White space between an encoded word and plain text "
+               "is kept; only white space between two adjacent encoded words is dropped (RFC 2047 section 6.2).")
+    parts = [p.strip() for p in expected.split("/")]
+    if decoded.strip() in parts or "/" not in decoded:
+        _wrong(f"{decoded!r} is not all of it: the subject is two encoded words with ' / ' between them, and the "
+               "plain text between them belongs to the subject too.")
+    _wrong(f"{decoded!r} is not what {wire!r} says. For each word: split it at '?'; B is base64, Q is =XX for a "
+           "byte and '_' for a space; then decode the bytes with the charset the word names.")
 
 
 # -- exercise 4: one part of a message, and not the rest ----------------------------------------------------------

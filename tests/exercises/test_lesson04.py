@@ -1,8 +1,8 @@
 """The checks of lesson 04 against a live lab: each failure message, and the passing case.
 
 Each wrong attempt is one a student makes: a message with no attachment, the
-PDF as application/octet-stream, a trail read top down, an encoded word read
-as Latin-1 or with its underscore left in, a FETCH of the whole message.
+PDF as application/octet-stream, a trail read top down, encoded words read
+as Latin-1 or half decoded, a FETCH of the whole message.
 """
 from __future__ import annotations
 
@@ -100,25 +100,29 @@ def test_hops_named_explains_each_wrong_reading(capsys: pytest.CaptureFixture[st
 
 # -- exercise 3 -------------------------------------------------------------------------------------------------
 
+WORDS = "明日の会議 / Συνάντηση"
 
-def _french(lab: Lab) -> None:
-    msg = _menu(subject="Café à midi ?")
-    _send(lab, msg)
+
+def _send_sample(lab: Lab) -> None:
+    with lab.smtp("joe-laptop", lab.server("someplace.org").submission) as s:
+        s.login(JOE, "joe-password")
+        s.sendmail(JOE, [JANE], corpus.load("encoded-words"))
+    lab.wait_for_delivery()
 
 
 def test_encoded_word_decoded_explains_each_wrong_decoding(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "run the cell that sends it first" in _fails(check.encoded_word_decoded, lab, "Café à midi ?")
-    _french(lab)
+    assert "run the cell that sends it first" in _fails(check.encoded_word_decoded, lab, WORDS)
+    _send_sample(lab)
     assert "should be the subject as a str" in _fails(check.encoded_word_decoded, lab, None)
-    assert "=? ... ?= markers" in _fails(check.encoded_word_decoded, lab, "=?utf-8?q?Caf=C3=A9_=C3=A0?= midi ?")
-    assert "=XX escapes left" in _fails(check.encoded_word_decoded, lab, "Caf=C3=A9 =C3=A0 midi ?")
-    assert "read as Latin-1" in _fails(check.encoded_word_decoded, lab, "Café à midi ?".encode().decode("latin-1"))
-    assert "underscore stands for a space" in _fails(check.encoded_word_decoded, lab, "Café_à midi ?")
-    assert "the encoded word alone" in _fails(check.encoded_word_decoded, lab, "Café à")
-    assert "the spaces differ" in _fails(check.encoded_word_decoded, lab, "Café àmidi ?")
-    assert "is not what" in _fails(check.encoded_word_decoded, lab, "Cafe a midi ?")
-    check.encoded_word_decoded(lab, "Café à midi ?")
-    assert capsys.readouterr().out.startswith("✔ Correct: '=?utf-8?q?Caf=C3=A9_=C3=A0?= midi ?'")
+    assert "still has =?...?= in it" in _fails(check.encoded_word_decoded, lab, "明日の会議 / =?UTF-8?Q?=CE=A3?=")
+    assert "read as Latin-1" in _fails(check.encoded_word_decoded, lab, WORDS.encode().decode("latin-1"))
+    assert "=XX escapes left" in _fails(check.encoded_word_decoded, lab, "明日の会議 / =CE=A3=CF=85")
+    assert "the spaces differ" in _fails(check.encoded_word_decoded, lab, "明日の会議/Συνάντηση")
+    assert "is not all of it" in _fails(check.encoded_word_decoded, lab, "Συνάντηση")
+    assert "is not all of it" in _fails(check.encoded_word_decoded, lab, "明日の会議 Συνάντηση")
+    assert "is not what" in _fails(check.encoded_word_decoded, lab, "明日 / Συνάντηση")
+    check.encoded_word_decoded(lab, WORDS)
+    assert capsys.readouterr().out.startswith("✔ Correct: the B word and the Q word")
 
 
 # -- exercise 4 -----------------------------------------------------------------------------------------------------
