@@ -14,7 +14,7 @@ server, while the provider's queue relays the message) comes long after the
 mail program was told 250: then the provider's queue deals with it, and the
 sender hears of it only through a bounce (RFC 5321 section 6.1, RFC 3464).
 
-`FAILURE_MODES` lists the failures of lesson 04; `provoke` makes one of them
+`FAILURE_MODES` lists the failures of lesson 05; `provoke` makes one of them
 happen on a classic lab (`Lab.classic`) with real traffic and returns a
 `FailureReport`: the replies that crossed the wire, what the client did
 next, the queue's retries, and the bounce the sender got, parsed::

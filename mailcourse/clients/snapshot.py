@@ -4,7 +4,7 @@
 can do nothing: no scripts, no live links, and every secret (session cookie,
 CSRF token) and date replaced by fixed text, so two runs of a lesson show
 the same page. `Page` shows itself this way in a notebook (``_repr_html_``);
-`mailcourse.viz.webmail` re-exports these names for lesson 07.
+`mailcourse.viz.webmail` re-exports these names for lesson 08.
 """
 from __future__ import annotations
 

@@ -1,228 +1,146 @@
-"""The checks of lesson 06 (Disconnected access with IMAP).
+"""The checks of lesson 06 (Offline access with POP3).
 
-Both exercises are judged by what crossed the wire: the commands of the
-student's own IMAP session (`unread_by_hand`), and the session in which
-jane-laptop's sync carried an offline move to the server (`archived_offline`).
+Both exercises are POP3 sessions the student opens with poplib; each check
+reads that session back from the lab's tap (`Trace.exchanges`) and judges
+what crossed the wire: which commands, in which order, and what the server
+answered, read with the helpers of `mailcourse.exercises.pop3_sessions`.
 """
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..message import parse
-
-from .common import JANE_ACCOUNT, _correct, _wrong, reads_the_wire
+from .common import _correct, _wrong, reads_the_wire
+from .pop3_sessions import _answered, _deleted_at_quit, _logged_in, _must_end, _number, _student_session
 
 if TYPE_CHECKING:
     from ..lab import Lab
     from ..protocols.exchanges import Exchange
-    from ..trace import Connection
 
-__all__ = ["archived_offline", "unread_by_hand"]
-
-
-ARCHIVE, TAX_RETURN = "Archive", "Tax return"
-_COPYUID = re.compile(r"\[COPYUID (\d+) ([\d:,]+) ([\d:,]+)\]", re.IGNORECASE)  # RFC 4315 section 3
-_FETCHED_UID = re.compile(r"^\* \d+ FETCH \(.*?\bUID (\d+)", re.IGNORECASE)  # RFC 3501 section 7.4.2
+__all__ = ["pop3_by_hand", "only_new_messages"]
 
 
-def _uid_set(text: str, largest: int = 0) -> set[int]:
-    """``1:3,7`` as {1, 2, 3, 7} (RFC 3501 section 9, sequence-set); ``*`` is the largest UID in use."""
-    found: set[int] = set()
-    for part in text.split(","):
-        first, _, last = part.partition(":")
-        ends = [largest if end == "*" else int(end) if end.isdigit() else None for end in (first, last or first)]
-        if None not in ends:
-            low, high = sorted(ends)  # type: ignore[type-var]
-            found.update(range(low, high + 1))
-    return found
-
-
-def _list(uids: set[int] | list[int]) -> str:
-    return ", ".join(map(str, sorted(uids))) or "none"
-
-
-def _fetched(exchange: Exchange) -> set[int]:
-    """The UIDs an answer to UID FETCH or UID STORE named: ``* 3 FETCH (UID 5 ...)`` (RFC 3501 section 6.4.8)."""
-    return {int(m.group(1)) for line in exchange.untagged if (m := _FETCHED_UID.match(line))}
-
-
-def _searched(exchange: Exchange) -> set[int]:
-    """The numbers of the ``* SEARCH 4 5 6`` response (RFC 3501 section 7.2.5)."""
-    found: set[int] = set()
-    for line in exchange.untagged:
-        words = line.split()
-        if words[1:2] == ["SEARCH"]:
-            found |= {int(word) for word in words[2:] if word.isdigit()}
-    return found
-
-
-def _done_by_uid(exchange: Exchange, hint: str) -> None:
-    """Refuse a step the server did not carry out, or one that named messages by sequence number."""
-    if exchange.status != "OK":
-        _wrong(f"Your {exchange.verb} got {exchange.status or 'no answer'}: {exchange.final!r}. {hint}")
-    if not exchange.verb.startswith("UID "):
-        _wrong(f"Your session sent {exchange.verb}, which names messages by sequence number: places in the list, "
-               "good only in this session. Use the UID form of the command, so that every step names messages "
-               "by UID.")
-
-
-def _jane_inbox(lab: Lab) -> dict[int, frozenset[str]]:
-    """UID -> flags of each message in jane's INBOX, as the server's store holds them now."""
-    store = lab.server("somewhereelse.com").store
-    return {info.uid: frozenset(info.flags) for info in store.list(JANE_ACCOUNT)}
-
-
-def _unseen_search(lab: Lab) -> tuple[Connection, list[Exchange], int] | None:
-    """The last IMAP session that searched for UNSEEN, its exchanges, and where the search is in them."""
-    found = None
-    for conn in lab.trace.sessions(protocol="IMAP"):
-        exchanges = lab.trace.exchanges(conn)
-        for index, e in enumerate(exchanges):
-            if e.verb in ("SEARCH", "UID SEARCH") and re.search(r"\bUNSEEN\b", e.argument, re.IGNORECASE):
-                found = (conn, exchanges, index)
-    return found
+def _listed_size(exchanges: list[Exchange], number: int) -> int | None:
+    """The size of message ``number`` in the answer to LIST (the scan listing, or ``LIST n``)."""
+    for e in exchanges:
+        if e.verb != "LIST" or not e.ok:
+            continue
+        lines = [e.final.removeprefix("+OK").strip()] if e.argument else (e.data or [])
+        for line in lines:
+            words = line.split()
+            if len(words) >= 2 and words[0] == str(number) and words[1].isdigit():
+                return int(words[1])
+    return None
 
 
 @reads_the_wire
-def unread_by_hand(lab: Lab) -> None:
-    """Exercise: UID SEARCH UNSEEN, then UID FETCH of those UIDs, then UID STORE +FLAGS (\\Seen), by hand.
+def pop3_by_hand(lab: Lab, size_of_2: Any, since: int = 0) -> None:
+    """Exercise: a poplib session of jane-laptop that sends STAT, LIST, RETR 2 and QUIT, deleting nothing.
 
-    Read from the trace: the student's own session, its commands in that
-    order, the UIDs the server named in each answer; then the server's store,
-    which must show those messages read (RFC 3501 sections 6.4.4, 6.4.5, 6.4.6).
+    ``since`` is a `Trace.mark` taken at the top of the student's cell.
+    ``size_of_2`` must be the size of message 2 as the server's LIST gave it.
     """
-    found = _unseen_search(lab)
-    if found is None:
-        _wrong("No IMAP session in the trace has searched for the unread messages yet (a SEARCH with the "
-               "key UNSEEN). Start with that, in the session `box`.")
-    conn, exchanges, index = found
-    search = exchanges[index]
-    _done_by_uid(search, "Is the INBOX selected in that session? (Run the cell that opens `box` again if the "
-                 "server logged it out.)")
-    unseen = _searched(search)
-    if not unseen:
-        _wrong("Your search found no unread message: every message in jane's INBOX had \\Seen when it ran. "
-               "Run the cell where joe writes again, then your cell.")
-    after = exchanges[index + 1:]
-    fetches = [e for e in after if e.verb in ("FETCH", "UID FETCH") and e.status == "OK"]
-    if not fetches:
-        _wrong(f"Your search found UIDs {_list(unseen)}, but the session fetched nothing after it. Fetch "
-               "those messages (their subjects, or the whole text with BODY.PEEK[]).")
-    if all(e.verb == "FETCH" for e in fetches):
-        _wrong("Your session fetched with FETCH, which takes sequence numbers. Your search gave you UIDs: "
-               "fetch with the UID form of the command.")
-    fetched = set().union(*(_fetched(e) for e in fetches if e.verb == "UID FETCH"))
-    if fetched - unseen:
-        _wrong(f"Your session fetched UID {_list(fetched - unseen)}, which your search did not find: it was read "
-               "already. Fetch exactly the UIDs the search gave.")
-    if unseen - fetched:
-        _wrong(f"Your search found UIDs {_list(unseen)}, but your session fetched only {_list(fetched)}. "
-               "Fetch every one of them.")
-    last_fetch = max(i for i, e in enumerate(after) if e in fetches)
-    stores = [e for e in after[last_fetch + 1:] if e.verb in ("STORE", "UID STORE")]
-    if not stores:
-        _wrong(f"Your session fetched UIDs {_list(unseen)}, but stored no flag afterwards. Tell the server "
-               "jane has read them: add the \\Seen flag, after the fetch.")
-    inbox = _jane_inbox(lab)
-    for store in stores:
-        _done_by_uid(store, "A folder opened with EXAMINE is read-only: open it with SELECT.")
-        words = store.argument.split(None, 1)
-        item = words[1].upper() if len(words) > 1 else ""
-        if not item.startswith("+FLAGS"):
-            if item.startswith("FLAGS"):
-                _wrong("Your STORE sent FLAGS, which replaces every flag of the message with the ones you "
-                       "give: a \\Flagged or \\Answered set by another device would be lost. Add a flag instead.")
-            _wrong(f"Your STORE sent {item.split(' ')[0] or 'nothing'}: that takes flags away. Add one.")
-        if "\\SEEN" not in item:
-            _wrong(f"Your STORE added {item.split(' ', 1)[-1]}, not \\Seen, the flag that means 'read'.")
-    stored = set().union(*(_fetched(e) or _uid_set(e.argument.split()[0], max(inbox, default=0)) for e in stores))
-    if unseen - stored:
-        _wrong(f"Your STORE marked UID {_list(stored & unseen)} read, but not {_list(unseen - stored)}: "
-               "mark every message you fetched.")
-    if stored - unseen:
-        _wrong(f"Your STORE also touched UID {_list(stored - unseen)}, which your search had not found. Mark "
-               "exactly the UIDs you fetched.")
-    unread_now = sorted(uid for uid in unseen if uid in inbox and "\\Seen" not in inbox[uid])
-    if unread_now:
-        _wrong(f"Your session marked UIDs {_list(unseen)} read, but on the server UID {_list(unread_now)} is "
-               "unread again: another session took \\Seen away since. Run your cell again.")
-    _correct(f"{conn.client}'s session searched, fetched UIDs {_list(unseen)} and then added \\Seen to each: "
-             "the server shows them read, for every device.")
-
-
-def _subjects_in(lab: Lab, folder: str) -> dict[int, str]:
-    store = lab.server("somewhereelse.com").store
-    return {info.uid: str(parse(store.get(JANE_ACCOUNT, info.uid, folder)).get("Subject", ""))
-            for info in store.list(JANE_ACCOUNT, folder)}
+    exchanges = _student_session(lab, since, "jane-laptop")
+    verbs = [e.verb for e in exchanges if e.verb]
+    sent = ", ".join(dict.fromkeys(verbs))
+    if "STAT" not in verbs:
+        _wrong(f"Your session sent {sent}, but no STAT: ask how many messages jane's mailbox holds "
+               "and how big they are together.")
+    if "LIST" not in verbs:
+        _wrong(f"Your session sent {sent}, but no LIST: the scan listing gives the size of each "
+               "message before anything is downloaded.")
+    retrieved = [(i, _number(e)) for i, e in enumerate(exchanges) if e.verb == "RETR" and e.ok]
+    if not any(number == 2 for _, number in retrieved):
+        others = sorted({n for _, n in retrieved if n is not None})
+        _wrong("Your session never downloaded message 2 (RETR)"
+               + (f"; it retrieved message(s) {', '.join(map(str, others))} instead." if others else "."))
+    first_retr = next(i for i, number in retrieved if number == 2)
+    if first_retr < next(i for i, e in enumerate(exchanges) if e.verb == "LIST"):
+        _wrong("Your session downloaded message 2 before it asked for the sizes: LIST first, then RETR.")
+    if any(e.verb == "DELE" for e in exchanges):
+        removed = _deleted_at_quit(exchanges)
+        _wrong("Your session sent DELE" + (f", and QUIT removed {len(removed)} message(s) from jane's mailbox"
+                                           if removed else "") + ": this exercise only looks, it deletes nothing.")
+    _must_end(exchanges, "STAT, LIST and RETR 2 went well")
+    listed = _listed_size(exchanges, 2)
+    if listed is None:
+        _wrong("Your session sent LIST, but its answer names no message 2: run the cells above, "
+               "where joe sends jane three messages, then your cell again.")
+    if size_of_2 is None or size_of_2 is ...:
+        _wrong("The session is right; now put the size of message 2, as the server's LIST answered, "
+               "in size_of_2.")
+    try:
+        size = int(str(size_of_2).strip())
+    except ValueError:
+        _wrong(f"size_of_2 should be a number of octets (an int), not {size_of_2!r}.")
+    if size != listed:
+        total = next((e.final.split() for e in exchanges if e.verb == "STAT" and e.ok), [])
+        if total[2:] and total[2] == str(size):
+            _wrong(f"{size} is what STAT answered: the size of all the messages together. You want "
+                   "message 2 alone.")
+        for number in range(1, 100):
+            if number != 2 and _listed_size(exchanges, number) == size:
+                _wrong(f"{size} is the size of message {number} in the scan listing. You want message 2.")
+        _wrong(f"size_of_2 is {size}, but that is not what the server's LIST said about message 2 in "
+               "your session. Read the size from the listing line that starts with 2.")
+    _correct("STAT, LIST and RETR crossed the wire, and the size of message 2 came from the scan "
+             "listing, before the download.")
 
 
 @reads_the_wire
-def archived_offline(lab: Lab) -> None:
-    """Exercise: jane-laptop moves "Tax return" to Archive while offline; its sync does the move on the server.
+def only_new_messages(lab: Lab, already: Any, new_messages: Any = None, since: int = 0) -> None:
+    """Exercise: a poplib session that retrieves exactly the messages whose UIDL is not in ``already``.
 
-    Read from the trace: the IMAP session whose MOVE (or COPY) answer says, in
-    its COPYUID code (RFC 4315 section 3), that the message got its UID in
-    Archive, and that the session was the laptop's sync (it goes on to LIST
-    the folders), not commands typed by hand.
+    ``since`` is a `Trace.mark` taken at the top of the student's cell: only
+    the sessions opened after it count. ``new_messages``, if given, should
+    hold one item per message retrieved. The session must ask UIDL before
+    any RETR, retrieve the new messages and only them, and send no DELE.
     """
-    store = lab.server("somewhereelse.com").store
-    if not store.has_folder(JANE_ACCOUNT, ARCHIVE):
-        _wrong(f"jane has no folder {ARCHIVE!r} on her server yet: run the cell that creates it, then sync the laptop.")
-    where = {folder: [uid for uid, subject in _subjects_in(lab, folder).items() if _same(subject, TAX_RETURN)]
-             for folder in store.folders(JANE_ACCOUNT)}
-    laptop = lab.clients.get("jane-laptop")
-    pending = [c for c in (laptop.imap.pending if laptop else []) if c.action == "MOVE" and _same(c.subject, TAX_RETURN)]
-    if where.get("INBOX") and not where.get(ARCHIVE):
-        if pending and pending[-1].to_folder != ARCHIVE:
-            _wrong(f"jane-laptop's journal moves {TAX_RETURN!r} to {pending[-1].to_folder!r}, not to {ARCHIVE!r}.")
-        if pending and laptop is not None and not laptop.online:
-            _wrong(f"The move is in jane-laptop's journal, but the laptop is still offline, so the server has "
-                   f"not heard of it: {TAX_RETURN!r} is still in the INBOX there. Bring the laptop back online "
-                   "and sync.")
-        if pending:
-            _wrong(f"The move is in jane-laptop's journal, but the laptop has not synced since: on the server "
-                   f"{TAX_RETURN!r} is still in the INBOX.")
-        _wrong(f"{TAX_RETURN!r} is still in jane's INBOX on the server, and jane-laptop's journal holds no move "
-               "for it. Move it with the laptop's own mail program (its IMAP mailbox) while the laptop is offline.")
-    if not any(where.values()):
-        _wrong(f"{TAX_RETURN!r} is in none of jane's folders on the server: deleted, or never arrived? "
-               "Run the cell where joe sends it, and try again with the new one.")
-    if not where.get(ARCHIVE):
-        folder = next(f for f, uids in where.items() if uids)
-        _wrong(f"{TAX_RETURN!r} is in {folder!r} on the server, not in {ARCHIVE!r}.")
-    if where.get("INBOX"):
-        _wrong(f"{ARCHIVE!r} holds a copy of {TAX_RETURN!r}, but the INBOX still has it too: that was a copy, "
-               "not a move.")
-    archived = set(where[ARCHIVE])
-    validity = store.uidvalidity(JANE_ACCOUNT, ARCHIVE)
-    mover: tuple[Connection, list[Exchange], int] | None = None
-    for conn in lab.trace.sessions(protocol="IMAP"):
-        exchanges = lab.trace.exchanges(conn)
-        for index, e in enumerate(exchanges):
-            if e.verb not in ("MOVE", "UID MOVE", "COPY", "UID COPY") or e.status != "OK":
-                continue
-            for said in [*e.untagged, e.text]:
-                code = _COPYUID.search(said)
-                if code and int(code.group(1)) == validity and _uid_set(code.group(3)) & archived:
-                    mover = (conn, exchanges, index)
-    if mover is None:
-        _wrong(f"{TAX_RETURN!r} is in {ARCHIVE!r}, but no IMAP session in the trace moved it there: it was moved "
-               "on the server itself. The exercise asks jane-laptop to move it offline and sync.")
-    conn, exchanges, index = mover
-    if conn.client != "jane-laptop":
-        _wrong(f"It was {conn.client}'s session that moved {TAX_RETURN!r}, not jane-laptop's. Let the laptop do "
-               "it, offline, and let its sync carry the move to the server.")
-    if not any(e.verb == "LIST" for e in exchanges[index + 1:]):
-        _wrong("jane-laptop moved it with IMAP commands of its own, online (by hand?). The exercise asks for the "
-               "disconnected way: the laptop offline, the move in its journal, then a sync.")
-    if laptop is None or not any(_same(m.subject, TAX_RETURN) for m in laptop.imap.messages(ARCHIVE)):
-        _wrong(f"The server has {TAX_RETURN!r} in {ARCHIVE!r}, but jane-laptop's cache does not show it there yet. "
-               "Sync the laptop once more.")
-    verb = exchanges[index].verb
-    _correct(f"jane-laptop's sync replayed the move ({verb}): {TAX_RETURN!r} is in {ARCHIVE!r}, on the server and "
-             "in the laptop's cache, and no longer in the INBOX.")
-
-
-def _same(a: str, b: str) -> bool:
-    return a.strip().casefold() == b.strip().casefold()
+    if not isinstance(already, (set, frozenset, list, tuple)):
+        _wrong("`already` should be the set of UIDLs the device has seen; run the cell that makes it again.")
+    seen = {str(uidl) for uidl in already}
+    sessions = lab.trace.sessions(protocol="POP3", since=since)
+    if not sessions:
+        _wrong('No POP3 session started in your cell. Open one with lab.pop3("jane-phone", pop3) '
+               "and log in as jane.")
+    runs = [_answered(lab, conn) for conn in sessions]
+    listed = [exchanges for exchanges in runs
+              if any(e.verb == "UIDL" and e.ok and not e.argument for e in exchanges)]
+    if not listed:
+        if not any(_logged_in(exchanges) for exchanges in runs):
+            _wrong("Your session never logged in: send USER and then PASS (poplib's user() and pass_()).")
+        _wrong("Your session never asked for the unique ids of the messages (UIDL without a number): "
+               "without them it cannot tell old messages from new ones.")
+    exchanges = listed[-1]
+    uidl_at = next(i for i, e in enumerate(exchanges) if e.verb == "UIDL" and e.ok and not e.argument)
+    uidls: dict[int, str] = {}
+    for item in exchanges[uidl_at].data or []:
+        number, _, uidl = item.partition(" ")
+        if number.isdigit():
+            uidls[int(number)] = uidl.strip()
+    wanted = {n for n, uidl in uidls.items() if uidl not in seen}
+    retrieved = [(i, _number(e)) for i, e in enumerate(exchanges) if e.verb == "RETR" and e.ok]
+    if any(i < uidl_at for i, _ in retrieved):
+        _wrong("Your session downloaded a message before it asked for the UIDL listing: it could not "
+               "know yet whether that message was new. Ask UIDL first.")
+    got = {number for _, number in retrieved}
+    if not wanted and not got:
+        _wrong("Every message in the mailbox has a UIDL in `already`: there was nothing new to fetch. "
+               "Run the cell before yours, where joe sends two new messages, then run yours again.")
+    extra = sorted(n for n in got if n not in wanted)
+    if extra:
+        _wrong(f"Your session downloaded message(s) {', '.join(map(str, extra))}, whose UIDL is in "
+               "`already`: the device has them. Compare each UIDL with the set before you ask for the message.")
+    missing = sorted(wanted - got)
+    if missing:
+        _wrong(f"Message(s) {', '.join(map(str, missing))} have a UIDL that is not in `already`, but your "
+               "session never retrieved them (RETR).")
+    if any(e.verb == "DELE" for e in exchanges):
+        removed = _deleted_at_quit(exchanges)
+        _wrong("Your session downloaded the right messages but also sent DELE"
+               + (f" (and QUIT removed {len(removed)} of them)" if removed else "")
+               + ". This device leaves mail on the server: it never marks a message for deletion.")
+    _must_end(exchanges, "The right messages came down")
+    if new_messages is not None and len(new_messages) != len(wanted):
+        _wrong(f"Your session retrieved the {len(wanted)} right message(s), but `new_messages` holds "
+               f"{len(new_messages)} item(s): keep each message you retrieve, once.")
+    _correct(f"your session downloaded the {len(wanted)} new message(s) and left the rest alone.")

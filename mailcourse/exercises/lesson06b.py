@@ -1,131 +1,110 @@
-"""The checks of lesson 06b (Keeping devices in step: CONDSTORE, conflicts, UIDVALIDITY, IDLE).
+"""The checks of lesson 06b (POP3 up close: TOP, byte-stuffing, locks and APOP).
 
-Both exercises are judged by what crossed the wire in the student's own
-session: a ``UID FETCH`` with CONDSTORE's ``CHANGEDSINCE`` (`changes_since`)
-and an ``IDLE`` typed by hand (`idle_by_hand`).
+Each check reads the student's own POP3 session back from the lab's tap
+(`Trace.exchanges`), with the readers of lesson 06.
 """
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
-from .common import _correct, _wrong, reads_the_wire
-from .lesson06 import _done_by_uid, _fetched, _list
+from .common import _correct, _subject, _wrong, reads_the_wire
+from .pop3_sessions import _answered, _must_end, _number, _student_session
 
 if TYPE_CHECKING:
     from ..lab import Lab
+    from ..protocols.exchanges import Exchange
 
-__all__ = ["changes_since", "idle_by_hand"]
-
-PHONE = "jane-phone"
-_CHANGEDSINCE = re.compile(r"\(\s*CHANGEDSINCE\s+(\d+)\s*\)", re.IGNORECASE)  # RFC 7162 section 3.1.4.1
-_EXISTS = re.compile(r"^\* (\d+) EXISTS$", re.IGNORECASE)  # RFC 3501 section 7.3.1
+__all__ = ["headers_only", "apop_login"]
 
 
-def _numbers(answer: Any) -> set[int] | None:
-    """Whole numbers from a list the student made: [3, 1], ("1", "3"), b"1 3"...; None if it is not one."""
-    items = answer if isinstance(answer, (list, tuple, set, frozenset)) else [answer]
-    found: set[int] = set()
-    for item in items:
-        if isinstance(item, bool):
-            return None
-        if isinstance(item, bytes):
-            item = item.decode("ascii", "replace")
-        if isinstance(item, int):
-            found.add(item)
-        elif isinstance(item, str) and all(word.isdigit() for word in item.replace(",", " ").split()):
-            found |= {int(word) for word in item.replace(",", " ").split()}
-        else:
-            return None
-    return found
+def _count(exchanges: list[Exchange]) -> int | None:
+    """How many messages the session was told of: STAT's answer, or the lines of the scan listing."""
+    for e in exchanges:
+        if e.verb == "STAT" and e.ok and e.final.split()[1:2] and e.final.split()[1].isdigit():
+            return int(e.final.split()[1])
+        if e.verb == "LIST" and e.ok and not e.argument and e.data is not None:
+            return len(e.data)
+    return None
 
 
 @reads_the_wire
-def changes_since(lab: Lab, since: int, last_seen: int, changed: Any) -> None:
-    """Exercise: ``UID FETCH 1:* (FLAGS) (CHANGEDSINCE n)``, n the laptop's last HIGHESTMODSEQ.
+def headers_only(lab: Lab, subjects: Any, since: int = 0) -> None:
+    """Exercise: one session that reads every message's header with ``TOP n 0`` and downloads no message.
 
-    Read from the trace: the sessions opened since the mark ``since``, the
-    UID FETCH that carries the CHANGEDSINCE modifier (RFC 7162 section
-    3.1.4.1), the mod-sequence it names, and the UIDs the server's answer
-    named; ``changed`` must hold those UIDs.
+    ``subjects`` should list the Subject of each message, in message order,
+    as the headers on the wire give them.
     """
-    sessions = lab.trace.sessions(protocol="IMAP", since=since)
+    exchanges = _student_session(lab, since, "jane-laptop")
+    whole = sorted({n for e in exchanges if e.verb == "RETR" and (n := _number(e)) is not None})
+    if whole:
+        _wrong(f"Your session downloaded message(s) {', '.join(map(str, whole))} whole (RETR). "
+               "The point is to read the headers without the bodies: TOP can do that.")
+    count = _count(exchanges)
+    if count is None:
+        _wrong("Your session never asked how many messages there are (STAT, or LIST): without that "
+               "it cannot know which numbers to ask TOP for.")
+    tops = [e for e in exchanges if e.verb == "TOP"]
+    if not tops:
+        _wrong("Your session sent no TOP command: TOP msg n gives a message's header and its first n body lines.")
+    refused = [e for e in tops if not e.ok]
+    if refused:
+        _wrong(f"The server refused {refused[0].command!r}: {refused[0].final}")
+    extra = [e.command for e in tops if e.argument.split()[1:2] != ["0"]]
+    if extra:
+        _wrong(f"Your session sent {extra[0]!r}: that asks for lines of the body too. "
+               "How many body lines does a header-only request ask for?")
+    asked = {_number(e) for e in tops}
+    missing = [n for n in range(1, count + 1) if n not in asked]
+    if missing:
+        _wrong(f"jane's mailbox holds {count} messages, but your session never sent TOP for "
+               f"message(s) {', '.join(map(str, missing))}.")
+    _must_end(exchanges, "Every header came down")
+    by_number = {_number(e): _subject(e.data or []) or None for e in tops}  # the header TOP n 0 sent
+    on_wire = [by_number[n] for n in range(1, count + 1)]
+    if not isinstance(subjects, (list, tuple)):
+        _wrong(f"`subjects` should be a list of {count} subjects (strings), one per message; it is a "
+               f"{type(subjects).__name__}.")
+    given = [s.decode() if isinstance(s, bytes) else str(s) for s in subjects]
+    if len(given) != count:
+        _wrong(f"`subjects` holds {len(given)} item(s), but the mailbox holds {count} messages: one subject each.")
+    for number, (mine, theirs) in enumerate(zip(given, on_wire), start=1):
+        if mine.strip() == theirs:
+            continue
+        if mine.lower().startswith("subject:"):
+            _wrong(f"Item {number} of `subjects` still starts with 'Subject:': keep only the text after the colon.")
+        _wrong(f"Item {number} of `subjects` is {mine!r}, but the header of message {number} that your "
+               f"session received says Subject: {theirs}.")
+    _correct(f"{count} headers with TOP n 0, not one body downloaded, and the subjects match the wire.")
+
+
+@reads_the_wire
+def apop_login(lab: Lab, since: int = 0) -> None:
+    """Exercise: log in to jane's mailbox with APOP, so that no password crosses the wire (RFC 1939 section 7).
+
+    The tap masks the digest as it records it, so the check judges the
+    commands and the server's answers, not the digest itself.
+    """
+    sessions = lab.trace.sessions(protocol="POP3", since=since)
     if not sessions:
-        _wrong("No IMAP session started in your cell. Run the whole cell: it opens one for jane-laptop.")
-    exchanges = [e for conn in sessions for e in lab.trace.exchanges(conn)]
-    asked = [e for e in exchanges if e.verb in ("FETCH", "UID FETCH") and _CHANGEDSINCE.search(e.argument)]
-    if not asked:
-        if any(e.verb in ("FETCH", "UID FETCH") for e in exchanges):
-            _wrong("Your session fetched, but without the CHANGEDSINCE modifier: the server answered for "
-                   "every message, changed or not. That is the traffic CONDSTORE saves.")
-        _wrong("Your session sent no FETCH with the CHANGEDSINCE modifier yet.")
-    fetch = asked[-1]
-    _done_by_uid(fetch, "Is the INBOX selected?")
-    number = int(_CHANGEDSINCE.search(fetch.argument).group(1))  # type: ignore[union-attr]
-    if number != last_seen:
-        which = "later" if number > last_seen else "earlier"
-        _wrong(f"You asked for the changes since mod-sequence {number}, but the laptop last looked at "
-               f"{last_seen} (`last_seen`): {which} than that, so the answer "
-               + ("misses changes the laptop never heard of." if number > last_seen
-                  else "repeats changes the laptop knew already."))
-    named = _fetched(fetch)
-    answer = _numbers(changed)
-    if changed is ...:
-        _wrong(f"The server's answer named UIDs {_list(named)}: now put them in `changed`, as a list of numbers.")
-    if answer is None:
-        _wrong(f"{changed!r} is not a list of numbers. Take the number after 'UID' in each line of the answer.")
-    if answer != named:
-        _wrong(f"`changed` holds UIDs {_list(answer)}, but the server's answer named {_list(named)}. Read the "
-               "number after 'UID' in each FETCH line, not the sequence number in front.")
-    _correct(f"CHANGEDSINCE {number} brought back only the {len(named)} message(s) changed since the laptop "
-             f"last looked, UIDs {_list(named)}, and nothing about the others.")
-
-
-def _text(line: Any) -> str:
-    if isinstance(line, bytes):
-        line = line.decode("utf-8", "replace")
-    text = str(line).strip()
-    return text[2:].strip() if text[:2] in ("S:", "C:") else text
-
-
-@reads_the_wire
-def idle_by_hand(lab: Lab, news: Any) -> None:
-    """Exercise: jane-phone sends IDLE, hears joe's new message pushed, and ends with DONE (RFC 2177 section 3).
-
-    Read from the trace: the phone's IDLE exchange, the server's ``+``, the
-    untagged responses pushed while it idled, and the tagged completion
-    after DONE; ``news`` must be the pushed line that tells of the new message.
-    """
-    idles = [e for conn in lab.trace.sessions(protocol="IMAP", device=PHONE)
-             for e in lab.trace.exchanges(conn) if e.verb == "IDLE"]
-    if not idles:
-        _wrong(f"{PHONE} has sent no IDLE yet: send the command, with a tag of your own, then CRLF.")
-    idle = idles[-1]
-    if idle.complete and idle.status != "OK":
-        _wrong(f"The server answered your IDLE with {idle.final!r}. Send the command alone, nothing after it.")
-    if not idle.continuations:
-        _wrong("Your IDLE got no '+' from the server yet: read the server's go-ahead before joe writes.")
-    grown = [line for line in idle.pushed if _EXISTS.match(line)]
-    if not idle.complete:
-        _wrong("The phone is still idling: the server waits for DONE, and answers it with the tagged OK. "
-               + ("" if grown else "Nothing about a new message was pushed yet, either: let joe write while "
-                  "the phone idles."))
-    if not grown:
-        _wrong("Your IDLE ended, but nothing about a new message was pushed while it lasted: joe's message "
-               "must arrive between the '+' and your DONE.")
-    if news is ...:
-        _wrong("The wire is right; now put the line that told the phone about the message into `news`.")
-    said = _text(news)
-    if said in grown:
-        _correct(f"{said!r} came while {PHONE} was idling, unasked: the INBOX had grown. DONE ended the IDLE, "
-                 "and the tagged OK closed it.")
-        return
-    if said.startswith("+"):
-        _wrong("That is the continuation request, the server's 'I am idling'. It came before joe wrote.")
-    if said in idle.pushed:
-        _wrong("That line was pushed while the phone idled, but it does not say how many messages the INBOX "
-               "holds now.")
-    if said == idle.final.strip():
-        _wrong("That is the tagged completion, after DONE. The news came before it, untagged.")
-    _wrong(f"{said!r} is not one of the lines the server pushed during your IDLE. Keep the line you read "
-           "from the socket (bytes or text).")
+        _wrong("No POP3 session started in your cell: connect to the POP3 endpoint and read the greeting.")
+    runs = [_answered(lab, conn) for conn in sessions]
+    exchanges = next((run for run in reversed(runs) if any(e.verb == "APOP" for e in run)), runs[-1])
+    if any(e.verb == "PASS" for run in runs for e in run):
+        _wrong("A session of your cell sent PASS: the password itself crossed the wire (the tap hides "
+               "it in the transcript; an eavesdropper would not). APOP logs in without it.")
+    apops = [e for e in exchanges if e.verb == "APOP"]
+    if not apops:
+        sent = ", ".join(dict.fromkeys(e.verb for e in exchanges if e.verb)) or "nothing after the greeting"
+        _wrong(f"Your session sent {sent}, but no APOP command: APOP name digest.")
+    answer = apops[-1]
+    if not answer.ok and "Syntax" in answer.final:  # the tap masks the arguments: the server counted them
+        _wrong(f"The server answered {answer.final!r}: APOP takes two arguments, the name and the digest, "
+               "one space between them.")
+    if not answer.ok:
+        if "IN-USE" in answer.final:
+            _wrong("The digest was right, but another session holds jane's mailbox: end it (quit()) and try again.")
+        _wrong(f"The server answered {answer.final!r}. The digest is MD5 over the timestamp of this "
+               "session's own greeting, angle brackets included, followed by the secret, written as "
+               "32 lowercase hexadecimal digits; the name is jane's login.")
+    _must_end(exchanges, "APOP logged you in")
+    _correct("APOP opened jane's mailbox, and no password crossed the wire.")

@@ -1,4 +1,4 @@
-"""Reading a POP3 session back from the wire: what the checks of lessons 05, 05b and 07 share.
+"""Reading a POP3 session back from the wire: what the checks of lessons 06, 06b and 08 share.
 
 Each function takes the exchanges of one session (`Trace.exchanges`) and
 answers one question about it in the terms of RFC 1939: did it log in,

@@ -82,7 +82,7 @@ def _item(raw: dict, where: str) -> Item:
 
 
 def bank(lesson: str) -> Bank:
-    """The question bank of ``lesson`` ("02", "05b"...), read from ``lesson<NN>.toml``."""
+    """The question bank of ``lesson`` ("02", "06b"...), read from ``lesson<NN>.toml``."""
     name = f"lesson{lesson}.toml"
     path = resources.files(__package__) / name
     if not path.is_file():

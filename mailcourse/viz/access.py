@@ -3,7 +3,7 @@
 RFC 1733 names three ways of using a mailbox from a client: *online* (work
 where the mail lives: direct access on the server host, or IMAP used
 online), *offline* (download and delete: POP3) and *disconnected* (keep
-copies, change them without a network, synchronise later: IMAP). Lesson 06
+copies, change them without a network, synchronise later: IMAP). Lesson 07
 compares them on the same mailbox; this module holds the two views it needs:
 
 - `side_by_side`: one account's folders as the server's store holds them
@@ -13,7 +13,7 @@ compares them on the same mailbox; this module holds the two views it needs:
   did (messages on the device, bytes on the wire, what is left on the
   server), as a plain-text table and as a bar chart (a `Diagram`).
 
-Lesson 07 adds the webmail, a fourth way in, and compares reading the same
+Lesson 08 adds the webmail, a fourth way in, and compares reading the same
 messages on the web, by IMAP and by POP3 in round trips and bytes:
 
 - `round_trips` and `http_cycles`: how many times a client asked and
@@ -266,7 +266,7 @@ def round_trips(trace: Trace, conn: Connection) -> int:
     return asked + sum(1 for exchange in found if conn.protocol.upper() == "SMTP" and exchange.data is not None)
 
 
-# -- three ways to read the same messages (lesson 07) -----------------------------------
+# -- three ways to read the same messages (lesson 08) -----------------------------------
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ mailbox where it lives, on the mail server, and sends each view of it to a
 browser as an HTML page, over HTTP. Every click is one HTTP *request* and
 its *response* (RFC 9110 sections 3.4 and 6; the bytes on the wire, RFC 9112).
 
-This module holds what lesson 07 shows of it:
+This module holds what lesson 08 shows of it:
 
 - `webmail_url` and `show_webmail`: the address where *the student's
   browser* reaches the webmail, and the live page in the notebook. A
@@ -65,7 +65,7 @@ from .access import (
     round_trips,
 )
 
-# Defined here, and re-exported from the modules named in the docstring (lesson 07 imports them from here).
+# Defined here, and re-exported from the modules named in the docstring (lesson 08 imports them from here).
 __all__ = [
     "CSRF_FIELD", "DATE", "PROXY_PREFIX_VARIABLE", "SECRET", "SNAPSHOT_CLASS", "WEBMAIL", "Form", "HttpCount",
     "HttpExchange", "HttpMessage", "Link", "MessageRow", "Page", "ReadingRun", "WebmailBrowser", "compare_reading",

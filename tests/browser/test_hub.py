@@ -13,10 +13,10 @@ is still the Unix account (checked: the kernel reports its own user name).
 What it checks, in chromium:
 
 * each student logs in on the hub's login page and lands in their own JupyterLab
-  at ``/user/NAME/lab``; lesson 00 and lesson 07 (the webmail) of the
+  at ``/user/NAME/lab``; lesson 00 and lesson 08 (the webmail) of the
   instructor edition, copied into each home as an instructor would put them
   there, run in both labs at the same time with every code cell without error;
-* lesson 07's webmail is shown through jupyter-server-proxy at
+* lesson 08's webmail is shown through jupyter-server-proxy at
   ``/user/NAME/proxy/PORT/`` (the kernel finds ``/user/NAME/`` in
   ``JUPYTERHUB_SERVICE_PREFIX``): in the lesson's frame and opened as a page,
   where jane logs in; the other student's browser gets the hub's 403 there;
@@ -66,7 +66,7 @@ OUTPUT = ROOT / "test-output" / "browser"
 BIN = Path(sys.executable).parent  # this environment's programs: jupyterhub, jupyterhub-singleuser
 STUDENTS = ("mchub-ada", "mchub-ben")
 PASSWORD = "the class password"  # SharedPasswordAuthenticator wants 8 characters or more
-LESSONS = ("00_start_here.ipynb", "07_webmail.ipynb")
+LESSONS = ("00_start_here.ipynb", "08_webmail.ipynb")
 JANE, JANE_PASSWORD = "jane@somewhereelse.com", "jane-password"
 WEBMAIL_FRAME = "iframe[title='The webmail of mail.somewhereelse.com']"
 TIMEOUT = 10_000  # ms: one page of the webmail answers in a few
@@ -251,7 +251,7 @@ def test_every_student_runs_the_lesson_in_their_own_lab(hub, pages, lesson: str)
         who = ask_kernel(page, "import os, pwd; print(pwd.getpwuid(os.getuid()).pw_name, "
                                "os.environ['JUPYTERHUB_SERVICE_PREFIX'])")
         assert who.split() == [name, f"/user/{name}/"]
-        if lesson != LESSONS[-1]:  # lesson 07's kernel and lab stay up for the tests below
+        if lesson != LESSONS[-1]:  # lesson 08's kernel and lab stay up for the tests below
             page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
 
 
@@ -268,7 +268,7 @@ def test_the_webmail_shows_through_the_proxy_to_its_student_only(hub, pages) -> 
         assert re.fullmatch(rf"/user/{name}/proxy/\d+/", paths[name]), paths[name]
         frame.scroll_into_view_if_needed()
         expect(page.frame_locator(WEBMAIL_FRAME).locator("form#login")).to_be_visible(timeout=TIMEOUT)
-        _shoot(page, f"{name}-07-webmail-frame")
+        _shoot(page, f"{name}-08-webmail-frame")
 
         webmail = page.context.new_page()  # the address of the link under the frame, in a tab
         webmail.goto(f"{hub}{paths[name]}")
@@ -278,7 +278,7 @@ def test_the_webmail_shows_through_the_proxy_to_its_student_only(hub, pages) -> 
         webmail.fill("#password", JANE_PASSWORD)
         webmail.click("form#login button[type=submit]")
         expect(webmail).to_have_url(re.compile(rf"{re.escape(paths[name])}mailbox/INBOX$"), timeout=TIMEOUT)
-        last = webmail.locator("table#messages tr.message", has_text="Invoice 42")  # what lesson 07 sent last
+        last = webmail.locator("table#messages tr.message", has_text="Invoice 42")  # what lesson 08 sent last
         expect(last).to_have_count(1)
         _shoot(webmail, f"{name}-webmail-inbox")
         webmail.close()
@@ -323,7 +323,7 @@ GREETINGS = {"submission": "220 ", "mx": "220 ", "pop3": "+OK", "imap": "* OK", 
 
 
 def _lab_addresses(page) -> dict[str, list]:
-    """Where the servers of jane's provider listen, asked of lesson 07's running kernel."""
+    """Where the servers of jane's provider listen, asked of lesson 08's running kernel."""
     printed = ask_kernel(page, "import json; print(json.dumps({service: lab.endpoint_address(endpoint) "
                                "for service, endpoint in theirs.endpoints.items()}))")
     addresses = json.loads(printed)

@@ -171,7 +171,7 @@ async def _run_all(jobs: list[tuple[Path, Path]]) -> list[nbformat.NotebookNode]
 
 
 def _wanted(name: str) -> bool:
-    """Whether to run this lesson: all of them, or those in $MAILCOURSE_LESSONS ("02,05b") while one works on them."""
+    """Whether to run this lesson: all of them, or those in $MAILCOURSE_LESSONS ("02,06b") while one works on them."""
     chosen = os.environ.get("MAILCOURSE_LESSONS", "")
     return not chosen or name.split("_", 1)[0] in chosen.split(",")
 

@@ -1,108 +1,161 @@
-"""Lesson 04's checks of failures typed by hand, against a live lab and the real wire.
+"""The checks of lesson 04 against a live lab: each failure message, and the passing case.
 
-The student types the commands; the checks read their sessions back from the
-tap. Each wrong attempt is one a student makes: too few failures, a code
-not kept or invented, a 451 never retried, a retry while the fault is on.
+Each wrong attempt is one a student makes: a message with no attachment, the
+PDF as application/octet-stream, a trail read top down, encoded words read
+as Latin-1 or half decoded, a FETCH of the whole message.
 """
 from __future__ import annotations
+
+import email.policy
+from email.message import EmailMessage
 
 import pytest
 
 from helpers import check_fails as _fails
 
 import mailcourse.exercises as check
-from mailcourse import Lab
-from mailcourse.failures import provoke
+from mailcourse import Lab, corpus
+from mailcourse.exercises.lesson04 import _trail
 
 JOE, JANE = "joe@someplace.org", "jane@somewhereelse.com"
 # `lab`: the classic lab of tests/conftest.py
 
 
-def _type(lab: Lab, commands: list[str], endpoint: str = "mx") -> list[int]:
-    """Each command by docmd on jane's server, as joe-laptop; the codes of the failures."""
-    codes = []
-    with lab.smtp("joe-laptop", lab.server("somewhereelse.com").endpoints[endpoint]) as s:
-        s.ehlo("joe-laptop")
-        for command in commands:
-            code, _ = s.docmd(command)
-            if code >= 400:
-                codes.append(code)
-    return codes
+def _pdf() -> bytes:
+    menu = email.message_from_bytes(corpus.load("attachment-pdf"), policy=email.policy.default)
+    return menu.get_payload(1).get_content()
 
 
-FOUR = ["DATA", f"MAIL FROM:<{JOE}> SIZE=20000000", f"MAIL FROM:<{JOE}>",
-        "RCPT TO:<nobody@somewhereelse.com>", "RCPT TO:<ann@elsewhere.net>", "RSET"]
-
-
-def test_failures_by_hand_counts_only_the_students_sessions(lab: Lab) -> None:
-    start = lab.trace.mark()
-    assert "no SMTP session of yours" in _fails(check.failures_by_hand, lab, start, [])
-    provoke(lab, "bad_sequence")  # joe-laptop's 503s, but before the bookmark
-    provoke(lab, "relay_refused")
-    later = lab.trace.mark()
-    _type(lab, ["NOOP"])
-    assert "none of them" in _fails(check.failures_by_hand, lab, later, [])
-    assert "bookmark" in _fails(check.failures_by_hand, lab, "start", [])
-
-
-def test_failures_by_hand_names_what_is_missing(lab: Lab) -> None:
-    start = lab.trace.mark()
-    codes = _type(lab, ["DATA", f"MAIL FROM:<{JOE}>", "RCPT TO:<nobody@somewhereelse.com>"])
-    message = _fails(check.failures_by_hand, lab, start, codes)
-    assert "command out of order (503); unknown user (550)" in message
-    assert "message too large: 552 to MAIL FROM with a SIZE=" in message
-    assert "relaying refused" in message
-
-
-def test_failures_by_hand_relaying_is_refused_on_an_mx_only(lab: Lab) -> None:
-    start = lab.trace.mark()
-    codes = _type(lab, ["DATA", "AUTH PLAIN", f"MAIL FROM:<{JOE}> SIZE=20000000"])  # 502 for AUTH at an MX
-    assert "Other failures you got: AUTH PLAIN -> 502" in _fails(check.failures_by_hand, lab, start, codes)
-
-
-def test_failures_by_hand_wants_each_code_read(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    start = lab.trace.mark()
-    codes = _type(lab, FOUR)
-    assert codes == [503, 552, 550, 554]
-    assert "codes_read is empty" in _fails(check.failures_by_hand, lab, start, ...)
-    assert "does not hold those codes" in _fails(check.failures_by_hand, lab, start, codes[:2])
-    assert "holds 421" in _fails(check.failures_by_hand, lab, start, [*codes, 421])
-    assert "as numbers" in _fails(check.failures_by_hand, lab, start, ["five hundred"])
-    check.failures_by_hand(lab, start, codes)
-    check.failures_by_hand(lab, start, [str(c) for c in codes])
-    assert capsys.readouterr().out.count("✔ Correct: you caused") == 2
-
-
-def _send(s, subject: str = "Second try") -> tuple[int, bytes]:
-    s.mail(JOE)
-    s.rcpt(JANE)
-    return s.data(f"From: {JOE}\r\nTo: {JANE}\r\nSubject: {subject}\r\n\r\nDid this one arrive?\r\n")
-
-
-def test_sent_again(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    ours = lab.server("someplace.org")
-    start = lab.trace.mark()
-    assert "no message of yours reached its final" in _fails(check.sent_again, lab, start)
-    with lab.smtp("joe-laptop", ours.submission) as s:
+def _send(lab: Lab, msg: EmailMessage) -> None:
+    with lab.smtp("joe-laptop", lab.server("someplace.org").submission) as s:
         s.login(JOE, "joe-password")
-        assert _send(s)[0] == 250  # no fault switched on
-        assert "never a 4yz" in _fails(check.sent_again, lab, start)
-        ours.faults.temporary_failure = True
-        assert _send(s)[0] == 451
-        assert "still has its temporary failure switched on" in _fails(check.sent_again, lab, start)
-        ours.faults.temporary_failure = False
-        assert "A 4yz means" in _fails(check.sent_again, lab, start)
-        ours.faults.temporary_failure = True
-        assert _send(s)[0] == 451  # sent again, but while the failure lasts
-        ours.faults.temporary_failure = False
-        assert "You sent it again, but got 451" in _fails(check.sent_again, lab, start)
-        assert _send(s, "Another subject")[0] == 250
-        assert "Send the same message again" in _fails(check.sent_again, lab, start)
-        assert _send(s)[0] == 250
-    check.sent_again(lab, start)
-    assert capsys.readouterr().out.startswith("✔ Correct:")
+        s.send_message(msg)
+    lab.wait_for_delivery()
 
 
-def test_the_checks_of_lesson_04_that_read_the_wire_say_so() -> None:
-    for name in ("failures_by_hand", "sent_again"):
-        assert getattr(check, name).reads_the_wire, name
+def _menu(subject: str = "Menu for Friday", to: str = JANE) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = JOE, to, subject
+    msg.set_content("Jane, the menu for Friday.\nJoe")
+    return msg
+
+
+# -- exercise 1 ---------------------------------------------------------------------------------------
+
+
+def test_multipart_sent_explains_each_wrong_message(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "No message with the subject 'Menu for Friday' left joe-laptop" in _fails(check.multipart_sent, lab)
+    _send(lab, _menu(to="joe@someplace.org"))
+    assert "not to jane@somewhereelse.com" in _fails(check.multipart_sent, lab)
+    _send(lab, _menu())
+    assert "one part and no attachment" in _fails(check.multipart_sent, lab)
+    alternative = _menu()
+    alternative.add_alternative("<p>the menu</p>", subtype="html")
+    _send(lab, alternative)
+    assert "a multipart/alternative at the top" in _fails(check.multipart_sent, lab)
+    octets = _menu()
+    octets.add_attachment(_pdf(), maintype="application", subtype="octet-stream", filename="menu.pdf")
+    _send(lab, octets)
+    assert "part 2 is application/octet-stream" in _fails(check.multipart_sent, lab)
+    unnamed = _menu()
+    unnamed.add_attachment(_pdf(), maintype="application", subtype="pdf")
+    _send(lab, unnamed)
+    assert "name the file menu.pdf" in _fails(check.multipart_sent, lab)
+    three = _menu()
+    three.add_attachment(_pdf(), maintype="application", subtype="pdf", filename="menu.pdf")
+    three.add_attachment(b"wine list", maintype="text", subtype="plain", filename="wine.txt")
+    _send(lab, three)
+    assert "3 parts" in _fails(check.multipart_sent, lab)
+    right = _menu()
+    right.add_attachment(_pdf(), maintype="application", subtype="pdf", filename="menu.pdf")
+    _send(lab, right)
+    capsys.readouterr()
+    check.multipart_sent(lab)
+    out = capsys.readouterr().out
+    assert out.startswith("✔ Correct:") and "((TEXT PLAIN)(APPLICATION PDF) MIXED)" in out
+
+
+# -- exercise 2 ---------------------------------------------------------------------------------------------
+
+
+def test_the_trail_of_the_sample_reads_bottom_up() -> None:
+    hosts = _trail(corpus.load("received-trail"))
+    assert hosts[0] == "alice-desktop.branch.example.org" and hosts[-1] == "mail.somewhereelse.com"
+    assert len(hosts) == 7 and len(set(hosts)) == 7
+
+
+def test_hops_named_explains_each_wrong_reading(capsys: pytest.CaptureFixture[str]) -> None:
+    hosts = _trail(corpus.load("received-trail"))
+    assert "should be a list" in _fails(check.hops_named, None)
+    assert "should be a list" in _fails(check.hops_named, [])
+    assert "opposite order" in _fails(check.hops_named, hosts[::-1])
+    assert "'192.0.2.25' is not in this message's trail" in _fails(check.hops_named, [*hosts[:-1], "192.0.2.25"])
+    assert "the machine it was written on" in _fails(check.hops_named, hosts[1:])
+    assert "name each host once" in _fails(check.hops_named, [hosts[0], *hosts])
+    swapped = [hosts[0], hosts[2], hosts[1], *hosts[3:]]
+    assert "The first 1 host(s) are right; host 2" in _fails(check.hops_named, swapped)
+    check.hops_named([h.upper() for h in hosts])
+    assert capsys.readouterr().out.startswith("✔ Correct: 7 hosts, from alice-desktop.branch.example.org")
+
+
+# -- exercise 3 -------------------------------------------------------------------------------------------------
+
+WORDS = "明日の会議 / Συνάντηση"
+
+
+def _send_sample(lab: Lab) -> None:
+    with lab.smtp("joe-laptop", lab.server("someplace.org").submission) as s:
+        s.login(JOE, "joe-password")
+        s.sendmail(JOE, [JANE], corpus.load("encoded-words"))
+    lab.wait_for_delivery()
+
+
+def test_encoded_word_decoded_explains_each_wrong_decoding(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "run the cell that sends it first" in _fails(check.encoded_word_decoded, lab, WORDS)
+    _send_sample(lab)
+    assert "should be the subject as a str" in _fails(check.encoded_word_decoded, lab, None)
+    assert "still has =?...?= in it" in _fails(check.encoded_word_decoded, lab, "明日の会議 / =?UTF-8?Q?=CE=A3?=")
+    assert "read as Latin-1" in _fails(check.encoded_word_decoded, lab, WORDS.encode().decode("latin-1"))
+    assert "=XX escapes left" in _fails(check.encoded_word_decoded, lab, "明日の会議 / =CE=A3=CF=85")
+    assert "the spaces differ" in _fails(check.encoded_word_decoded, lab, "明日の会議/Συνάντηση")
+    assert "is not all of it" in _fails(check.encoded_word_decoded, lab, "Συνάντηση")
+    assert "is not all of it" in _fails(check.encoded_word_decoded, lab, "明日の会議 Συνάντηση")
+    assert "is not what" in _fails(check.encoded_word_decoded, lab, "明日 / Συνάντηση")
+    check.encoded_word_decoded(lab, WORDS)
+    assert capsys.readouterr().out.startswith("✔ Correct: the B word and the Q word")
+
+
+# -- exercise 4 -----------------------------------------------------------------------------------------------------
+
+
+def _fetch(lab: Lab, *items: str) -> list:
+    m = lab.imap("jane-laptop", lab.server("somewhereelse.com").endpoints["imap"])
+    try:
+        m.login(JANE, "jane-password")
+        m.select("INBOX", readonly=True)
+        return [m.uid("FETCH", "1", item)[1] for item in items]
+    finally:
+        m.logout()
+
+
+def test_one_part_fetched_explains_each_wrong_session(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    lab.seed(JANE, ["attachment-pdf"])  # UID 1
+    words = "Here is the menu of the place for tomorrow."
+    assert "no FETCH in an IMAP session logged in as jane" in _fails(check.one_part_fetched, lab, words)
+    _fetch(lab, "(BODY.PEEK[])")
+    start = lab.trace.mark()  # what came before the exercise cell does not count
+    assert "no FETCH in an IMAP session logged in as jane since" in _fails(check.one_part_fetched, lab, words, start)
+    _fetch(lab, "(BODY.PEEK[])")
+    assert "that is the whole message" in _fails(check.one_part_fetched, lab, words)
+    _fetch(lab, "(RFC822.SIZE BODYSTRUCTURE)")
+    assert "asked for no BODY[...] section" in _fails(check.one_part_fetched, lab, words)
+    _fetch(lab, "(BODY.PEEK[2])")
+    assert "fetched part 2: that is the PDF" in _fails(check.one_part_fetched, lab, words)
+    _fetch(lab, "(BODY.PEEK[1.MIME])")
+    assert "not for part 1's content" in _fails(check.one_part_fetched, lab, words)
+    data = _fetch(lab, "(BODYSTRUCTURE)", "(BODY.PEEK[1])")[1]
+    assert "not the words of the menu's text part" in _fails(check.one_part_fetched, lab, data)
+    capsys.readouterr()
+    check.one_part_fetched(lab, data[0][1])
+    out = capsys.readouterr().out
+    assert out.startswith("✔ Correct: BODY[1] of 'The menu, as a PDF' crossed the wire in") and "PDF stayed" in out

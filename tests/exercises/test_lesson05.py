@@ -1,182 +1,108 @@
-"""The checks of lesson 05 against a live lab: each failure message, and the passing case.
+"""Lesson 05's checks of failures typed by hand, against a live lab and the real wire.
 
-The sessions are real POP3 sessions (poplib, or a raw socket for pipelining
-and SASL) with the lab's POP3 server; the checks read them back from the trace.
+The student types the commands; the checks read their sessions back from the
+tap. Each wrong attempt is one a student makes: too few failures, a code
+not kept or invented, a 451 never retried, a retry while the fault is on.
 """
 from __future__ import annotations
 
-import base64
-import poplib
-import socket
-from typing import Iterator
-
 import pytest
-from helpers import check_fails, joe_writes_to_jane, lines_until
+
+from helpers import check_fails as _fails
 
 import mailcourse.exercises as check
 from mailcourse import Lab
+from mailcourse.failures import provoke
 
-JOE, JANE, PASSWORD = "joe@someplace.org", "jane@somewhereelse.com", "jane-password"
-
-
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    with Lab.classic(seed=5, retry_intervals=(0.3,)) as lab:
-        yield lab
+JOE, JANE = "joe@someplace.org", "jane@somewhereelse.com"
+# `lab`: the classic lab of tests/conftest.py
 
 
-def _login(lab: Lab, device: str = "jane-laptop"):
-    p = lab.pop3(device, lab.server("somewhereelse.com").endpoints["pop3"])
-    p.user(JANE)
-    p.pass_(PASSWORD)
-    return p
+def _type(lab: Lab, commands: list[str], endpoint: str = "mx") -> list[int]:
+    """Each command by docmd on jane's server, as joe-laptop; the codes of the failures."""
+    codes = []
+    with lab.smtp("joe-laptop", lab.server("somewhereelse.com").endpoints[endpoint]) as s:
+        s.ehlo("joe-laptop")
+        for command in commands:
+            code, _ = s.docmd(command)
+            if code >= 400:
+                codes.append(code)
+    return codes
 
 
-# -- reading POP3 sessions back from the trace --------------------------------------------------
+FOUR = ["DATA", f"MAIL FROM:<{JOE}> SIZE=20000000", f"MAIL FROM:<{JOE}>",
+        "RCPT TO:<nobody@somewhereelse.com>", "RCPT TO:<ann@elsewhere.net>", "RSET"]
 
 
-def test_exchanges_follow_pipelining_and_a_sasl_challenge(lab: Lab) -> None:
-    joe_writes_to_jane(lab, "one", "two")
-    plain = base64.b64encode(f"\0{JANE}\0{PASSWORD}".encode())
-    with socket.create_connection(lab.server("somewhereelse.com").endpoints["pop3"].address, timeout=10) as sock:
-        reader = sock.makefile("rb")
-        reader.readline()  # greeting
-        sock.sendall(b"AUTH PLAIN\r\n")
-        assert reader.readline().startswith(b"+ ")
-        sock.sendall(plain + b"\r\n")
-        assert reader.readline().startswith(b"+OK")
-        sock.sendall(b"STAT\r\nLIST\r\nUIDL 2\r\nTOP 1 0\r\nBOGUS\r\nQUIT\r\n")  # pipelined
-        lines_until(reader.readline, b"+OK mail.somewhereelse.com POP3 server signing off")
-    conn = lab.trace.sessions(protocol="POP3")[-1]
-    assert lab.wait_for(lambda: conn.closed is not None)
-    exchanges = lab.trace.exchanges(conn)
-    assert [e.verb for e in exchanges] == ["", "AUTH", "STAT", "LIST", "UIDL", "TOP", "BOGUS", "QUIT"]
-    assert [e.ok for e in exchanges] == [True, True, True, True, True, True, False, True]
-    listing = exchanges[3].data
-    assert [line.split()[0] for line in listing] == ["1", "2"]
-    assert exchanges[4].data is None and exchanges[4].final.startswith("+OK 2 ")
-    assert any(line.startswith("Subject: one") for line in exchanges[5].data)
-
-
-# -- 1. STAT, LIST and RETR by hand -----------------------------------------------------------------
-
-
-def test_pop3_by_hand(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    joe_writes_to_jane(lab, "one", "the second", "three")  # sizes that differ
-    p = _login(lab)
-    stat_total = p.stat()[1]
-    sizes = [int(line.split()[1]) for line in p.list()[1]]
-    p.quit()
+def test_failures_by_hand_counts_only_the_students_sessions(lab: Lab) -> None:
     start = lab.trace.mark()
-    assert "No POP3 session" in check_fails(check.pop3_by_hand, lab, None, since=start)
-    lab.pop3("jane-laptop", lab.server("somewhereelse.com").endpoints["pop3"]).quit()
-    assert "never logged in" in check_fails(check.pop3_by_hand, lab, None, since=start)
-
-    wrong = lab.pop3("jane-laptop", lab.server("somewhereelse.com").endpoints["pop3"])
-    wrong.user(JANE)
-    with pytest.raises(poplib.error_proto):
-        wrong.pass_("jane-pasword")
-    wrong.quit()
-    assert "[AUTH]" in check_fails(check.pop3_by_hand, lab, None, since=start)
-
-    def session(*steps: str, quit: bool = True):
-        p = _login(lab)
-        for step in steps:
-            verb, _, number = step.partition(" ")
-            getattr(p, {"STAT": "stat", "LIST": "list", "RETR": "retr", "DELE": "dele"}[verb])(
-                *([int(number)] if number else []))
-        if quit:
-            p.quit()
-        return p
-
-    session("LIST", "RETR 2")
-    assert "but no STAT" in check_fails(check.pop3_by_hand, lab, None, since=start)
-    session("STAT", "RETR 2")
-    assert "but no LIST" in check_fails(check.pop3_by_hand, lab, None, since=start)
-    session("STAT", "LIST", "RETR 1")
-    assert "never downloaded message 2 (RETR); it retrieved message(s) 1" in check_fails(
-        check.pop3_by_hand, lab, None, since=start)
-    session("STAT", "RETR 2", "LIST")
-    assert "before it asked for the sizes" in check_fails(check.pop3_by_hand, lab, None, since=start)
-    open_session = session("STAT", "LIST", "RETR 2", quit=False)
-    assert "still open" in check_fails(check.pop3_by_hand, lab, None, since=start)
-    open_session.quit()
-
-    assert "put the size of message 2" in check_fails(check.pop3_by_hand, lab, None, since=start)
-    assert "a number of octets" in check_fails(check.pop3_by_hand, lab, "big", since=start)
-    assert "what STAT answered" in check_fails(check.pop3_by_hand, lab, stat_total, since=start)
-    assert "size of message 1" in check_fails(check.pop3_by_hand, lab, sizes[0], since=start)
-    assert "not what the server's LIST said" in check_fails(check.pop3_by_hand, lab, 7, since=start)
-
-    session("STAT", "LIST", "RETR 2")
-    check.pop3_by_hand(lab, sizes[1], since=start)
-    check.pop3_by_hand(lab, str(sizes[1]), since=start)
-    assert capsys.readouterr().out.count("✔ Correct:") == 2
-
-    session("STAT", "LIST", "RETR 2", "DELE 2")
-    assert "QUIT removed 1 message(s)" in check_fails(check.pop3_by_hand, lab, sizes[1], since=start)
+    assert "no SMTP session of yours" in _fails(check.failures_by_hand, lab, start, [])
+    provoke(lab, "bad_sequence")  # joe-laptop's 503s, but before the bookmark
+    provoke(lab, "relay_refused")
+    later = lab.trace.mark()
+    _type(lab, ["NOOP"])
+    assert "none of them" in _fails(check.failures_by_hand, lab, later, [])
+    assert "bookmark" in _fails(check.failures_by_hand, lab, "start", [])
 
 
-# -- 3. a loop that fetches only what is new ---------------------------------------------------------
-
-
-def _uidls(lab: Lab) -> dict[int, str]:
-    p = _login(lab)
-    _, listing, _ = p.uidl()
-    p.quit()
-    return {int(n): uid for n, uid in (line.decode().split() for line in listing)}
-
-
-def test_only_new_messages(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    joe_writes_to_jane(lab, "old one", "old two")
-    already = set(_uidls(lab).values())
-    joe_writes_to_jane(lab, "new one", "new two")  # messages 3 and 4
-
+def test_failures_by_hand_names_what_is_missing(lab: Lab) -> None:
     start = lab.trace.mark()
-    assert "should be the set of UIDLs" in check_fails(check.only_new_messages, lab, "abc", since=start)
-    assert "No POP3 session" in check_fails(check.only_new_messages, lab, already, since=start)
-    lab.pop3("jane-phone", lab.server("somewhereelse.com").endpoints["pop3"]).quit()
-    assert "never logged in" in check_fails(check.only_new_messages, lab, already, since=start)
-    _login(lab, "jane-phone").quit()
-    assert "never asked for the unique ids" in check_fails(check.only_new_messages, lab, already, since=start)
+    codes = _type(lab, ["DATA", f"MAIL FROM:<{JOE}>", "RCPT TO:<nobody@somewhereelse.com>"])
+    message = _fails(check.failures_by_hand, lab, start, codes)
+    assert "command out of order (503); unknown user (550)" in message
+    assert "message too large: 552 to MAIL FROM with a SIZE=" in message
+    assert "relaying refused" in message
 
-    def session(*retrieve: int, quit: bool = True, dele: bool = False):
-        p = _login(lab, "jane-phone")
-        p.uidl()
-        for number in retrieve:
-            p.retr(number)
-            if dele:
-                p.dele(number)
-        if quit:
-            p.quit()
-        return p
 
-    early = _login(lab, "jane-phone")
-    early.retr(3)
-    early.uidl()
-    early.retr(4)
-    early.quit()
-    assert "before it asked for the UIDL listing" in check_fails(check.only_new_messages, lab, already, since=start)
-    session(1, 3, 4)
-    assert "message(s) 1, whose UIDL is in `already`" in check_fails(check.only_new_messages, lab, already, since=start)
-    session(3)
-    assert "Message(s) 4 have a UIDL that is not in `already`" in check_fails(
-        check.only_new_messages, lab, already, since=start)
-    open_session = session(3, 4, quit=False)
-    assert "still open" in check_fails(check.only_new_messages, lab, already, since=start)
-    open_session.quit()
-    marked = _login(lab, "jane-phone")
-    marked.uidl()
-    marked.retr(3), marked.retr(4), marked.dele(3), marked.rset()
-    marked.quit()
-    assert "also sent DELE. This device" in check_fails(check.only_new_messages, lab, already, since=start)
-    session(3, 4)
-    assert "`new_messages` holds 1 item(s)" in check_fails(check.only_new_messages, lab, already, [b"x"], since=start)
-    check.only_new_messages(lab, already, [b"three", b"four"], since=start)
-    check.only_new_messages(lab, list(already), since=start)
-    assert capsys.readouterr().out.count("✔ Correct:") == 2
+def test_failures_by_hand_relaying_is_refused_on_an_mx_only(lab: Lab) -> None:
+    start = lab.trace.mark()
+    codes = _type(lab, ["DATA", "AUTH PLAIN", f"MAIL FROM:<{JOE}> SIZE=20000000"])  # 502 for AUTH at an MX
+    assert "Other failures you got: AUTH PLAIN -> 502" in _fails(check.failures_by_hand, lab, start, codes)
 
-    session(3, 4, dele=True)
-    assert "also sent DELE (and QUIT removed 2 of them)" in check_fails(check.only_new_messages, lab, already, since=start)
-    session()  # messages 3 and 4 are gone: nothing is new any more
-    assert "nothing new to fetch" in check_fails(check.only_new_messages, lab, already, since=start)
+
+def test_failures_by_hand_wants_each_code_read(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    start = lab.trace.mark()
+    codes = _type(lab, FOUR)
+    assert codes == [503, 552, 550, 554]
+    assert "codes_read is empty" in _fails(check.failures_by_hand, lab, start, ...)
+    assert "does not hold those codes" in _fails(check.failures_by_hand, lab, start, codes[:2])
+    assert "holds 421" in _fails(check.failures_by_hand, lab, start, [*codes, 421])
+    assert "as numbers" in _fails(check.failures_by_hand, lab, start, ["five hundred"])
+    check.failures_by_hand(lab, start, codes)
+    check.failures_by_hand(lab, start, [str(c) for c in codes])
+    assert capsys.readouterr().out.count("✔ Correct: you caused") == 2
+
+
+def _send(s, subject: str = "Second try") -> tuple[int, bytes]:
+    s.mail(JOE)
+    s.rcpt(JANE)
+    return s.data(f"From: {JOE}\r\nTo: {JANE}\r\nSubject: {subject}\r\n\r\nDid this one arrive?\r\n")
+
+
+def test_sent_again(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    ours = lab.server("someplace.org")
+    start = lab.trace.mark()
+    assert "no message of yours reached its final" in _fails(check.sent_again, lab, start)
+    with lab.smtp("joe-laptop", ours.submission) as s:
+        s.login(JOE, "joe-password")
+        assert _send(s)[0] == 250  # no fault switched on
+        assert "never a 4yz" in _fails(check.sent_again, lab, start)
+        ours.faults.temporary_failure = True
+        assert _send(s)[0] == 451
+        assert "still has its temporary failure switched on" in _fails(check.sent_again, lab, start)
+        ours.faults.temporary_failure = False
+        assert "A 4yz means" in _fails(check.sent_again, lab, start)
+        ours.faults.temporary_failure = True
+        assert _send(s)[0] == 451  # sent again, but while the failure lasts
+        ours.faults.temporary_failure = False
+        assert "You sent it again, but got 451" in _fails(check.sent_again, lab, start)
+        assert _send(s, "Another subject")[0] == 250
+        assert "Send the same message again" in _fails(check.sent_again, lab, start)
+        assert _send(s)[0] == 250
+    check.sent_again(lab, start)
+    assert capsys.readouterr().out.startswith("✔ Correct:")
+
+
+def test_the_checks_of_lesson_04_that_read_the_wire_say_so() -> None:
+    for name in ("failures_by_hand", "sent_again"):
+        assert getattr(check, name).reads_the_wire, name

@@ -1,245 +1,182 @@
 """The checks of lesson 06 against a live lab: each failure message, and the passing case.
 
-The sessions are real IMAP sessions: imaplib by hand, or the devices' own
-sync (`ClientHost.imap`), with the lab's IMAP server. The checks read them
-back from the trace and from the server's store.
+The sessions are real POP3 sessions (poplib, or a raw socket for pipelining
+and SASL) with the lab's POP3 server; the checks read them back from the trace.
 """
 from __future__ import annotations
 
-import imaplib
-from collections.abc import Iterator
+import base64
+import poplib
+import socket
+from typing import Iterator
 
 import pytest
-from helpers import check_fails, joe_writes_to_jane
+from helpers import check_fails, joe_writes_to_jane, lines_until
 
 import mailcourse.exercises as check
 from mailcourse import Lab
 
-JANE, PASSWORD = "jane@somewhereelse.com", "jane-password"
+JOE, JANE, PASSWORD = "joe@someplace.org", "jane@somewhereelse.com", "jane-password"
 
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    with Lab.classic(seed=6) as lab:
+    with Lab.classic(seed=5, retry_intervals=(0.3,)) as lab:
         yield lab
 
 
-def _session(lab: Lab, device: str = "jane-phone", folder: str | None = "INBOX") -> imaplib.IMAP4:
-    box = lab.imap(device, lab.server("somewhereelse.com").endpoints["imap"])
-    box.login(JANE, PASSWORD)
-    if folder is not None:
-        box.select(folder)
-    return box
+def _login(lab: Lab, device: str = "jane-laptop"):
+    p = lab.pop3(device, lab.server("somewhereelse.com").endpoints["pop3"])
+    p.user(JANE)
+    p.pass_(PASSWORD)
+    return p
 
 
-def _uid_of(lab: Lab, subject: str, folder: str = "INBOX") -> int:
-    laptop = lab.client("jane-laptop")
-    return next(m.uid for m in laptop.imap.messages(folder) if m.subject == subject)
+# -- reading POP3 sessions back from the trace --------------------------------------------------
 
 
-# -- reading IMAP sessions back from the trace ---------------------------------------------------
-
-
-def test_literals_are_folded_so_their_lines_are_never_taken_for_responses(lab: Lab) -> None:
-    # A body whose lines look like an untagged response and a tagged completion.
-    joe_writes_to_jane(lab, "tricky", body="* 99 EXISTS\r\nA001 OK IDLE terminated\r\nDONE\r\nJoe")
-    box = _session(lab)
-    box.uid("FETCH", "1", "(BODY.PEEK[])")
-    box.append("INBOX", None, None, b"Subject: appended\r\n\r\n* 98 EXISTS\r\nB002 OK fake\r\n")
-    box.logout()
-    conn = lab.trace.sessions(protocol="IMAP", device="jane-phone")[-1]
+def test_exchanges_follow_pipelining_and_a_sasl_challenge(lab: Lab) -> None:
+    joe_writes_to_jane(lab, "one", "two")
+    plain = base64.b64encode(f"\0{JANE}\0{PASSWORD}".encode())
+    with socket.create_connection(lab.server("somewhereelse.com").endpoints["pop3"].address, timeout=10) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()  # greeting
+        sock.sendall(b"AUTH PLAIN\r\n")
+        assert reader.readline().startswith(b"+ ")
+        sock.sendall(plain + b"\r\n")
+        assert reader.readline().startswith(b"+OK")
+        sock.sendall(b"STAT\r\nLIST\r\nUIDL 2\r\nTOP 1 0\r\nBOGUS\r\nQUIT\r\n")  # pipelined
+        lines_until(reader.readline, b"+OK mail.somewhereelse.com POP3 server signing off")
+    conn = lab.trace.sessions(protocol="POP3")[-1]
     assert lab.wait_for(lambda: conn.closed is not None)
-    greeting, *exchanges = lab.trace.exchanges(conn)
-    assert greeting.command == "" and greeting.status == "OK"
-    assert [e.verb for e in exchanges] == ["CAPABILITY", "LOGIN", "SELECT", "UID FETCH", "APPEND", "LOGOUT"]
-    assert [e.status for e in exchanges] == ["OK"] * 6
-    fetched = exchanges[3].untagged
-    assert len(fetched) == 1 and fetched[0].startswith("* 1 FETCH (UID 1 BODY[] {") and fetched[0].endswith(")")
-    assert exchanges[4].text.startswith("[APPENDUID ")
-    every = [line for e in exchanges for line in e.untagged]
-    assert "* 99 EXISTS" not in every and "* 98 EXISTS" not in every
-    assert "* 1 EXISTS" in exchanges[2].untagged
+    exchanges = lab.trace.exchanges(conn)
+    assert [e.verb for e in exchanges] == ["", "AUTH", "STAT", "LIST", "UIDL", "TOP", "BOGUS", "QUIT"]
+    assert [e.ok for e in exchanges] == [True, True, True, True, True, True, False, True]
+    listing = exchanges[3].data
+    assert [line.split()[0] for line in listing] == ["1", "2"]
+    assert exchanges[4].data is None and exchanges[4].final.startswith("+OK 2 ")
+    assert any(line.startswith("Subject: one") for line in exchanges[5].data)
 
 
-# -- 1. jane opens her unread mail, by hand ------------------------------------------------------
+# -- 1. STAT, LIST and RETR by hand -----------------------------------------------------------------
 
 
-@pytest.fixture
-def unread(lab: Lab) -> Lab:
-    """INBOX: UID 1 read, UID 2 gone, UIDs 3 and 4 unread (sequence numbers 2 and 3), UID 4 flagged."""
-    joe_writes_to_jane(lab, "one", "two", "three", "four")
-    laptop = lab.client("jane-laptop")
-    laptop.imap.sync()
-    laptop.imap.mark_read(1)
-    laptop.imap.delete(2)
-    laptop.imap.flag(4)
-    laptop.imap.sync()
-    return lab
+def test_pop3_by_hand(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    joe_writes_to_jane(lab, "one", "the second", "three")  # sizes that differ
+    p = _login(lab)
+    stat_total = p.stat()[1]
+    sizes = [int(line.split()[1]) for line in p.list()[1]]
+    p.quit()
+    start = lab.trace.mark()
+    assert "No POP3 session" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    lab.pop3("jane-laptop", lab.server("somewhereelse.com").endpoints["pop3"]).quit()
+    assert "never logged in" in check_fails(check.pop3_by_hand, lab, None, since=start)
+
+    wrong = lab.pop3("jane-laptop", lab.server("somewhereelse.com").endpoints["pop3"])
+    wrong.user(JANE)
+    with pytest.raises(poplib.error_proto):
+        wrong.pass_("jane-pasword")
+    wrong.quit()
+    assert "[AUTH]" in check_fails(check.pop3_by_hand, lab, None, since=start)
+
+    def session(*steps: str, quit: bool = True):
+        p = _login(lab)
+        for step in steps:
+            verb, _, number = step.partition(" ")
+            getattr(p, {"STAT": "stat", "LIST": "list", "RETR": "retr", "DELE": "dele"}[verb])(
+                *([int(number)] if number else []))
+        if quit:
+            p.quit()
+        return p
+
+    session("LIST", "RETR 2")
+    assert "but no STAT" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    session("STAT", "RETR 2")
+    assert "but no LIST" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    session("STAT", "LIST", "RETR 1")
+    assert "never downloaded message 2 (RETR); it retrieved message(s) 1" in check_fails(
+        check.pop3_by_hand, lab, None, since=start)
+    session("STAT", "RETR 2", "LIST")
+    assert "before it asked for the sizes" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    open_session = session("STAT", "LIST", "RETR 2", quit=False)
+    assert "still open" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    open_session.quit()
+
+    assert "put the size of message 2" in check_fails(check.pop3_by_hand, lab, None, since=start)
+    assert "a number of octets" in check_fails(check.pop3_by_hand, lab, "big", since=start)
+    assert "what STAT answered" in check_fails(check.pop3_by_hand, lab, stat_total, since=start)
+    assert "size of message 1" in check_fails(check.pop3_by_hand, lab, sizes[0], since=start)
+    assert "not what the server's LIST said" in check_fails(check.pop3_by_hand, lab, 7, since=start)
+
+    session("STAT", "LIST", "RETR 2")
+    check.pop3_by_hand(lab, sizes[1], since=start)
+    check.pop3_by_hand(lab, str(sizes[1]), since=start)
+    assert capsys.readouterr().out.count("✔ Correct:") == 2
+
+    session("STAT", "LIST", "RETR 2", "DELE 2")
+    assert "QUIT removed 1 message(s)" in check_fails(check.pop3_by_hand, lab, sizes[1], since=start)
 
 
-def _flags(lab: Lab, uid: int) -> set[str]:
-    return next(set(i.flags) for i in lab.server("somewhereelse.com").store.list("jane") if i.uid == uid)
+# -- 3. a loop that fetches only what is new ---------------------------------------------------------
 
 
-def test_unread_by_hand_passes_with_the_three_commands(unread: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    box = _session(unread)
-    _, data = box.uid("SEARCH", "UNSEEN")
-    assert data == [b"3 4"]
-    box.uid("FETCH", "3,4", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-    box.uid("STORE", "3:4", "+FLAGS", r"(\Seen)")
-    check.unread_by_hand(unread)
-    assert capsys.readouterr().out.startswith("✔ Correct: jane-phone's session searched, fetched UIDs 3, 4")
-    assert _flags(unread, 4) == {"\\Seen", "\\Flagged"}
-    box.logout()
+def _uidls(lab: Lab) -> dict[int, str]:
+    p = _login(lab)
+    _, listing, _ = p.uidl()
+    p.quit()
+    return {int(n): uid for n, uid in (line.decode().split() for line in listing)}
 
 
-def test_unread_by_hand_with_a_silent_store_and_a_star(unread: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    box = _session(unread)
-    box.uid("SEARCH", "UNSEEN")
-    box.uid("FETCH", "3", "(ENVELOPE)")
-    box.uid("FETCH", "4", "(BODY.PEEK[])")
-    box.uid("STORE", "3:*", "+FLAGS.SILENT", r"(\Seen)")
-    box.logout()
-    check.unread_by_hand(unread)
-    assert "✔ Correct" in capsys.readouterr().out
+def test_only_new_messages(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    joe_writes_to_jane(lab, "old one", "old two")
+    already = set(_uidls(lab).values())
+    joe_writes_to_jane(lab, "new one", "new two")  # messages 3 and 4
 
+    start = lab.trace.mark()
+    assert "should be the set of UIDLs" in check_fails(check.only_new_messages, lab, "abc", since=start)
+    assert "No POP3 session" in check_fails(check.only_new_messages, lab, already, since=start)
+    lab.pop3("jane-phone", lab.server("somewhereelse.com").endpoints["pop3"]).quit()
+    assert "never logged in" in check_fails(check.only_new_messages, lab, already, since=start)
+    _login(lab, "jane-phone").quit()
+    assert "never asked for the unique ids" in check_fails(check.only_new_messages, lab, already, since=start)
 
-def test_unread_by_hand_explains_what_is_missing(unread: Lab) -> None:
-    assert "has searched for the unread messages yet" in check_fails(check.unread_by_hand, unread)
-    box = _session(unread, folder=None)
-    box.send(b"Z1 UID SEARCH UNSEEN\r\n")  # by hand, before SELECT (imaplib itself would refuse)
-    assert box.readline().startswith(b"Z1 BAD")
-    assert "Is the INBOX selected" in check_fails(check.unread_by_hand, unread)
-    box.select("INBOX")
-    box.search(None, "UNSEEN")
-    assert "sent SEARCH, which names messages by sequence number" in check_fails(check.unread_by_hand, unread)
-    box.uid("SEARCH", "UNSEEN")
-    assert "fetched nothing after it" in check_fails(check.unread_by_hand, unread)
-    box.fetch("2:3", "(FLAGS)")
-    assert "fetched with FETCH, which takes sequence numbers" in check_fails(check.unread_by_hand, unread)
-    box.uid("FETCH", "3", "(FLAGS)")
-    assert "fetched only 3" in check_fails(check.unread_by_hand, unread)
-    box.uid("FETCH", "1:4", "(FLAGS)")
-    assert "fetched UID 1, which your search did not find" in check_fails(check.unread_by_hand, unread)
-    box.uid("SEARCH", "UNSEEN")
-    box.uid("FETCH", "3,4", "(FLAGS)")
-    assert "stored no flag afterwards" in check_fails(check.unread_by_hand, unread)
-    box.uid("STORE", "3", "+FLAGS", r"(\Answered)")
-    assert "not \\Seen" in check_fails(check.unread_by_hand, unread)
-    box.logout()
+    def session(*retrieve: int, quit: bool = True, dele: bool = False):
+        p = _login(lab, "jane-phone")
+        p.uidl()
+        for number in retrieve:
+            p.retr(number)
+            if dele:
+                p.dele(number)
+        if quit:
+            p.quit()
+        return p
 
+    early = _login(lab, "jane-phone")
+    early.retr(3)
+    early.uidl()
+    early.retr(4)
+    early.quit()
+    assert "before it asked for the UIDL listing" in check_fails(check.only_new_messages, lab, already, since=start)
+    session(1, 3, 4)
+    assert "message(s) 1, whose UIDL is in `already`" in check_fails(check.only_new_messages, lab, already, since=start)
+    session(3)
+    assert "Message(s) 4 have a UIDL that is not in `already`" in check_fails(
+        check.only_new_messages, lab, already, since=start)
+    open_session = session(3, 4, quit=False)
+    assert "still open" in check_fails(check.only_new_messages, lab, already, since=start)
+    open_session.quit()
+    marked = _login(lab, "jane-phone")
+    marked.uidl()
+    marked.retr(3), marked.retr(4), marked.dele(3), marked.rset()
+    marked.quit()
+    assert "also sent DELE. This device" in check_fails(check.only_new_messages, lab, already, since=start)
+    session(3, 4)
+    assert "`new_messages` holds 1 item(s)" in check_fails(check.only_new_messages, lab, already, [b"x"], since=start)
+    check.only_new_messages(lab, already, [b"three", b"four"], since=start)
+    check.only_new_messages(lab, list(already), since=start)
+    assert capsys.readouterr().out.count("✔ Correct:") == 2
 
-def test_unread_by_hand_refuses_a_store_that_replaces_or_misses(unread: Lab) -> None:
-    box = _session(unread)
-    box.uid("SEARCH", "UNSEEN")
-    box.uid("FETCH", "3,4", "(FLAGS)")
-    box.uid("STORE", "3,4", "FLAGS", r"(\Seen)")  # wipes \Flagged of UID 4
-    assert "replaces every flag" in check_fails(check.unread_by_hand, unread)
-    assert _flags(unread, 4) == {"\\Seen"}
-    box.uid("STORE", "4", "+FLAGS", r"(\Flagged)")
-    box.uid("STORE", "3,4", "-FLAGS", r"(\Seen)")
-    box.uid("SEARCH", "UNSEEN")
-    box.uid("FETCH", "3,4", "(FLAGS)")
-    box.uid("STORE", "3", "+FLAGS", r"(\Seen)")
-    assert "but not 4" in check_fails(check.unread_by_hand, unread)
-    box.uid("STORE", "4", "+FLAGS", r"(\Seen)")
-    box.logout()
-    check.unread_by_hand(unread)  # two STOREs together mark both
-    lab_laptop = unread.client("jane-laptop")
-    lab_laptop.imap.sync()
-    lab_laptop.imap.mark_unread(3)
-    lab_laptop.imap.sync()
-    assert "UID 3 is unread again" in check_fails(check.unread_by_hand, unread)
-
-
-def test_unread_by_hand_on_a_read_only_folder(unread: Lab) -> None:
-    box = _session(unread, folder=None)
-    box.select("INBOX", readonly=True)  # EXAMINE
-    box.uid("SEARCH", "UNSEEN")
-    box.uid("FETCH", "3,4", "(FLAGS)")
-    box.uid("STORE", "3,4", "+FLAGS", r"(\Seen)")
-    assert "opened with EXAMINE is read-only" in check_fails(check.unread_by_hand, unread)
-    box.logout()
-
-
-def test_unread_by_hand_with_nothing_unread(lab: Lab) -> None:
-    joe_writes_to_jane(lab, "one")
-    box = _session(lab)
-    box.uid("STORE", "1", "+FLAGS", r"(\Seen)")
-    box.uid("SEARCH", "UNSEEN")
-    assert "found no unread message" in check_fails(check.unread_by_hand, lab)
-    box.logout()
-
-
-# -- 3. filed away on the train ------------------------------------------------------------------
-
-
-def _ready(lab: Lab) -> imaplib.IMAP4:
-    """The lesson's set-up: the phone creates Archive, joe sends "Tax return", the laptop syncs."""
-    assert "no folder 'Archive'" in check_fails(check.archived_offline, lab)
-    box = _session(lab, folder=None)
-    assert box.create("Archive")[0] == "OK"
-    joe_writes_to_jane(lab, "Other news", "Tax return")
-    lab.client("jane-laptop").imap.sync()
-    box.select("INBOX")  # after the mail came: a session names only the messages it has been told of
-    return box
-
-
-def test_both_checks_read_the_wire() -> None:
-    assert check.unread_by_hand.reads_the_wire and check.archived_offline.reads_the_wire
-
-
-def test_archived_offline_passes_when_the_laptop_moves_it_offline_and_syncs(
-        lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    _ready(lab).logout()
-    laptop = lab.client("jane-laptop")
-    assert "journal holds no move" in check_fails(check.archived_offline, lab)
-    laptop.go_offline()
-    laptop.imap.move(_uid_of(lab, "Tax return"), "Archive")
-    assert "still offline" in check_fails(check.archived_offline, lab)
-    laptop.go_online()
-    assert "has not synced since" in check_fails(check.archived_offline, lab)
-    laptop.imap.sync()
-    check.archived_offline(lab)
-    assert capsys.readouterr().out.startswith("✔ Correct: jane-laptop's sync replayed the move (UID MOVE)")
-
-
-def test_archived_offline_wrong_folder_and_deletion(lab: Lab) -> None:
-    _ready(lab).logout()
-    laptop = lab.client("jane-laptop")
-    laptop.go_offline()
-    laptop.imap.move(_uid_of(lab, "Tax return"), "Trash")
-    assert "to 'Trash', not to 'Archive'" in check_fails(check.archived_offline, lab)
-    laptop.go_online()
-    laptop.imap.sync()
-    assert "is in 'Trash' on the server" in check_fails(check.archived_offline, lab)
-    laptop.imap.delete(_uid_of(lab, "Tax return", "Trash"), "Trash")
-    laptop.imap.sync()
-    assert "in none of jane's folders" in check_fails(check.archived_offline, lab)
-
-
-def test_archived_offline_by_the_wrong_session(lab: Lab) -> None:
-    box = _ready(lab)
-    uid = str(_uid_of(lab, "Tax return"))
-    assert box.uid("COPY", uid, "Archive")[0] == "OK"
-    assert "that was a copy, not a move" in check_fails(check.archived_offline, lab)
-    box.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
-    box.uid("EXPUNGE", uid)  # now a move, done by the phone, online
-    assert "It was jane-phone's session" in check_fails(check.archived_offline, lab)
-    box.logout()
-
-
-def test_archived_offline_online_by_hand_or_on_the_server(lab: Lab) -> None:
-    _ready(lab).logout()
-    desk = _session(lab, "jane-laptop")
-    assert desk.uid("MOVE", str(_uid_of(lab, "Tax return")), "Archive")[0] == "OK"
-    desk.logout()
-    assert "IMAP commands of its own, online" in check_fails(check.archived_offline, lab)
-
-    store = lab.server("somewhereelse.com").store
-    joe_writes_to_jane(lab, "Tax return")  # a second one, moved on the server itself
-    lab.client("jane-laptop").imap.sync()
-    for info in store.list("jane", "Archive"):
-        store.delete("jane", info.uid, "Archive")
-    store.move("jane", store.list("jane")[-1].uid, "INBOX", "Archive")
-    assert "no IMAP session in the trace moved it" in check_fails(check.archived_offline, lab)
+    session(3, 4, dele=True)
+    assert "also sent DELE (and QUIT removed 2 of them)" in check_fails(check.only_new_messages, lab, already, since=start)
+    session()  # messages 3 and 4 are gone: nothing is new any more
+    assert "nothing new to fetch" in check_fails(check.only_new_messages, lab, already, since=start)

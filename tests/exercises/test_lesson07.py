@@ -1,15 +1,12 @@
 """The checks of lesson 07 against a live lab: each failure message, and the passing case.
 
-The student's own HTTP is http.client on the lab's real webmail, the lesson's
-browser `WebmailBrowser`; flags are set with imaplib and mail is fetched with
-poplib as a device. The checks read the trace, ask the webmail over HTTP, and
-compare with the store.
+The sessions are real IMAP sessions: imaplib by hand, or the devices' own
+sync (`ClientHost.imap`), with the lab's IMAP server. The checks read them
+back from the trace and from the server's store.
 """
 from __future__ import annotations
 
-import http.client
-import re
-import urllib.parse
+import imaplib
 from collections.abc import Iterator
 
 import pytest
@@ -17,220 +14,232 @@ from helpers import check_fails, joe_writes_to_jane
 
 import mailcourse.exercises as check
 from mailcourse import Lab
-from mailcourse.viz.webmail import WebmailBrowser
 
 JANE, PASSWORD = "jane@somewhereelse.com", "jane-password"
-OFFICE = "jane-office"
 
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    with Lab.classic(seed=7) as lab:
+    with Lab.classic(seed=6) as lab:
         yield lab
 
 
-# -- 1. log in by hand ----------------------------------------------------------------------------
-
-CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def _by_hand(lab: Lab, *, cookie: bool = True, csrf: bool = True, password: str = PASSWORD,
-             form: bool = True, inbox: str | None = "new") -> None:
-    """What a student's http.client code does: GET /login, POST /login, GET /mailbox/INBOX, each step optional."""
-    conn = http.client.HTTPConnection(*lab.endpoint_address(lab.server("somewhereelse.com").endpoints["webmail"]))
-    conn.request("GET", "/login")
-    answer = conn.getresponse()
-    anonymous = answer.getheader("Set-Cookie").split(";")[0]
-    token = CSRF_FIELD.search(answer.read().decode()).group(1)
-    fields = {"username": JANE, "password": password} | ({"csrf": token} if csrf else {})
-    headers = {"Content-Type": "application/x-www-form-urlencoded" if form else "text/plain"}
-    if cookie:
-        headers["Cookie"] = anonymous
-    conn.request("POST", "/login", body=urllib.parse.urlencode(fields), headers=headers)
-    answer = conn.getresponse()
-    answer.read()
-    logged_in = (answer.getheader("Set-Cookie") or "").split(";")[0]
-    if inbox is not None:
-        sent = {"new": {"Cookie": logged_in}, "old": {"Cookie": anonymous}, "none": {}}[inbox]
-        conn.request("GET", "/mailbox/INBOX", headers=sent)
-        conn.getresponse().read()
-    conn.close()
+def _session(lab: Lab, device: str = "jane-phone", folder: str | None = "INBOX") -> imaplib.IMAP4:
+    box = lab.imap(device, lab.server("somewhereelse.com").endpoints["imap"])
+    box.login(JANE, PASSWORD)
+    if folder is not None:
+        box.select(folder)
+    return box
 
 
-def test_logged_in_by_hand(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    web = WebmailBrowser(lab, lab.server("somewhereelse.com"))
-    web.login(JANE, PASSWORD)  # the lesson's browser is not the student's own code
-    assert "no HTTP request of your own yet (the ones in it come from browsers)" in check_fails(
-        check.logged_in_by_hand, lab)
-    _by_hand(lab, cookie=False)
-    assert "carried no cookie of the webmail, and got 403" in check_fails(check.logged_in_by_hand, lab)
-    _by_hand(lab, form=False)
-    assert "could not read your form" in check_fails(check.logged_in_by_hand, lab)
-    _by_hand(lab, csrf=False)
-    assert "had no csrf field" in check_fails(check.logged_in_by_hand, lab)
-    _by_hand(lab, password="not-hers")
-    wrong = check_fails(check.logged_in_by_hand, lab)
-    assert "answered 200 with the login form again" in wrong and "not-hers" not in wrong
-    _by_hand(lab, inbox=None)
-    assert "Now do what a browser does with its Location" in check_fails(check.logged_in_by_hand, lab)
-    _by_hand(lab, inbox="none")
-    assert "GET /mailbox/INBOX carried no cookie" in check_fails(check.logged_in_by_hand, lab)
-    _by_hand(lab, inbox="old")
-    stale = check_fails(check.logged_in_by_hand, lab)
-    assert "sent the cookie of the login page" in stale
-    assert not any(token in stale for token in web._secrets)  # a check never repeats a secret
-    _by_hand(lab)
-    check.logged_in_by_hand(lab)
-    assert capsys.readouterr().out.startswith("✔ Correct: you logged jane in by hand")
-    web.close()
-
-
-@pytest.mark.parametrize("cookie, csrf, said", [
-    (1, 0, "its csrf field is not the one of the login page that your cookie belongs to"),
-    (0, 1, "sent a cookie, but not the one your GET /login was given"),
-])
-def test_logged_in_by_hand_when_cookie_and_csrf_come_from_two_pages(lab: Lab, cookie: int, csrf: int,
-                                                                    said: str) -> None:
-    conn = http.client.HTTPConnection(*lab.endpoint_address(lab.server("somewhereelse.com").endpoints["webmail"]))
-    pages = []
-    for _ in range(2):  # two login pages: two sessions, each with its csrf token
-        conn.request("GET", "/login")
-        answer = conn.getresponse()
-        pages.append((answer.getheader("Set-Cookie").split(";")[0], CSRF_FIELD.search(answer.read().decode())[1]))
-    form = urllib.parse.urlencode({"username": JANE, "password": PASSWORD, "csrf": pages[csrf][1]})
-    conn.request("POST", "/login", body=form,
-                 headers={"Cookie": pages[cookie][0], "Content-Type": "application/x-www-form-urlencoded"})
-    conn.getresponse().read()
-    conn.close()
-    assert said in check_fails(check.logged_in_by_hand, lab)
-
-
-# -- 2. count the round trips of a task ---------------------------------------------------------------
-
-
-def _task(lab: Lab) -> int:
-    """The lesson's task: log in, open a message, flag it; the mark taken before it."""
-    joe_writes_to_jane(lab, "Lunch tomorrow")
-    start = lab.trace.mark()
-    task = WebmailBrowser(lab, lab.server("somewhereelse.com"), device="jane-laptop")
-    task.login(JANE, PASSWORD)
-    lunch = task.open("Lunch tomorrow")
-    task.post(lunch.url + "/flag", {"flagged": "1"})
-    task.close()
-    return start
-
-
-def test_task_round_trips(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "not answered yet" in check_fails(check.task_round_trips, lab, 0, ..., ...)
-    assert "No HTTP session started since task_start" in check_fails(check.task_round_trips, lab, 0, 1, [])
-    earlier = WebmailBrowser(lab, lab.server("somewhereelse.com"))
-    earlier.login(JANE, PASSWORD)  # three round trips before the task
-    earlier.close()
-    start = _task(lab)
-    exchanges = [e for c in lab.trace.sessions(protocol="HTTP", since=start) for e in lab.trace.exchanges(c)]
-    requests = [(e.request.method, e.request.target, e.response.status) for e in exchanges]
-    assert [r[1] for r in requests] == ["/login", "/login", "/mailbox/INBOX", "/message/INBOX/1",
-                                        "/message/INBOX/1/flag", "/message/INBOX/1"]
-
-    assert "should be a whole number" in check_fails(check.task_round_trips, lab, start, "6", requests)
-    assert "the number of connections" in check_fails(check.task_round_trips, lab, start, 1, requests)
-    assert "each request and each response on its own" in check_fails(check.task_round_trips, lab, start, 12,
-                                                                       requests)
-    assert "after each 303 the browser asked" in check_fails(check.task_round_trips, lab, start, 4, requests)
-    assert "every HTTP request of the lesson" in check_fails(check.task_round_trips, lab, start, 9, requests)
-    too_few = check_fails(check.task_round_trips, lab, start, 5, requests)
-    assert "recorded more round trips for the task than 5" in too_few and "6" not in too_few
-    assert "recorded fewer" in check_fails(check.task_round_trips, lab, start, 7, requests)
-    assert "holds 5 request(s), but your round_trips says 6" in check_fails(check.task_round_trips, lab, start,
-                                                                            6, requests[:-1])
-    assert "should be a list" in check_fails(check.task_round_trips, lab, start, 6, "GET /login")
-    assert "is not a (method, target, status) triple" in check_fails(
-        check.task_round_trips, lab, start, 6, [r[:2] for r in requests])
-    swapped = [requests[0], requests[2], requests[1], *requests[3:]]
-    assert "Entry 2, ('GET', '/mailbox/INBOX', 200): its method" in check_fails(
-        check.task_round_trips, lab, start, 6, swapped)
-    no_redirects = [(m, t, 200) for m, t, _ in requests]
-    assert "Entry 2" in (m := check_fails(check.task_round_trips, lab, start, 6, no_redirects)) and "status" in m
-
-    check.task_round_trips(lab, start, 6, requests)
-    check.task_round_trips(lab, start, 6, [(m, t, str(s)) for m, t, s in requests])  # "303" is 303
-    assert capsys.readouterr().out.count("✔ Correct: the tap recorded the same 6 round trips on 1 connection(s), "
-                                         "2 of them") == 2
-
-
-# -- 2. the missing page ------------------------------------------------------------------------
-
-
-def _flag(lab: Lab, subject: str) -> None:
-    with lab.imap("jane-phone", lab.server("somewhereelse.com").endpoints["imap"]) as box:
-        box.login(JANE, PASSWORD)
-        box.select("INBOX")
-        _, found = box.uid("SEARCH", "SUBJECT", f'"{subject}"')
-        assert box.uid("STORE", found[0].decode(), "+FLAGS", r"(\Flagged)")[0] == "OK"
-
-
-def test_flagged_view(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    webmail = lab.server("somewhereelse.com").webmail
-    joe_writes_to_jane(lab, "one", "two", "three")
-    # The relay may deliver the three in any order, so a subject's UID is looked up, not assumed.
-    uid = {m.subject: m.uid for m in webmail.mailbox(JANE).messages("INBOX")}
-    assert "no view of yours yet" in check_fails(check.flagged_view, lab)
-    webmail.add_view("flagged", "Flagged", lambda mailbox: mailbox.messages("INBOX"))
-    assert "no flagged message" in check_fails(check.flagged_view, lab)
-    _flag(lab, "two")
-
-    assert "lists every message" in check_fails(check.flagged_view, lab)
-    webmail.add_view("flagged", "Flagged", lambda mailbox: [])
-    assert "lists no message at all" in check_fails(check.flagged_view, lab)
-    webmail.add_view("flagged", "Flagged", lambda mailbox: [m for m in mailbox.messages() if m.subject == "one"])
-    assert f"lists UID {uid['one']}, which is not flagged" in check_fails(check.flagged_view, lab)
-    webmail.add_view("flagged", "Flagged", lambda mailbox: [m for m in mailbox.messages() if m.subject == "zero"])
-    _flag(lab, "three")
-    webmail.add_view("flagged", "Flagged", lambda mailbox: [m for m in mailbox.messages() if m.subject == "two"])
-    assert f"misses UID {uid['three']}" in check_fails(check.flagged_view, lab)
-
-    def broken(mailbox: object) -> list:
-        raise RuntimeError("oops")
-
-    webmail.add_view("flagged", "Flagged", broken)
-    assert "did your select function fail?" in check_fails(check.flagged_view, lab)
-
-    webmail.add_view("flagged", "Flagged", lambda mailbox: [m for m in mailbox.messages("INBOX") if m.flagged])
-    check.flagged_view(lab)
-    assert capsys.readouterr().out.startswith("✔ Correct: the webmail's view 'Flagged' lists exactly the 2")
-    webmail.add_view("starred", "Starred", lambda mailbox: [])  # a wrong view beside a right one is fine
-    check.flagged_view(lab)
-
-
-# -- 3. keep the mail for the webmail ----------------------------------------------------------------
-
-
-def test_kept_for_webmail(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "no device called 'jane-office'" in check_fails(check.kept_for_webmail, lab)
-    office = lab.add_client(JANE, "jane-office")
-    assert "jane's INBOX is empty" in check_fails(check.kept_for_webmail, lab)
-    joe_writes_to_jane(lab, "one", "two")
-    assert "2 message(s) wait on the server" in check_fails(check.kept_for_webmail, lab)
-    office.fetch_pop3()
-    assert "deleted them on the server" in check_fails(check.kept_for_webmail, lab)
-    joe_writes_to_jane(lab, "three", "four")
-    pop3 = lab.server("somewhereelse.com").endpoints["pop3"]
-    box = lab.pop3(OFFICE, pop3)  # by hand, as the lesson's exercise does it
-    box.user(JANE)
-    box.pass_(PASSWORD)
-    box.retr(1)  # only the first of two
-    assert "not ended with QUIT" in check_fails(check.kept_for_webmail, lab)
-    box.quit()
-    assert "did not download 'four'" in check_fails(check.kept_for_webmail, lab)
-    box = lab.pop3(OFFICE, pop3)
-    box.user(JANE)
-    box.pass_(PASSWORD)
-    for number in range(1, len(box.list()[1]) + 1):
-        box.retr(number)
-    box.quit()
-    check.kept_for_webmail(lab)
-    assert capsys.readouterr().out.startswith("✔ Correct: jane-office has its copies, and the webmail still "
-                                              "lists all 2 message(s)")
+def _uid_of(lab: Lab, subject: str, folder: str = "INBOX") -> int:
     laptop = lab.client("jane-laptop")
-    laptop.fetch_pop3()  # another device deletes them after the office PC kept them
-    assert "another device deleted it since" in check_fails(check.kept_for_webmail, lab)
+    return next(m.uid for m in laptop.imap.messages(folder) if m.subject == subject)
+
+
+# -- reading IMAP sessions back from the trace ---------------------------------------------------
+
+
+def test_literals_are_folded_so_their_lines_are_never_taken_for_responses(lab: Lab) -> None:
+    # A body whose lines look like an untagged response and a tagged completion.
+    joe_writes_to_jane(lab, "tricky", body="* 99 EXISTS\r\nA001 OK IDLE terminated\r\nDONE\r\nJoe")
+    box = _session(lab)
+    box.uid("FETCH", "1", "(BODY.PEEK[])")
+    box.append("INBOX", None, None, b"Subject: appended\r\n\r\n* 98 EXISTS\r\nB002 OK fake\r\n")
+    box.logout()
+    conn = lab.trace.sessions(protocol="IMAP", device="jane-phone")[-1]
+    assert lab.wait_for(lambda: conn.closed is not None)
+    greeting, *exchanges = lab.trace.exchanges(conn)
+    assert greeting.command == "" and greeting.status == "OK"
+    assert [e.verb for e in exchanges] == ["CAPABILITY", "LOGIN", "SELECT", "UID FETCH", "APPEND", "LOGOUT"]
+    assert [e.status for e in exchanges] == ["OK"] * 6
+    fetched = exchanges[3].untagged
+    assert len(fetched) == 1 and fetched[0].startswith("* 1 FETCH (UID 1 BODY[] {") and fetched[0].endswith(")")
+    assert exchanges[4].text.startswith("[APPENDUID ")
+    every = [line for e in exchanges for line in e.untagged]
+    assert "* 99 EXISTS" not in every and "* 98 EXISTS" not in every
+    assert "* 1 EXISTS" in exchanges[2].untagged
+
+
+# -- 1. jane opens her unread mail, by hand ------------------------------------------------------
+
+
+@pytest.fixture
+def unread(lab: Lab) -> Lab:
+    """INBOX: UID 1 read, UID 2 gone, UIDs 3 and 4 unread (sequence numbers 2 and 3), UID 4 flagged."""
+    joe_writes_to_jane(lab, "one", "two", "three", "four")
+    laptop = lab.client("jane-laptop")
+    laptop.imap.sync()
+    laptop.imap.mark_read(1)
+    laptop.imap.delete(2)
+    laptop.imap.flag(4)
+    laptop.imap.sync()
+    return lab
+
+
+def _flags(lab: Lab, uid: int) -> set[str]:
+    return next(set(i.flags) for i in lab.server("somewhereelse.com").store.list("jane") if i.uid == uid)
+
+
+def test_unread_by_hand_passes_with_the_three_commands(unread: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    box = _session(unread)
+    _, data = box.uid("SEARCH", "UNSEEN")
+    assert data == [b"3 4"]
+    box.uid("FETCH", "3,4", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    box.uid("STORE", "3:4", "+FLAGS", r"(\Seen)")
+    check.unread_by_hand(unread)
+    assert capsys.readouterr().out.startswith("✔ Correct: jane-phone's session searched, fetched UIDs 3, 4")
+    assert _flags(unread, 4) == {"\\Seen", "\\Flagged"}
+    box.logout()
+
+
+def test_unread_by_hand_with_a_silent_store_and_a_star(unread: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    box = _session(unread)
+    box.uid("SEARCH", "UNSEEN")
+    box.uid("FETCH", "3", "(ENVELOPE)")
+    box.uid("FETCH", "4", "(BODY.PEEK[])")
+    box.uid("STORE", "3:*", "+FLAGS.SILENT", r"(\Seen)")
+    box.logout()
+    check.unread_by_hand(unread)
+    assert "✔ Correct" in capsys.readouterr().out
+
+
+def test_unread_by_hand_explains_what_is_missing(unread: Lab) -> None:
+    assert "has searched for the unread messages yet" in check_fails(check.unread_by_hand, unread)
+    box = _session(unread, folder=None)
+    box.send(b"Z1 UID SEARCH UNSEEN\r\n")  # by hand, before SELECT (imaplib itself would refuse)
+    assert box.readline().startswith(b"Z1 BAD")
+    assert "Is the INBOX selected" in check_fails(check.unread_by_hand, unread)
+    box.select("INBOX")
+    box.search(None, "UNSEEN")
+    assert "sent SEARCH, which names messages by sequence number" in check_fails(check.unread_by_hand, unread)
+    box.uid("SEARCH", "UNSEEN")
+    assert "fetched nothing after it" in check_fails(check.unread_by_hand, unread)
+    box.fetch("2:3", "(FLAGS)")
+    assert "fetched with FETCH, which takes sequence numbers" in check_fails(check.unread_by_hand, unread)
+    box.uid("FETCH", "3", "(FLAGS)")
+    assert "fetched only 3" in check_fails(check.unread_by_hand, unread)
+    box.uid("FETCH", "1:4", "(FLAGS)")
+    assert "fetched UID 1, which your search did not find" in check_fails(check.unread_by_hand, unread)
+    box.uid("SEARCH", "UNSEEN")
+    box.uid("FETCH", "3,4", "(FLAGS)")
+    assert "stored no flag afterwards" in check_fails(check.unread_by_hand, unread)
+    box.uid("STORE", "3", "+FLAGS", r"(\Answered)")
+    assert "not \\Seen" in check_fails(check.unread_by_hand, unread)
+    box.logout()
+
+
+def test_unread_by_hand_refuses_a_store_that_replaces_or_misses(unread: Lab) -> None:
+    box = _session(unread)
+    box.uid("SEARCH", "UNSEEN")
+    box.uid("FETCH", "3,4", "(FLAGS)")
+    box.uid("STORE", "3,4", "FLAGS", r"(\Seen)")  # wipes \Flagged of UID 4
+    assert "replaces every flag" in check_fails(check.unread_by_hand, unread)
+    assert _flags(unread, 4) == {"\\Seen"}
+    box.uid("STORE", "4", "+FLAGS", r"(\Flagged)")
+    box.uid("STORE", "3,4", "-FLAGS", r"(\Seen)")
+    box.uid("SEARCH", "UNSEEN")
+    box.uid("FETCH", "3,4", "(FLAGS)")
+    box.uid("STORE", "3", "+FLAGS", r"(\Seen)")
+    assert "but not 4" in check_fails(check.unread_by_hand, unread)
+    box.uid("STORE", "4", "+FLAGS", r"(\Seen)")
+    box.logout()
+    check.unread_by_hand(unread)  # two STOREs together mark both
+    lab_laptop = unread.client("jane-laptop")
+    lab_laptop.imap.sync()
+    lab_laptop.imap.mark_unread(3)
+    lab_laptop.imap.sync()
+    assert "UID 3 is unread again" in check_fails(check.unread_by_hand, unread)
+
+
+def test_unread_by_hand_on_a_read_only_folder(unread: Lab) -> None:
+    box = _session(unread, folder=None)
+    box.select("INBOX", readonly=True)  # EXAMINE
+    box.uid("SEARCH", "UNSEEN")
+    box.uid("FETCH", "3,4", "(FLAGS)")
+    box.uid("STORE", "3,4", "+FLAGS", r"(\Seen)")
+    assert "opened with EXAMINE is read-only" in check_fails(check.unread_by_hand, unread)
+    box.logout()
+
+
+def test_unread_by_hand_with_nothing_unread(lab: Lab) -> None:
+    joe_writes_to_jane(lab, "one")
+    box = _session(lab)
+    box.uid("STORE", "1", "+FLAGS", r"(\Seen)")
+    box.uid("SEARCH", "UNSEEN")
+    assert "found no unread message" in check_fails(check.unread_by_hand, lab)
+    box.logout()
+
+
+# -- 3. filed away on the train ------------------------------------------------------------------
+
+
+def _ready(lab: Lab) -> imaplib.IMAP4:
+    """The lesson's set-up: the phone creates Archive, joe sends "Tax return", the laptop syncs."""
+    assert "no folder 'Archive'" in check_fails(check.archived_offline, lab)
+    box = _session(lab, folder=None)
+    assert box.create("Archive")[0] == "OK"
+    joe_writes_to_jane(lab, "Other news", "Tax return")
+    lab.client("jane-laptop").imap.sync()
+    box.select("INBOX")  # after the mail came: a session names only the messages it has been told of
+    return box
+
+
+def test_both_checks_read_the_wire() -> None:
+    assert check.unread_by_hand.reads_the_wire and check.archived_offline.reads_the_wire
+
+
+def test_archived_offline_passes_when_the_laptop_moves_it_offline_and_syncs(
+        lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    _ready(lab).logout()
+    laptop = lab.client("jane-laptop")
+    assert "journal holds no move" in check_fails(check.archived_offline, lab)
+    laptop.go_offline()
+    laptop.imap.move(_uid_of(lab, "Tax return"), "Archive")
+    assert "still offline" in check_fails(check.archived_offline, lab)
+    laptop.go_online()
+    assert "has not synced since" in check_fails(check.archived_offline, lab)
+    laptop.imap.sync()
+    check.archived_offline(lab)
+    assert capsys.readouterr().out.startswith("✔ Correct: jane-laptop's sync replayed the move (UID MOVE)")
+
+
+def test_archived_offline_wrong_folder_and_deletion(lab: Lab) -> None:
+    _ready(lab).logout()
+    laptop = lab.client("jane-laptop")
+    laptop.go_offline()
+    laptop.imap.move(_uid_of(lab, "Tax return"), "Trash")
+    assert "to 'Trash', not to 'Archive'" in check_fails(check.archived_offline, lab)
+    laptop.go_online()
+    laptop.imap.sync()
+    assert "is in 'Trash' on the server" in check_fails(check.archived_offline, lab)
+    laptop.imap.delete(_uid_of(lab, "Tax return", "Trash"), "Trash")
+    laptop.imap.sync()
+    assert "in none of jane's folders" in check_fails(check.archived_offline, lab)
+
+
+def test_archived_offline_by_the_wrong_session(lab: Lab) -> None:
+    box = _ready(lab)
+    uid = str(_uid_of(lab, "Tax return"))
+    assert box.uid("COPY", uid, "Archive")[0] == "OK"
+    assert "that was a copy, not a move" in check_fails(check.archived_offline, lab)
+    box.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
+    box.uid("EXPUNGE", uid)  # now a move, done by the phone, online
+    assert "It was jane-phone's session" in check_fails(check.archived_offline, lab)
+    box.logout()
+
+
+def test_archived_offline_online_by_hand_or_on_the_server(lab: Lab) -> None:
+    _ready(lab).logout()
+    desk = _session(lab, "jane-laptop")
+    assert desk.uid("MOVE", str(_uid_of(lab, "Tax return")), "Archive")[0] == "OK"
+    desk.logout()
+    assert "IMAP commands of its own, online" in check_fails(check.archived_offline, lab)
+
+    store = lab.server("somewhereelse.com").store
+    joe_writes_to_jane(lab, "Tax return")  # a second one, moved on the server itself
+    lab.client("jane-laptop").imap.sync()
+    for info in store.list("jane", "Archive"):
+        store.delete("jane", info.uid, "Archive")
+    store.move("jane", store.list("jane")[-1].uid, "INBOX", "Archive")
+    assert "no IMAP session in the trace moved it" in check_fails(check.archived_offline, lab)

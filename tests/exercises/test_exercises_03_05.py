@@ -1,7 +1,7 @@
-"""The checks of lessons 03 and 04 against a live lab: each failure message, and the passing case.
+"""The checks of lessons 03 and 05 against a live lab: each failure message, and the passing case.
 
 The checks that read the student's own typing from the wire are tested in test_lesson03.py and
-test_lesson04.py.
+test_lesson05.py.
 """
 from __future__ import annotations
 
