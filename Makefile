@@ -45,10 +45,10 @@ instructor: $(STAMP)
 ## make student: rebuild the student edition in student/ from notebooks/ (commit the result)
 student: $(STUDENT_STAMP)
 
-## make test: every test (unit, protocol, real clients, notebooks under strict nbval, browser)
+## make test: every test (unit, protocol, real clients, both editions under strict nbval, browser)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest $(NBVAL) notebooks
+	$(BIN)/python -m pytest $(NBVAL) notebooks student
 
 ## make test-fast: the tests without notebooks and browser
 test-fast: $(STAMP)

@@ -24,7 +24,12 @@ read before anything runs, except where an output would give an answer away:
 * cells tagged ``solution-output``: a later cell whose output shows what the
   solution did (a transcript of the solution's own traffic, say).
 
-Execution counts and nbgrader's metadata go too. Exercise cells whose
+nbgrader's metadata goes too, and so does the execution count of every cell
+left without output. A cell that keeps its output keeps its count: nbval
+compares the committed output of a cell that was run, so `make test` checks
+that the student edition shows only what a student's own run prints (a
+cell whose output depends on the student's exercise is tagged
+``solution-output`` and so starts empty). Exercise cells whose
 solution was collapsed are shown, so the student sees where to write.
 Exercise and check cells get JupyterLab's ``raises-exception`` tag: their
 error (the stub's NotImplementedError, a check's "Not yet") is expected, so
@@ -102,10 +107,8 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.source = strip_regions(cell.source, CODE_STUB)
             if tags & ANSWER_TAGS:
                 cell.outputs = []
-            cell.execution_count = None
-            for output in cell.outputs:
-                if "execution_count" in output:
-                    output.execution_count = None
+            if not cell.outputs:
+                cell.execution_count = None  # nbval then runs the cell and compares nothing
             cell.metadata.pop("execution", None)
         elif cell.cell_type == "markdown":
             cell.source = strip_regions(cell.source, MARKDOWN_STUB)
