@@ -20,9 +20,10 @@ import random
 import ssl
 
 import pytest
-from tls_sessions import C2S, PASSWORD, S2C, SERVER_NAME, Recorded, converse, make_ca, recorded_in_subprocess
+from tls_sessions import C2S, DIALOGUE, PASSWORD, S2C, SERVER_NAME, Recorded, converse, make_ca, recorded_in_subprocess
 
 from mailcourse.protocols import tls
+from mailcourse.trace import CredentialMask, Trace
 
 TLS12 = ssl.TLSVersion.TLSv1_2
 SECRETS = [PASSWORD.encode(), base64.b64encode(b"\0joe\0" + PASSWORD.encode()), b"MAIL FROM"]
@@ -230,7 +231,7 @@ def test_a_changed_byte_fails_authentication_and_is_reported(tls13):
     assert tls13.sent[C2S].startswith(decryption.application_data(C2S))  # what came before is kept
 
 
-# -- a recorded connection: STARTTLS, then TLS -----------------------------
+# -- a recorded connection: STARTTLS, then TLS; and the trace's view of it -----------------------------
 
 BEFORE_TLS = [
     (S2C, b"220 mail.someplace.org ESMTP\r\n"),
@@ -239,6 +240,62 @@ BEFORE_TLS = [
     (C2S, b"STARTTLS\r\n"),
     (S2C, b"220 2.0.0 Ready to start TLS\r\n"),
 ]
+
+
+def starttls_trace(recorded: Recorded) -> tuple[Trace, object]:
+    """A trace of one SMTP connection that says STARTTLS and goes on in TLS, as the tap records it."""
+    trace = Trace()
+    conn = trace.open("SMTP", "submission", "mail.someplace.org", ("127.0.0.1", 40000))
+    for direction, data in BEFORE_TLS + recorded.chunks:
+        trace.data(conn, direction, data, len(data))
+    trace.close(conn)
+    return trace, conn
+
+
+def test_the_trace_shows_the_eavesdroppers_view_and_the_endpoints_view(tls13):
+    trace, conn = starttls_trace(tls13)
+    view = trace.tls_view(conn, tls13.keylog)
+    assert view.error is None
+    wire = [line for _, line in view.wire]
+    assert wire[:5] == ["220 mail.someplace.org ESMTP", "EHLO x", "250-mail.someplace.org", "250 STARTTLS",
+                        "STARTTLS"]
+    assert f"[ClientHello for {SERVER_NAME}: TLS 1.3, TLS 1.2; " in wire[6]
+    assert any(line.startswith("[TLS 1.3 ServerHello, cipher TLS_AES_256_GCM_SHA384") for line in wire)
+    # The 220 greeting after the handshake: its 30 bytes, one byte for the real type, a 16-byte tag.
+    assert "[application data, 47 bytes (encrypted)]" in wire
+    lines = view.by_direction()
+    assert lines[C2S] == ["EHLO x", "STARTTLS", "EHLO x", "AUTH PLAIN ********",  # masked, as in every view
+                          "MAIL FROM:<joe@someplace.org>", "QUIT"]
+    assert lines[S2C][-3:] == ["235 2.7.0 Authentication successful", "250 OK", "221 Bye"]
+    # In wire order, as Trace.lines gives a plain session: each reply after its command.
+    order = [line for _, line in view.lines]
+    assert order.index("QUIT") < order.index("221 Bye") and order.index("EHLO x", 2) < order.index("250 AUTH PLAIN")
+    for text in wire + order:
+        for secret in SECRETS[:2]:
+            assert secret.decode() not in text
+
+
+def test_without_the_key_log_the_endpoints_view_stops_at_starttls(tls13):
+    trace, conn = starttls_trace(tls13)
+    view = trace.tls_view(conn)
+    assert view.error == tls.NO_KEY
+    assert view.by_direction()[C2S] == ["EHLO x", "STARTTLS"]
+    assert view.by_direction("wire")[C2S][2].startswith("[ClientHello")
+
+
+def test_a_session_without_tls_reads_the_same_both_ways():
+    trace = Trace()
+    conn = trace.open("SMTP", "mx", "mail.someplace.org", ("127.0.0.1", 40001))
+    mask = CredentialMask()  # as the tap records
+    for direction, data in [DIALOGUE[0], (C2S, b"EH"), (C2S, b"LO x\r\n"), *DIALOGUE[2:]]:  # a line cut across chunks
+        shown = mask.client(data) if direction == C2S else data
+        if direction == S2C:
+            mask.server(data)
+        trace.data(conn, direction, shown, len(data))
+    view = trace.tls_view(conn, "")
+    assert view.error is None
+    assert view.wire == view.lines == trace.lines(conn)
+    assert (C2S, "EHLO x") in view.lines and (C2S, "AUTH PLAIN ********") in view.lines
 
 
 def test_implicit_tls_starts_at_the_first_byte(tls13):
