@@ -10,17 +10,30 @@ What can be tested from Python: TLS 1.3 with each of its five suites (the
 default, TLS_AES_256_GCM_SHA384, in this process; the others in a new
 process whose OpenSSL configuration names the one suite allowed, since
 Python cannot choose TLS 1.3 suites), and TLS 1.2 with the ECDHE-RSA AEAD
-suites (``set_ciphers``). What cannot: a KeyUpdate (Python has no call
-that sends one), a HelloRetryRequest, 0-RTT data.
+suites (``set_ciphers``); a KeyUpdate each way, which Python cannot send
+but ``openssl s_client`` can. What is not tested: a HelloRetryRequest, 0-RTT
+data (the reader does not open early data).
 """
 from __future__ import annotations
 
 import base64
 import random
+import shutil
 import ssl
 
 import pytest
-from tls_sessions import C2S, DIALOGUE, PASSWORD, S2C, SERVER_NAME, Recorded, converse, make_ca, recorded_in_subprocess
+from tls_sessions import (
+    C2S,
+    DIALOGUE,
+    PASSWORD,
+    S2C,
+    SERVER_NAME,
+    Recorded,
+    converse,
+    converse_with_openssl,
+    make_ca,
+    recorded_in_subprocess,
+)
 
 from mailcourse.protocols import tls
 from mailcourse.trace import CredentialMask, Trace
@@ -210,6 +223,18 @@ def test_the_key_log_opens_every_record_both_ways(suite, version, ca, tmp_path_f
         assert (S2C, "handshake: Finished") in ends  # the one encrypted handshake message of TLS 1.2
 
 
+def test_the_zero_padding_of_a_record_is_taken_off(tmp_path):
+    """RFC 8446 section 5.4: the sender may pad; the receiver strips the zeros after the real type."""
+    recorded = recorded_in_subprocess("TLS_AES_128_GCM_SHA256", tmp_path, padding=64)
+    session = read(recorded)
+    sizes = {len(r.fragment) for r in session.client if r.content_type == tls.APPLICATION_DATA}
+    assert sizes and all((size - 16) % 64 == 0 for size in sizes)  # padded to 64, plus the tag
+    decryption = tls.decrypt(session, recorded.keylog)
+    assert decryption.error is None
+    for direction in (C2S, S2C):
+        assert decryption.application_data(direction) == recorded.sent[direction]
+
+
 def test_without_this_sessions_keys_it_says_so(ca, tls13):
     other = converse(ca)
     for keylog in ("", other.keylog, "CLIENT_RANDOM zz zz\n"):
@@ -229,6 +254,21 @@ def test_a_changed_byte_fails_authentication_and_is_reported(tls13):
                                 "tag (a byte changed on the wire, or a wrong key)")
     assert decryption.application_data(S2C) == tls13.sent[S2C]  # the other direction is intact
     assert tls13.sent[C2S].startswith(decryption.application_data(C2S))  # what came before is kept
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command (Debian: openssl)")
+def test_after_a_key_update_each_side_uses_its_next_secret(ca, tmp_path):
+    """RFC 8446 section 7.2: application_traffic_secret_N+1 = HKDF-Expand-Label(secret_N, "traffic upd", "", Hash.length)."""
+    recorded = converse_with_openssl(ca, tmp_path)
+    decryption = tls.decrypt(read(recorded), recorded.keylog)
+    assert decryption.error is None
+    ends = [(o.direction, o.summary()) for o in decryption.opened if o.encrypted]
+    assert (C2S, "handshake: KeyUpdate") in ends and (S2C, "handshake: KeyUpdate") in ends
+    for direction in (C2S, S2C):  # a record after each side's KeyUpdate, opened with the next keys
+        assert ends.index((direction, "handshake: KeyUpdate")) < max(
+            i for i, (d, s) in enumerate(ends) if d == direction and s.startswith("application data"))
+        assert decryption.application_data(direction) == recorded.sent[direction]
+    assert recorded.read[C2S] == recorded.sent[C2S]
 
 
 # -- a recorded connection: STARTTLS, then TLS; and the trace's view of it -----------------------------

@@ -162,10 +162,15 @@ Ciphersuites = {suite}
 """
 
 
-def recorded_in_subprocess(suite: str, tmp: Path) -> Recorded:
-    """A TLS 1.3 session with ``suite``, made by a new Python whose OpenSSL allows only that suite."""
+def recorded_in_subprocess(suite: str, tmp: Path, padding: int | None = None) -> Recorded:
+    """A TLS 1.3 session with ``suite``, made by a new Python whose OpenSSL allows only that suite.
+
+    ``padding``: OpenSSL pads each TLS 1.3 record's plaintext with zeros up
+    to a multiple of that many bytes (RFC 8446 section 5.4), so that the
+    record sizes on the wire no longer give the exact lengths away.
+    """
     conf = tmp / "openssl.cnf"
-    conf.write_text(OPENSSL_CONF.format(suite=suite))
+    conf.write_text(OPENSSL_CONF.format(suite=suite) + (f"RecordPadding = {padding}\n" if padding else ""))
     env = dict(os.environ, OPENSSL_CONF=str(conf))
     done = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -174,3 +179,95 @@ def recorded_in_subprocess(suite: str, tmp: Path) -> Recorded:
 
 if __name__ == "__main__":
     print(converse(make_ca()).to_json())
+
+
+def converse_with_openssl(ca: trustme.CA, tmp: Path) -> Recorded:
+    """A TLS 1.3 session in which each side updates its keys (RFC 8446 section 4.6.3).
+
+    Python has no call that sends a KeyUpdate; ``openssl s_client`` does,
+    when a line typed to it is ``K`` (a KeyUpdate that asks the peer to
+    update too; our server's OpenSSL answers with its own). The client talks
+    to this process's server over a Unix socket, so no port is needed, and
+    the server side is an `ssl.SSLObject` whose bytes are recorded here.
+    """
+    import select
+    import shutil
+    import socket
+    import time
+
+    ca.cert_pem.write_to_path(str(tmp / "ca.pem"))
+    keylog = tmp / "keys.log"
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert(SERVER_NAME).configure_cert(server_ctx)
+    server_ctx.keylog_filename = str(keylog)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(tmp / "tls.sock"))
+    listener.listen()
+    client = subprocess.Popen([shutil.which("openssl") or "openssl", "s_client", "-unix", str(tmp / "tls.sock"),
+                               "-servername", SERVER_NAME, "-CAfile", str(tmp / "ca.pem"), "-crlf"],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listener.settimeout(30)
+    conn, _ = listener.accept()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    server = server_ctx.wrap_bio(incoming, outgoing, server_side=True)
+    chunks: list[tuple[str, bytes]] = []
+    read = b""
+
+    def pump_until(done, seconds: float = 20.0) -> None:
+        nonlocal read
+        deadline = time.monotonic() + seconds
+        while not done():
+            assert time.monotonic() < deadline, f"openssl s_client: nothing more after {chunks[-1:]!r}"
+            if select.select([conn], [], [], 0.05)[0]:
+                data = conn.recv(65536)
+                if not data:
+                    return  # the client closed
+                chunks.append((C2S, data))
+                incoming.write(data)
+            _step(server.do_handshake)
+            try:
+                read += server.read(65536)
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                pass
+            if reply := outgoing.read():
+                chunks.append((S2C, reply))
+                conn.sendall(reply)
+
+    def type_line(line: bytes) -> None:
+        assert client.stdin is not None
+        client.stdin.write(line + b"\n")
+        client.stdin.flush()
+
+    def written(data: bytes) -> None:
+        server.write(data)
+        pump_until(lambda: outgoing.pending == 0)
+
+    try:
+        pump_until(lambda: _handshake_done(server) and outgoing.pending == 0)  # the tickets sent too
+        type_line(b"EHLO x")
+        pump_until(lambda: read.endswith(b"EHLO x\r\n"))
+        written(b"250 mail.someplace.org\r\n")
+        before = len(chunks)
+        type_line(b"K")  # s_client sends a KeyUpdate, update_requested
+        pump_until(lambda: any(d == C2S for d, _ in chunks[before:]))
+        written(b"250 after the key update\r\n")
+        type_line(b"NOOP")  # not QUIT: a line starting with Q makes s_client quit
+        pump_until(lambda: read.endswith(b"NOOP\r\n"))
+        assert client.stdin is not None
+        client.stdin.close()  # s_client sends close_notify and leaves
+        pump_until(lambda: False)
+    finally:
+        client.kill()
+        client.wait()
+        conn.close()
+        listener.close()
+    sent = {C2S: b"EHLO x\r\nNOOP\r\n", S2C: b"250 mail.someplace.org\r\n250 after the key update\r\n"}
+    return Recorded(chunks, keylog.read_text(), {C2S: read}, server.version() or "", server.cipher()[0], sent)
+
+
+def _handshake_done(server: ssl.SSLObject) -> bool:
+    try:
+        server.do_handshake()
+        return True
+    except ssl.SSLError:
+        return False
