@@ -181,7 +181,7 @@ if __name__ == "__main__":
     print(converse(make_ca()).to_json())
 
 
-def converse_with_openssl(ca: trustme.CA, tmp: Path) -> Recorded:
+def converse_with_openssl(ca: trustme.CA, tmp: Path, openssl: str = "openssl") -> Recorded:
     """A TLS 1.3 session in which each side updates its keys (RFC 8446 section 4.6.3).
 
     Python has no call that sends a KeyUpdate; ``openssl s_client`` does,
@@ -191,7 +191,6 @@ def converse_with_openssl(ca: trustme.CA, tmp: Path) -> Recorded:
     the server side is an `ssl.SSLObject` whose bytes are recorded here.
     """
     import select
-    import shutil
     import socket
     import time
 
@@ -203,7 +202,7 @@ def converse_with_openssl(ca: trustme.CA, tmp: Path) -> Recorded:
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(str(tmp / "tls.sock"))
     listener.listen()
-    client = subprocess.Popen([shutil.which("openssl") or "openssl", "s_client", "-unix", str(tmp / "tls.sock"),
+    client = subprocess.Popen([openssl, "s_client", "-unix", str(tmp / "tls.sock"),
                                "-servername", SERVER_NAME, "-CAfile", str(tmp / "ca.pem"), "-crlf"],
                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     listener.settimeout(30)
