@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .protocols import http
+from .protocols import http, tls
 from .protocols.exchanges import C2S, S2C, MESSAGE, Exchange, read_exchanges, read_http
 
 MASK = b"********"
@@ -103,6 +103,30 @@ class TraceEvent:
     @property
     def protocol(self) -> str:
         return self.connection.protocol
+
+
+@dataclass
+class TlsView:
+    """A connection read twice: as an eavesdropper on the wire, and as its two endpoints.
+
+    ``wire`` is what a capture shows: the plaintext lines before STARTTLS,
+    then one bracketed line per TLS record (``[application data, 87 bytes
+    (encrypted)]``). ``lines`` is what the endpoints read: the same
+    plaintext lines, then the decrypted application data cut into lines, with
+    passwords masked as in every other view of the trace. Both are
+    ``(direction, line)`` pairs in wire order, as `Trace.lines` gives them.
+    ``error`` says why (some of) the session could not be read, or is None.
+    """
+
+    wire: list[tuple[str, str]]
+    lines: list[tuple[str, str]]
+    error: str | None
+    session: tls.Session
+
+    def by_direction(self, view: str = "lines") -> dict[str, list[str]]:
+        """One view's lines per direction: ``{C2S: [...], S2C: [...]}``."""
+        pairs = self.lines if view == "lines" else self.wire
+        return {direction: [line for d, line in pairs if d == direction] for direction in (C2S, S2C)}
 
 
 class CredentialMask:
@@ -389,6 +413,37 @@ class Trace:
                 out.append(("C: " if direction == C2S else "S: ") + line)
             blocks.append("\n".join(out))
         return "\n\n".join(blocks)
+
+    def tls_view(self, connection: Connection, keylog: str | None = None) -> TlsView:
+        """What an eavesdropper sees of a TLS session, and, with the session's key log, what the endpoints saw.
+
+        ``keylog`` is the text of an NSS key log (``SSLContext.keylog_filename``).
+        Without it, or without this session's keys in it, ``lines`` stops where
+        the encryption starts and ``error`` says why (`protocols.tls`).
+        """
+        events = self.filter(connection, kind="data")
+        recording = tls.read_recording([(e.direction, e.data) for e in events], keylog)
+
+        def as_events(pieces: list[tls.Piece], mask: CredentialMask | None) -> list[TraceEvent]:
+            out = []
+            for piece in pieces:
+                if piece.data is None:
+                    data = f"[{piece.text}]\n".encode()  # a record: one line, bracketed like an HTTP body's
+                elif mask is None:
+                    data = piece.data
+                elif piece.direction == C2S:
+                    data = mask.client(piece.data)
+                else:
+                    data = piece.data
+                    mask.server(data)
+                out.append(TraceEvent(events[piece.chunk].time, connection, "data", piece.direction, data, len(data)))
+            return out
+
+        # Decrypted, a password is as readable as before STARTTLS: masked the same way.
+        endpoints = [p for p in recording.endpoints if p.data is not None]
+        return TlsView(list(_lines(as_events(recording.wire, None))),
+                       list(_lines(as_events(endpoints, CredentialMask()))),
+                       recording.error, recording.session)
 
     def bytes_on_wire(self, connection: Connection) -> int:
         return sum(e.size for e in self.filter(connection, kind="data"))

@@ -339,7 +339,7 @@ def test_no_label_overlaps_another_or_leaves_the_figure(classic):
 
 
 def test_import_mailcourse_stays_light():
-    heavy = ('mailcourse.viz', 'networkx', 'ipywidgets', 'aiohttp', 'jinja2', 'nh3')  # imported when first used
+    heavy = ('mailcourse.viz', 'networkx', 'ipywidgets', 'aiohttp', 'jinja2', 'nh3', 'cryptography')  # imported when first used
     code = f"import sys, mailcourse; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
