@@ -41,6 +41,7 @@ class IMAPConnection(asyncio.Protocol):
         self.session = session
         self.host = host  # its certificate, for STARTTLS
         self._handshake: asyncio.Task[None] | None = None
+        self._early: list[bytes] | None = None  # what came inside TLS before the handshake task resumed
         self.errors = errors if errors is not None else []  # the server's list: a bug is reported, not hidden
         self.idle_timeout = idle_timeout
         self.live = live  # the endpoint's open connections, woken when the store changes
@@ -54,6 +55,11 @@ class IMAPConnection(asyncio.Protocol):
         self._restart_timer()
 
     def data_received(self, data: bytes) -> None:
+        if self._early is not None:
+            # Inside TLS already (the handshake is done and the client spoke at once), but
+            # start_tls has not handed over the new transport yet: kept for a moment.
+            self._early.append(data)
+            return
         self._restart_timer()
         self._guarded(self.session.receive_data, data)
 
@@ -80,15 +86,20 @@ class IMAPConnection(asyncio.Protocol):
             self.transport.close()  # after LOGOUT; what was written still goes out first
         elif self.session.tls_requested and self._handshake is None:
             self.transport.pause_reading()  # the next bytes are the client's TLS hello, not commands
+            self._early = []
             self._handshake = asyncio.get_running_loop().create_task(self._start_tls())
 
     async def _start_tls(self) -> None:
         """After STARTTLS's positive answer: the handshake, then the session goes on inside TLS."""
         assert self.transport is not None and self.host is not None
         transport = await self.host.start_tls(self.transport, self)
-        if transport is not None:
-            self.transport = transport
-            self.session.tls_started()
+        if transport is None:
+            return
+        self.transport = transport
+        self.session.tls_started()
+        early, self._early = self._early or [], None
+        for data in early:
+            self.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.live.discard(self)

@@ -39,6 +39,7 @@ class POP3Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._handshake: asyncio.Task[None] | None = None
+        self._early: list[bytes] | None = None  # what came inside TLS before the handshake task resumed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # the tap's: it records, then sends
@@ -46,6 +47,11 @@ class POP3Connection(asyncio.Protocol):
         self._restart_timer()
 
     def data_received(self, data: bytes) -> None:
+        if self._early is not None:
+            # Inside TLS already (the handshake is done and the client spoke at once), but
+            # start_tls has not handed over the new transport yet: kept for a moment.
+            self._early.append(data)
+            return
         assert self.transport is not None
         self._restart_timer()
         replies = self.session.receive_data(data)
@@ -55,15 +61,20 @@ class POP3Connection(asyncio.Protocol):
             self.transport.close()  # after QUIT; what was written still goes out first
         elif self.session.tls_requested and self._handshake is None:
             self.transport.pause_reading()  # the next bytes are the client's TLS hello, not commands
+            self._early = []
             self._handshake = asyncio.get_running_loop().create_task(self._start_tls())
 
     async def _start_tls(self) -> None:
         """After STLS's positive answer: the handshake, then the session goes on inside TLS."""
         assert self.transport is not None and self.host is not None
         transport = await self.host.start_tls(self.transport, self)
-        if transport is not None:
-            self.transport = transport
-            self.session.tls_started()
+        if transport is None:
+            return
+        self.transport = transport
+        self.session.tls_started()
+        early, self._early = self._early or [], None
+        for data in early:
+            self.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
