@@ -8,9 +8,10 @@ watch what the other side does about it::
     jane_server = lab.server("somewhereelse.com")
     jane_server.faults.mailbox_full.add("jane")   # RCPT TO:<jane@...> -> 452 4.2.2
     jane_server.faults.temporary_failure = True   # end of DATA -> 451 4.3.0
+    jane_server.faults.strip_starttls = True      # someone on the path hides STARTTLS from EHLO
     jane_server.faults.reset()                    # all well again
 
-Both replies start with a 4: "failed for now, try again later" (RFC 5321
+The first two replies start with a 4: "failed for now, try again later" (RFC 5321
 section 4.2.1). The client keeps the message; a server's queue retries it
 (RFC 5321 section 4.5.4.1), a person's mail program leaves it in the outbox.
 
@@ -21,6 +22,13 @@ reaches a mailbox without an SMTP RCPT (a bounce for a local sender, local
 injection) is not stopped by ``mailbox_full``: the switch is the SMTP reply,
 not a real quota.
 
+``strip_starttls`` is not the server failing but the network: a man in the
+middle who removes STARTTLS from the EHLO reply of the server's SMTP
+endpoints (`mailcourse.protocols.smtp_replies.strip_starttls`), so that a
+client which only prefers TLS talks in plain text. It is applied by the tap,
+on the wire, and the trace shows the reply as the client got it. A relay
+whose policy is "required" refuses to go on (`mailcourse.queue`).
+
 The other failures of the course need no switch: they are what the server
 always does with a bad command (500, 501, 503), an unknown user (550), a
 message over ``server.limits.max_message_size`` (552), an unauthenticated
@@ -30,6 +38,8 @@ each of them with real traffic.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from .protocols.smtp_replies import strip_starttls
 
 # The exact replies, so that lessons and tests can quote them.
 # RFC 3463: X.2.2 "mailbox full"; X.3.0 "other or undefined mail system status".
@@ -43,21 +53,28 @@ class Faults:
 
     ``mailbox_full`` holds local parts ("jane"); a full address of the
     server's domain works too. ``temporary_failure`` makes the server answer
-    451 at the end of DATA and keep nothing.
+    451 at the end of DATA and keep nothing. ``strip_starttls`` hides
+    STARTTLS from the EHLO replies of its SMTP endpoints, on the wire.
     """
 
     mailbox_full: set[str] = field(default_factory=set)
     temporary_failure: bool = False
+    strip_starttls: bool = False
 
     def reset(self) -> None:
         """Switch every fault off."""
         self.mailbox_full.clear()
         self.temporary_failure = False
+        self.strip_starttls = False
 
     @property
     def active(self) -> bool:
         """True if any switch is on."""
-        return bool(self.mailbox_full) or self.temporary_failure
+        return bool(self.mailbox_full) or self.temporary_failure or self.strip_starttls
+
+    def tamper(self, data: bytes) -> bytes:
+        """What the tap sends the client instead of ``data`` (a server's plain-text bytes)."""
+        return strip_starttls(data) if self.strip_starttls else data
 
     def is_mailbox_full(self, address: str) -> bool:
         """Is the mailbox of ``address`` (``jane@somewhereelse.com``) switched to "full"?"""
@@ -84,4 +101,6 @@ class Faults:
         on = [f"mailbox full: {', '.join(sorted(self.mailbox_full))}"] if self.mailbox_full else []
         if self.temporary_failure:
             on.append("temporary failure at the end of DATA")
+        if self.strip_starttls:
+            on.append("STARTTLS stripped from EHLO on the wire")
         return "; ".join(on) or "no faults"

@@ -40,7 +40,9 @@ from .errors import LabError
 from .limits import Limits
 from .mailserver import MailServer
 from .message import domain_of
+from .queue import NO_TLS
 from .tap import Network
+from .tls import LabTLS
 from .trace import Trace
 
 T = TypeVar("T")
@@ -100,6 +102,13 @@ class Lab:
     ``max_trace_connections`` bounds the trace for a lab that runs for hours
     (`Trace`: the oldest finished sessions are dropped); by default, as in
     every lesson, the trace keeps everything.
+
+    TLS: ``lab.tls`` is the lab's CA and its servers' certificates
+    (`mailcourse.tls`), kept in the workspace's ``tls/`` folder and made the
+    first time something needs them; ``lab.ca_file`` is what a client must
+    trust. ``relay_tls`` is each new server's policy for STARTTLS when it
+    relays (``server.relay_tls``, `mailcourse.queue`): "none" by default, so
+    that the lessons read the relay's dialogue; "opportunistic" or "required".
     """
 
     _running: weakref.WeakSet[Lab] = weakref.WeakSet()  # for `stop_all`
@@ -107,13 +116,15 @@ class Lab:
     def __init__(self, workspace: str | Path | None = None, *, seed: int | None = None,
                  retry_intervals: tuple[float, ...] = (1, 2, 4, 8, 15, 30, 60),
                  queue_lifetime: float = 600.0, limits: Limits | None = None,
-                 max_trace_connections: int | None = None) -> None:
+                 max_trace_connections: int | None = None, relay_tls: str = NO_TLS) -> None:
         self._temporary = workspace is None
         self.workspace = Path(tempfile.mkdtemp(prefix="mailcourse-") if workspace is None else workspace)
         self.workspace.mkdir(parents=True, exist_ok=True)
         self.retry_intervals = tuple(retry_intervals)
         self.queue_lifetime = queue_lifetime
         self.limits = limits
+        self.relay_tls = relay_tls
+        self.tls = LabTLS(self.workspace / "tls")
         self._rng = random.Random(seed)
         self._id_lock = threading.Lock()
         self.trace = Trace(max_connections=max_trace_connections)
@@ -213,6 +224,11 @@ class Lab:
             return self.clients[name]
         except KeyError:
             raise LabError(f"no device called {name!r}; the lab has {sorted(self.clients)}") from None
+
+    @property
+    def ca_file(self) -> Path:
+        """The lab CA's certificate (PEM): trust it to verify the lab's servers (``lab.tls.ca_file``)."""
+        return self.tls.ca_file
 
     @property
     def users(self) -> dict[str, str]:

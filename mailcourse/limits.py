@@ -5,7 +5,8 @@ SMTP's message size and recipient count, every server's idle timer and
 connection count, IMAP's literal size (the message size again). Two more
 say which SMTP extensions a server offers, so that a lesson can build a
 receiver from before 8-bit and international mail and watch what a relay
-does about it (`mailcourse.eightbit`).
+does about it (`mailcourse.eightbit`). The last says whether a password may
+cross outside TLS.
 """
 from __future__ import annotations
 
@@ -24,3 +25,10 @@ class Limits:
     # EHLO says SMTPUTF8 (RFC 6531): UTF-8 addresses and header fields. Only with 8BITMIME,
     # which RFC 6531 section 3.1 requires of a server that offers SMTPUTF8.
     offer_smtputf8: bool = True
+    # Passwords only inside TLS: SMTP AUTH on submission (538 5.7.11, RFC 4954 section 4; EHLO
+    # hides AUTH until STARTTLS), POP3 USER/PASS/APOP/AUTH (-ERR; CAPA hides USER and SASL,
+    # RFC 2595 section 4) and IMAP LOGIN/AUTHENTICATE (NO; CAPABILITY says LOGINDISABLED,
+    # RFC 3501 section 6.2.3). Off by default: the lessons read the plain-text dialogue of the
+    # lab's own clients on 127.0.0.1, where no other machine can listen; a lesson switches it
+    # on to show why the real world does (RFC 8314 section 3).
+    login_requires_tls: bool = False

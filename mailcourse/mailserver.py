@@ -6,7 +6,10 @@ In the classic figure of the e-mail model it is one of the two middle boxes::
 
 This is where a server is assembled: the SMTP submission and MX endpoints,
 POP3, IMAP and the webmail, each over the same `MailStore`, and the outgoing
-queue. The adapters in `mailcourse.servers` are given only the parts they use:
+queue. Submission, MX, POP3 and IMAP offer STARTTLS (STLS for POP3), and
+submissions, pop3s and imaps are the same services with TLS from the first
+byte (RFC 8314), all with the server's certificate from the lab's CA
+(`mailcourse.tls`). The adapters in `mailcourse.servers` are given only the parts they use:
 the `Host` (name, tap network, loop, ids, workers, error list), the domain's
 `Accounts`, the store, the `Limits`, the `Faults`, and for SMTP the `receive`
 method below. None of them sees this object, so each can be built and tested
@@ -41,11 +44,11 @@ from .message import (
     remove_header,
     rfc5322_date,
 )
-from .queue import NULL_SENDER, OutgoingQueue
-from .servers import IMAP, MX, POP3, SUBMISSION, WEBMAIL
+from .queue import NULL_SENDER, RELAY_TLS_POLICIES, OutgoingQueue
+from .servers import IMAP, IMAPS, MX, POP3, POP3S, SUBMISSION, SUBMISSIONS, WEBMAIL
 from .servers.host import Host
-from .servers.imap import imap_endpoint
-from .servers.pop3 import pop3_endpoint
+from .servers.imap import imap_endpoints
+from .servers.pop3 import pop3_endpoints
 from .servers.smtp import smtp_endpoint
 from .store import INBOX, MailStore
 from .tap import Endpoint
@@ -79,18 +82,26 @@ class MailServer:
         self.errors: list[str] = []  # bugs caught in a session, reported here by every endpoint
         self._webmail: Webmail | None = None  # see `webmail`
         self._webmail_lock = threading.Lock()
-        # Disk writes (fsync before SMTP's 250) in the lab's disk pool, never the relay pool.
-        self.host = Host(self.hostname, lab.network, lab.loop, lab.new_id, lab.disk_executor, self.errors)
+        self.relay_tls = lab.relay_tls  # how the queue uses STARTTLS towards other servers
+        # Disk writes (fsync before SMTP's 250) in the lab's disk pool, never the relay pool. The
+        # certificate is made when a client first asks for TLS (`mailcourse.tls`).
+        self.host = Host(self.hostname, lab.network, lab.loop, lab.new_id, lab.disk_executor, self.errors,
+                         tls=partial(lab.tls.server_context, self.hostname))
         # The Limits object itself, not a copy: each endpoint reads it at every new session,
         # so a lesson that changes ``server.limits.max_recipients`` sees it at the next connection.
         smtp = partial(smtp_endpoint, self.host, accounts=self.accounts, limits=self.limits,
                        faults=self.faults, receive=self.receive)
+        pop3 = pop3_endpoints(self.host, self.accounts, self.store, self.limits)  # the store SMTP delivers into
+        imap = imap_endpoints(self.host, self.accounts, self.store, self.limits)  # the same, with folders and flags
         self.endpoints: dict[str, Endpoint] = {
             SUBMISSION: smtp(SUBMISSION),
             MX: smtp(MX),
-            POP3: pop3_endpoint(self.host, self.accounts, self.store, self.limits),  # the store SMTP delivers into
-            IMAP: imap_endpoint(self.host, self.accounts, self.store, self.limits),  # the same, with folders and flags
+            POP3: pop3[POP3],
+            IMAP: imap[IMAP],
             WEBMAIL: self._webmail_endpoint(),  # HTTP for browsers, over the same store
+            SUBMISSIONS: smtp(SUBMISSIONS),  # implicit TLS (RFC 8314): 465, 995 and 993 in the real world
+            POP3S: pop3[POP3S],
+            IMAPS: imap[IMAPS],
         }
 
     def __repr__(self) -> str:
@@ -127,6 +138,17 @@ class MailServer:
     @property
     def mx(self) -> Endpoint:
         return self.endpoints[MX]
+
+    @property
+    def relay_tls(self) -> str:
+        """How the queue relays to other servers: "none", "opportunistic" or "required" (`mailcourse.queue`)."""
+        return self._relay_tls
+
+    @relay_tls.setter
+    def relay_tls(self, policy: str) -> None:
+        if policy not in RELAY_TLS_POLICIES:
+            raise LabError(f"relay_tls must be one of {', '.join(RELAY_TLS_POLICIES)}, not {policy!r}")
+        self._relay_tls = policy
 
     @property
     def webmail(self) -> Webmail:

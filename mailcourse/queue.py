@@ -25,6 +25,23 @@ answers 250. A runner on the lab's loop relays what is due:
 
 The SMTP client is the standard library's `smtplib`, run in a worker thread
 so that the lab's loop keeps serving while it waits on the network.
+
+TLS between servers (RFC 3207), by the server's ``relay_tls`` policy:
+
+* ``"none"``: plain SMTP, as in the chapter's model (the lab's default, so
+  that the lessons read the relay's dialogue in the trace);
+* ``"opportunistic"``: STARTTLS when the receiver's EHLO offers it, checking
+  its certificate against the lab's CA and the MX host name; plain text
+  when it is not offered. That is how most of the Internet's mail travels,
+  and why a man in the middle who strips STARTTLS from EHLO wins;
+* ``"required"``: STARTTLS or nothing. A receiver that does not offer it
+  gets no MAIL FROM: every recipient is deferred with ``4.7.4`` (RFC 3463
+  "security features not supported", the code Postfix gives for "TLS is
+  required, but was not offered"). Deferred, not bounced, because a
+  stripped STARTTLS is usually someone on the path, for a while; the queue
+  retries, and a message still held when its lifetime is over bounces with
+  ``4.4.7`` and this last reason. A certificate that fails the check defers
+  the same way, with ``4.7.5`` ("cryptographic failure"), under either policy.
 """
 from __future__ import annotations
 
@@ -32,6 +49,7 @@ import asyncio
 import json
 import os
 import smtplib
+import ssl
 import threading
 import time
 from concurrent.futures import Executor
@@ -49,6 +67,10 @@ if TYPE_CHECKING:
     from .tap import Endpoint
 
 NULL_SENDER = "<>"
+
+# A server's ``relay_tls`` policy (see the module's docstring).
+NO_TLS, OPPORTUNISTIC, REQUIRED = "none", "opportunistic", "required"
+RELAY_TLS_POLICIES = (NO_TLS, OPPORTUNISTIC, REQUIRED)
 
 
 @dataclass
@@ -151,17 +173,32 @@ def plan_transfer(item: QueueItem, raw: bytes, rcpts: list[str], extensions: Ite
     return Transfer(rcpts, options, data, refused, converted=data is not raw)
 
 
+class _NoTLS(Exception):
+    """The relay will not go on without TLS: ``reason`` (an enhanced code and why) defers every recipient."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def relay_session(endpoint: Endpoint, helo: str, batch: list[tuple[QueueItem, bytes, list[str]]],
-                  claim: Callable, timeout: float) -> list[Outcome]:
+                  claim: Callable, timeout: float, tls: str = NO_TLS,
+                  tls_context: Callable[[], ssl.SSLContext] | None = None) -> list[Outcome]:
     """One SMTP session to one destination server, one transaction per message.
 
-    Runs in a worker thread. Never raises: every failure becomes an outcome.
+    ``tls`` is the sending server's policy, ``tls_context`` what gives the
+    client context that trusts the lab's CA. Runs in a worker thread. Never
+    raises: every failure becomes an outcome.
     """
     outcomes = [Outcome() for _ in batch]
     client = SMTPClient(helo, claim, timeout)
     try:
         client.connect(*endpoint.reachable_address())  # refused at once if it is switched off
         client.ehlo()
+        if tls != NO_TLS:
+            notes = _start_tls(client, endpoint.device, tls, tls_context)
+            for outcome in outcomes:
+                outcome.notes += notes
         for (item, raw, rcpts), outcome in zip(batch, outcomes):
             sender = "" if item.mail_from == NULL_SENDER else item.mail_from
             plan = plan_transfer(item, raw, rcpts, client.esmtp_features, endpoint.device)
@@ -184,6 +221,13 @@ def relay_session(endpoint: Endpoint, helo: str, batch: list[tuple[QueueItem, by
                 reply = f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
                 (outcome.failed if is_permanent(code) else outcome.deferred)[rcpt] = reply
         client.quit()
+    except _NoTLS as e:
+        for (item, raw, rcpts), outcome in zip(batch, outcomes):
+            outcome.deferred.update({rcpt: e.reason for rcpt in rcpts})
+        try:
+            client.quit()  # say goodbye politely: nothing was sent
+        except (OSError, smtplib.SMTPException):
+            pass
     except (OSError, smtplib.SMTPException) as e:
         # No connection, or it broke: whatever was not answered is tried again later.
         reason = "connection refused" if isinstance(e, ConnectionRefusedError) else f"connection failed ({e})"
@@ -194,6 +238,28 @@ def relay_session(endpoint: Endpoint, helo: str, batch: list[tuple[QueueItem, by
     finally:
         client.close()
     return outcomes
+
+
+def _start_tls(client: SMTPClient, receiver: str, policy: str,
+               tls_context: Callable[[], ssl.SSLContext] | None) -> list[str]:
+    """STARTTLS if the receiver offers it, by ``policy``; returns notes for the queue's log.
+
+    Raises `_NoTLS` when the relay must not go on: TLS required but not
+    offered, or a handshake that failed (RFC 3207 section 4.1: a client that
+    is not satisfied with the TLS negotiation should close the connection).
+    """
+    if not client.has_extn("starttls"):
+        if policy == REQUIRED:
+            raise _NoTLS(f"4.7.4 TLS is required, but was not offered by {receiver} (no STARTTLS after EHLO)")
+        return [f"sent without TLS: {receiver} did not offer STARTTLS"]
+    assert tls_context is not None
+    try:
+        # The certificate must name the MX host, not 127.0.0.1 where it happens to be reached.
+        client.starttls(context=tls_context(), server_hostname=receiver)
+    except ssl.SSLError as e:  # SSLCertVerificationError among them
+        raise _NoTLS(f"4.7.5 TLS with {receiver} failed: {e.reason or e}") from None
+    client.ehlo()  # RFC 3207 section 4.2: the client must say EHLO again; the list may differ now
+    return [f"sent with TLS ({client.sock.version()}) to {receiver}"]  # type: ignore[union-attr]
 
 
 class OutgoingQueue:
@@ -393,7 +459,7 @@ class OutgoingQueue:
             async with self._lanes.setdefault(domain, asyncio.Lock()):
                 return await loop.run_in_executor(
                     self.executor, relay_session, dest.mx, self.server.hostname, batch,
-                    lab.network.claim, self.relay_timeout)
+                    lab.network.claim, self.relay_timeout, self.server.relay_tls, lab.tls.client_context)
 
         sessions = [session(domain, batch) for domain, batch in by_server.items()]
         for batch, outcomes in zip(by_server.values(), await asyncio.gather(*sessions)):

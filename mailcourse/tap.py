@@ -19,6 +19,19 @@ A tap is also the door: a connection from a program of another Unix user
 (`mailcourse.peers` says how that is known, and why) is closed before the
 server's protocol object exists, so not a byte of SMTP, POP3, IMAP or HTTP
 is spoken; the trace keeps it as a refused connection.
+
+TLS: the tap sits *under* the TLS layer, next to the socket, where a wire
+capture would be. When a server answers STARTTLS (SMTP, RFC 3207; IMAP,
+RFC 3501 section 6.2.1) or STLS (POP3, RFC 2595) it starts TLS on the
+transport it was given, which is the tap's: asyncio's ``start_tls`` (and
+aiosmtpd) hand the socket's bytes to a new SSL protocol with
+``transport.set_protocol``, and `_TapTransport.set_protocol` puts that SSL
+protocol *inside* the tap, in place of the server's. So every byte still
+passes the tap, and from then on it records the TLS records as they are:
+ciphertext, not masked (masking would change bytes that only the keys can
+read). An implicit-TLS endpoint (submissions, pop3s, imaps: RFC 8314) has
+the SSL layer inside the tap from the first byte. ``connection.tls`` says
+which: None, "starttls" or "implicit".
 """
 from __future__ import annotations
 
@@ -27,12 +40,19 @@ import errno
 import os
 import socket
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import peers, ports
 from .trace import C2S, S2C, Connection, CredentialMask, Trace
 
+if TYPE_CHECKING:
+    import ssl
+
 LOOPBACK = "127.0.0.1"
+
+# What ``transport.get_extra_info(CONNECTION)`` gives a server: the trace's record of its
+# connection (device names of both ends). Asked through a TLS layer, it is passed down to the tap.
+CONNECTION = "mailcourse.connection"
 
 
 class Network:
@@ -120,7 +140,11 @@ class _TapTransport:
         self._tap = tap
 
     def write(self, data: bytes) -> None:
-        self._tap.record(S2C, bytes(data))
+        data = bytes(data)
+        tamper = self._tap.endpoint.tamper
+        if tamper is not None and not self._tap.encrypted:
+            data = tamper(data)  # a man in the middle (`Endpoint.tamper`): the client gets this instead
+        self._tap.record(S2C, data)
         self._real.write(data)
 
     @property
@@ -128,11 +152,42 @@ class _TapTransport:
         """The trace's record of this connection (device names of both ends)."""
         return self._tap.conn
 
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == CONNECTION:
+            return self._tap.conn
+        return self._real.get_extra_info(name, default)
+
     def writelines(self, chunks) -> None:
         self.write(b"".join(chunks))
 
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        """A server starts TLS: its SSL layer goes inside the tap, so the tap records ciphertext."""
+        self._tap.start_tls(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._tap.inner
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
+
+
+def _feed(protocol: asyncio.BaseProtocol, data: bytes) -> None:
+    """Hand ``data`` to ``protocol`` as the event loop would.
+
+    asyncio's SSL layer is a `BufferedProtocol`: it lends a buffer
+    (``get_buffer``) and is told how much was filled (``buffer_updated``);
+    a plain protocol gets ``data_received``.
+    """
+    if not isinstance(protocol, asyncio.BufferedProtocol):
+        protocol.data_received(data)  # type: ignore[attr-defined]
+        return
+    view = memoryview(data)
+    while view:
+        buffer = memoryview(protocol.get_buffer(len(view)))
+        n = min(len(buffer), len(view))
+        buffer[:n] = view[:n]
+        protocol.buffer_updated(n)
+        view = view[n:]
 
 
 class TapProtocol(asyncio.Protocol):
@@ -142,17 +197,21 @@ class TapProtocol(asyncio.Protocol):
     a refused connection never reaches the server's code.
     """
 
-    inner: asyncio.Protocol
+    inner: asyncio.BaseProtocol
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.conn: Connection | None = None
         self.mask = endpoint.new_mask()
+        self.encrypted = False  # the TLS layer is inside: what crosses now is TLS records
         self.transport: asyncio.Transport | None = None
         self._deciding: asyncio.Task[None] | None = None  # while it waits to be let in
 
     def record(self, direction: str, data: bytes) -> None:
         if self.conn is None or not data:
+            return
+        if self.encrypted:  # ciphertext: recorded as it is, as a capture would keep it
+            self.endpoint.trace.data(self.conn, direction, data, len(data), tls=True)
             return
         if direction == C2S:
             shown = self.mask.client(data)
@@ -213,19 +272,42 @@ class TapProtocol(asyncio.Protocol):
             transport.close()
             return
         ep.active.add(self)
-        self.inner = ep.factory()
-        self.inner.connection_made(_TapTransport(transport, self))  # type: ignore[arg-type]
+        server = ep.factory()
+        wire = _TapTransport(transport, self)
+        if ep.tls_context is None:
+            self.inner = server
+            server.connection_made(wire)  # type: ignore[arg-type]
+            return
+        # Implicit TLS (RFC 8314): the handshake comes first; the server's protocol is told of
+        # the connection only once it is done, and never if it fails (a client that did not
+        # trust the certificate hangs up). asyncio's own SSL layer, as aiosmtpd uses it.
+        from asyncio import sslproto
+
+        self.conn.tls = "implicit"
+        self.encrypted = True
+        handshake = asyncio.get_running_loop().create_future()
+        handshake.add_done_callback(_handshake_done)
+        self.inner = sslproto.SSLProtocol(asyncio.get_running_loop(), server, ep.tls_context, handshake,
+                                          server_side=True, ssl_handshake_timeout=ep.handshake_timeout)
+        self.inner.connection_made(wire)  # type: ignore[arg-type]
+
+    def start_tls(self, protocol: asyncio.BaseProtocol) -> None:
+        """The server started TLS (STARTTLS, STLS): ``protocol``, its SSL layer, now gets the bytes."""
+        self.inner = protocol
+        self.encrypted = True
+        if self.conn is not None and self.conn.tls is None:
+            self.conn.tls = "starttls"
 
     def data_received(self, data: bytes) -> None:
         if self not in self.endpoint.active:
             return  # refused at connection_made
         self.record(C2S, data)
-        self.inner.data_received(data)
+        _feed(self.inner, data)
 
     def eof_received(self) -> bool | None:
         if self not in self.endpoint.active:
             return None
-        return self.inner.eof_received()
+        return self.inner.eof_received()  # type: ignore[attr-defined]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn is not None:
@@ -244,15 +326,27 @@ class TapProtocol(asyncio.Protocol):
             self.inner.resume_writing()
 
 
+def _handshake_done(handshake: asyncio.Future[None]) -> None:
+    if not handshake.cancelled():
+        handshake.exception()  # a failed handshake is in the trace (the connection closes): read it here
+
+
 class Endpoint:
     """One listening service of a device (e.g. the SMTP submission port), behind a tap.
 
+    ``tls`` makes it an implicit-TLS endpoint (RFC 8314): a function that
+    gives the server's `ssl.SSLContext`, called once, before the first
+    connection is served (it may make a certificate: `mailcourse.tls`).
+    ``tamper``, when set, rewrites what the server sends before TLS, as a
+    man in the middle would (`mailcourse.faults`: a stripped STARTTLS).
     All methods except the properties run on the lab's loop.
     """
 
+    handshake_timeout = 30.0  # seconds a client has to finish the TLS handshake
+
     def __init__(self, network: Network, device: str, service: str, protocol: str,
                  factory: Callable[[], asyncio.Protocol], max_connections: int = 50,
-                 busy_reply: bytes = b"") -> None:
+                 busy_reply: bytes = b"", tls: Callable[[], ssl.SSLContext] | None = None) -> None:
         self.network = network
         self.trace = network.trace
         self.device = device
@@ -264,6 +358,9 @@ class Endpoint:
         self.port = 0
         self.active: set[TapProtocol] = set()
         self._server: asyncio.Server | None = None
+        self.tls = tls
+        self.tls_context: ssl.SSLContext | None = None  # made by `prepare` when ``tls`` is given
+        self.tamper: Callable[[bytes], bytes] | None = None
 
     def new_mask(self) -> CredentialMask:
         """What hides passwords in this endpoint's trace; a protocol with other login forms overrides it."""
@@ -272,10 +369,17 @@ class Endpoint:
     @property
     def ready(self) -> bool:
         """False while `prepare` still has work to do before ``factory`` can serve a connection."""
-        return True
+        return self.tls is None or self.tls_context is not None
 
     async def prepare(self) -> None:
-        """Make ``factory`` ready; awaited by the tap before a connection it lets in while not `ready`."""
+        """Make ``factory`` ready; awaited by the tap before a connection it lets in while not `ready`.
+
+        For an implicit-TLS endpoint: the server's context, made off the loop
+        the first time (a certificate takes a few milliseconds, the first one
+        also imports trustme and cryptography).
+        """
+        if self.tls is not None and self.tls_context is None:
+            self.tls_context = await asyncio.get_running_loop().run_in_executor(None, self.tls)
 
     @property
     def address(self) -> tuple[str, int]:

@@ -63,6 +63,9 @@ class Connection:
     opened: float
     closed: float | None = None
     refused: str | None = None  # why the tap closed it unanswered (`Network.refusal`)
+    # TLS: None (plain text throughout), "starttls" (plain, then TLS after STARTTLS / STLS) or
+    # "implicit" (TLS from the first byte: submissions, pop3s, imaps; RFC 8314).
+    tls: str | None = None
     _resolve: Callable[[tuple[str, int]], str | None] | None = field(default=None, repr=False)
     _client: str | None = field(default=None, repr=False)
 
@@ -89,6 +92,7 @@ class TraceEvent:
     direction: str = C2S  # C2S or S2C, for "data"
     data: bytes = b""  # what crossed, credentials masked
     size: int = 0  # bytes that really crossed
+    tls: bool = False  # TLS records (ciphertext), recorded as they are: never masked
 
     @property
     def src(self) -> str:
@@ -256,8 +260,8 @@ class Trace:
         self._add(TraceEvent(conn.opened, conn, "open"))
         return conn
 
-    def data(self, conn: Connection, direction: str, data: bytes, size: int) -> None:
-        self._add(TraceEvent(self.now(), conn, "data", direction, data, size))
+    def data(self, conn: Connection, direction: str, data: bytes, size: int, tls: bool = False) -> None:
+        self._add(TraceEvent(self.now(), conn, "data", direction, data, size, tls))
 
     def close(self, conn: Connection) -> None:
         if conn.closed is None:
@@ -377,7 +381,7 @@ class Trace:
         """
         if connection.protocol.upper() == "HTTP":
             return read_http(_http_messages(self.filter(connection, kind="data")))
-        return read_exchanges(connection.protocol, self.lines(connection))
+        return read_exchanges(connection.protocol, self.lines(connection), tls=connection.tls)
 
     def http_exchanges(self, connection: Connection) -> list[http.HttpExchange]:
         """The requests of one HTTP session, each with its response, in order (RFC 9112 section 9.3)."""
@@ -401,7 +405,7 @@ class Trace:
             lines = self.lines(conn)
             hidden: set[int] = set()  # the places of the message lines left out
             if max_body_lines is not None and conn.protocol.upper() == "SMTP":  # a message after 354
-                for exchange in read_exchanges(conn.protocol, lines):
+                for exchange in read_exchanges(conn.protocol, lines, tls=conn.tls):
                     text = [part.at + i for part in exchange.parts if part.kind == MESSAGE
                             for i, line in enumerate(part.lines) if line != "."]  # "." ends it
                     hidden.update(text[max_body_lines:])
@@ -481,6 +485,11 @@ class Trace:
                 events.clear()
 
 
+def ciphertext_line(size: int) -> str:
+    """How a transcript shows one recorded piece of TLS: its size, since its content is unreadable."""
+    return f"[TLS ciphertext: {size:,} bytes]"
+
+
 def _connection_id(conn: Connection) -> int:
     return conn.id
 
@@ -495,6 +504,12 @@ def _timed_lines(events: Iterable[TraceEvent]) -> Iterator[tuple[float, str, str
     last = 0.0
     for event in events:
         last = event.time
+        if event.tls:
+            if buffers[event.direction]:  # plain text cut short by the handshake
+                yield last, event.direction, buffers[event.direction].decode("utf-8", "replace")
+                buffers[event.direction] = b""
+            yield last, event.direction, ciphertext_line(event.size)
+            continue
         buffers[event.direction] += event.data
         *complete, buffers[event.direction] = buffers[event.direction].split(b"\n")
         for raw in complete:

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from email.message import EmailMessage
@@ -244,6 +245,15 @@ class RawSMTP:
 
     def auth_plain(self, login: str, password: str) -> tuple[int, list[str]]:
         return self.command(f"AUTH PLAIN {plain_blob(login, password)}")
+
+    def start_tls(self, context: ssl.SSLContext, hostname: str = "127.0.0.1") -> None:
+        """The TLS handshake on this socket (after STARTTLS / STLS was answered), then go on inside.
+
+        Whatever the server sent beyond the reply read last would be lost:
+        there must be nothing (a server that answers a smuggled command fails here).
+        """
+        assert not self._buffer, f"the server sent more after its reply: {self._buffer!r}"
+        self.sock = context.wrap_socket(self.sock, server_hostname=hostname)
 
     def closed_by_server(self) -> bool:
         """Read until the server closes; True if it did (False if the socket timed out)."""

@@ -15,13 +15,22 @@ JSON object with every endpoint and login, then nothing more::
 
     {"domains": {"someplace.org": {"hostname": "mail.someplace.org",
                                    "submission": ["127.0.0.1", 40001],
-                                   "mx": ["127.0.0.1", 40002]}, ...},
+                                   "mx": ["127.0.0.1", 40002], ...,
+                                   "submissions": ["127.0.0.1", 40006], ...}, ...},
      "users": [{"address": "joe@someplace.org", "login": "joe@someplace.org",
                 "password": "joe-password"}, ...],
-     "workspace": "/tmp/mailcourse-..."}
+     "workspace": "/tmp/mailcourse-...",
+     "ca": "/tmp/mailcourse-.../tls/ca.pem",
+     "keylog": "/tmp/mailcourse-.../tls/keylog.txt",
+     "commands": {"swaks STARTTLS": "swaks --server ...", ...}}
 
-Each domain lists every service its server offers (``server.endpoints``), so
-POP3, IMAP and webmail endpoints appear here as soon as the servers have them.
+Each domain lists every service its server offers (``server.endpoints``):
+submission, mx, pop3 and imap offer STARTTLS (STLS for POP3); submissions,
+pop3s and imaps are TLS from the first byte (RFC 8314). ``ca`` is the lab
+CA's certificate, which a mail program must trust to verify the servers;
+``keylog`` holds the TLS session secrets (for Wireshark). ``commands`` are
+ready command lines for real clients. The lab's servers relay to each other
+with STARTTLS when offered (opportunistic TLS, `mailcourse.queue`).
 The lab stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
 """
 from __future__ import annotations
@@ -39,6 +48,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence, TextIO
 
 from ..lab import Lab
+from ..queue import OPPORTUNISTIC
 from ..trace import S2C, Connection, Trace
 
 # One line per service for humans; a service not listed here is shown by name.
@@ -48,6 +58,9 @@ SERVICE_HINTS = {
     "pop3": "POP3 (RFC 1939): download mail",
     "imap": "IMAP (RFC 3501): mail stays on the server, in folders",
     "webmail": "webmail (HTTP): open in a browser",
+    "submissions": "SMTP submission with implicit TLS (RFC 8314, port 465 in the real world)",
+    "pop3s": "POP3 with implicit TLS (RFC 8314, port 995 in the real world)",
+    "imaps": "IMAP with implicit TLS (RFC 8314, port 993 in the real world)",
 }
 
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")  # what the mail store accepts as a name
@@ -84,8 +97,47 @@ def endpoints_document(lab: Lab) -> dict[str, Any]:
         domains[domain] = entry
     users = [{"address": address, "login": address, "password": password}
              for address, password in lab.users.items()]
-    return {"domains": domains, "users": users, "workspace": str(lab.workspace),
-            "owner_only": lab.network.owner_only}
+    document = {"domains": domains, "users": users, "workspace": str(lab.workspace),
+                "owner_only": lab.network.owner_only, "ca": str(lab.ca_file), "keylog": str(lab.tls.keylog_file)}
+    document["commands"] = client_commands(document)
+    return document
+
+
+def _sender_and_reader(document: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """The first user, and a user of another domain to write to (the first user if there is none)."""
+    users = document["users"]
+    sender = users[0]
+    domain = sender["address"].rpartition("@")[2]
+    reader = next((u for u in users if not u["address"].endswith("@" + domain)), sender)
+    return sender, reader
+
+
+def client_commands(document: dict[str, Any]) -> dict[str, str]:
+    """Command lines for real programs, TLS verified against the lab's CA, from `endpoints_document`.
+
+    Every certificate names 127.0.0.1 too (`mailcourse.tls`), so a client
+    that checks the host it connected to accepts it once it trusts the CA.
+    """
+    q, ca = shlex.quote, shlex.quote(document["ca"])
+    sender, reader = _sender_and_reader(document)
+    server = document["domains"][sender["address"].rpartition("@")[2]]
+    inbox = document["domains"][reader["address"].rpartition("@")[2]]
+    login, password = q(sender["login"]), q(sender["password"])
+    user = q(reader["login"] + ":" + reader["password"])
+    swaks = (f"--auth PLAIN --auth-user {login} --auth-password {password} "
+             f"--from {q(sender['address'])} --to {q(reader['address'])} --tls-verify --tls-ca-path {ca}")
+    commands = {
+        "swaks STARTTLS": "swaks --server {}:{} --tls {}".format(*server["submission"], swaks),
+        "swaks implicit TLS": "swaks --server {}:{} --tlsc {}".format(*server["submissions"], swaks),
+        "openssl STARTTLS on MX": "openssl s_client -starttls smtp -verify_return_error -CAfile {} "
+                                  "-connect {}:{}".format(ca, *inbox["mx"]),
+        "curl POP3 STLS": "curl --ssl-reqd --cacert {} pop3://{}:{}/ --user {}".format(ca, *inbox["pop3"], user),
+        "curl pop3s": "curl --cacert {} pop3s://{}:{}/ --user {}".format(ca, *inbox["pop3s"], user),
+        "curl IMAP STARTTLS": "curl --ssl-reqd --cacert {} 'imap://{}:{}/INBOX;UID=1' --user {}".format(
+            ca, *inbox["imap"], user),
+        "curl imaps": "curl --cacert {} 'imaps://{}:{}/INBOX;UID=1' --user {}".format(ca, *inbox["imaps"], user),
+    }
+    return commands
 
 
 def describe(document: dict[str, Any], kept: bool) -> str:
@@ -138,6 +190,11 @@ def describe(document: dict[str, Any], kept: bool) -> str:
         host, port = reader_domain["webmail"]
         lines.append(f"  open http://{host}:{port}/ in a browser (the webmail; log in as {reader['login']})")
     workspace = document["workspace"]
+    lines += ["", f"With TLS, verified against the lab's CA {document['ca']}",
+              "(import it into a mail program as a certificate authority, or trust it when asked):"]
+    lines += [f"  {command}" for command in document["commands"].values()]
+    lines += ["  A mail program: the same servers and ports as above with STARTTLS, or the ports of",
+              "  submissions, pop3s and imaps with SSL/TLS; the host name 127.0.0.1."]
     lines += ["", f"Mailboxes are Maildir folders (mutt -f DIR reads one): {workspace}/servers/<domain>/mail/<user>/",
               "The mail stays there between runs (--workspace)." if kept else
               "This temporary folder is removed when the lab stops (--workspace DIR keeps the mail).",
@@ -195,7 +252,9 @@ def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = 
             pass
 
     with stop_signals(stop):
-        lab = Lab.classic(workspace=workspace, max_trace_connections=KEPT_SESSIONS, **options)
+        # Between the lab's servers, STARTTLS when offered, as between most of the Internet's.
+        lab = Lab.classic(workspace=workspace, max_trace_connections=KEPT_SESSIONS, relay_tls=OPPORTUNISTIC,
+                          **options)
         try:
             for address, password in users:
                 lab.add_user(address, password)

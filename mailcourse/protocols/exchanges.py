@@ -22,8 +22,10 @@ protocol's own rules:
   4.3), whatever they look like; a ``+`` is a continuation request: send the
   literal, the next SASL response, or (IDLE, RFC 2177 section 3) "I am
   idling" while the server pushes untagged news.
-- STARTTLS (RFC 3207) and STLS (RFC 2595): after the positive reply the
-  rest of the connection is ciphertext, opaque to us.
+- STARTTLS (SMTP, RFC 3207; IMAP, RFC 3501 section 6.2.1) and STLS (POP3,
+  RFC 2595): after the positive reply the rest of the connection is
+  ciphertext, opaque to us. An implicit-TLS session (RFC 8314: submissions,
+  pop3s, imaps; ``tls="implicit"``) is ciphertext from its first byte.
 - HTTP (RFC 9112 section 9.3): responses come in the order of the
   requests; a 1xx response is interim and answers nothing yet.
 
@@ -164,13 +166,19 @@ class Exchange:
         return sent[-1].lines[-1] if sent else ""
 
 
-def read_exchanges(protocol: str, lines: Iterable[tuple[str, str]]) -> list[Exchange]:
-    """The exchanges of one connection of ``protocol`` ("SMTP", "POP3", "IMAP", "LOCAL") from its lines."""
+def read_exchanges(protocol: str, lines: Iterable[tuple[str, str]], tls: str | None = None) -> list[Exchange]:
+    """The exchanges of one connection of ``protocol`` ("SMTP", "POP3", "IMAP", "LOCAL") from its lines.
+
+    ``tls="implicit"`` (the connection's ``tls``) says the session was TLS from
+    its first byte: it is one exchange of ciphertext, with no command.
+    """
     protocol = protocol.upper()
     readers = {"SMTP": _SmtpReader, "POP3": _Pop3Reader, "IMAP": _ImapReader, "LOCAL": _LocalReader}
     if protocol not in readers:
         raise ValueError(f"no line reader for {protocol!r}: use read_http for HTTP")
     reader = readers[protocol](protocol)
+    if tls == "implicit":
+        reader.encrypt()
     for at, (direction, line) in enumerate(lines):
         if reader.encrypted is not None:
             reader.ciphertext(direction, line, at)
@@ -243,8 +251,12 @@ class _Reader:
         if exchange in self.waiting:
             self.waiting.remove(exchange)
         if exchange.verb in ("STARTTLS", "STLS") and exchange.ok:
-            self.encrypted = Exchange(self.protocol, complete=True)
-            self.found.append(self.encrypted)
+            self.encrypt()
+
+    def encrypt(self) -> None:
+        """From here on the lines are ciphertext: one exchange holds them all."""
+        self.encrypted = Exchange(self.protocol, complete=True)
+        self.found.append(self.encrypted)
 
     def ciphertext(self, direction: str, line: str, at: int) -> None:
         assert self.encrypted is not None

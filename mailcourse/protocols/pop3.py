@@ -35,7 +35,13 @@ backend is in `mailcourse.servers.pop3`; the tests use one in memory.
 What this server offers, and says so in CAPA (RFC 2449): TOP and UIDL
 (RFC 1939 section 7), USER/PASS, APOP, SASL PLAIN (RFC 5034, with or
 without an initial response), RESP-CODES (``[IN-USE]``), AUTH-RESP-CODE
-(``[AUTH]``, ``[SYS/TEMP]``, RFC 3206) and PIPELINING.
+(``[AUTH]``, ``[SYS/TEMP]``, RFC 3206), PIPELINING, and STLS (RFC 2595).
+
+STLS: the session itself does no TLS. After ``+OK Begin TLS negotiation``
+it reads nothing more, and forgets what the client sent after STLS (a
+command smuggled in plain text behind STLS must not run as if it had come
+inside TLS: the injection of CVE-2011-0411). ``tls_requested`` tells the
+server to do the handshake, and `tls_started` that it is done.
 """
 from __future__ import annotations
 
@@ -77,7 +83,12 @@ COMMANDS: dict[str, frozenset[State]] = {
     "RSET": frozenset({TRANSACTION}),
     "TOP": frozenset({TRANSACTION}),
     "UIDL": frozenset({TRANSACTION}),
+    "STLS": frozenset({AUTHORIZATION}),  # RFC 2595 section 4: "only permitted in AUTHORIZATION state"
 }
+
+# The commands that send a password (or its digest). With ``login_requires_tls`` they are
+# refused outside TLS, before any command method runs (RFC 2595 section 4 lets a server do so).
+LOGIN_COMMANDS = frozenset({"USER", "PASS", "APOP", "AUTH"})
 
 # (state, command, reply was +OK) -> next state. Anything not listed stays where it is.
 TRANSITIONS: dict[tuple[State, str, bool], State] = {
@@ -220,10 +231,15 @@ class POP3Session:
     digest is made from it and a digest seen once must not work again.
     """
 
-    def __init__(self, backend: Backend, hostname: str, timestamp: str) -> None:
+    def __init__(self, backend: Backend, hostname: str, timestamp: str, *, starttls: bool = False,
+                 tls: bool = False, login_requires_tls: bool = False) -> None:
         self.backend = backend
         self.hostname = hostname
         self.timestamp = timestamp
+        self.starttls = starttls  # STLS is offered (the server has a certificate)
+        self.tls = tls  # the session runs inside TLS (after STLS, or from the first byte: pop3s)
+        self.tls_requested = False  # STLS was answered +OK: the server must do the handshake now
+        self.login_requires_tls = login_requires_tls
         self.state = AUTHORIZATION
         self.ended = False  # after QUIT or a lost connection: the server closes
         self.account: str | None = None
@@ -249,9 +265,11 @@ class POP3Session:
         RFC 2449 section 6.6) get their replies in order. After QUIT the rest
         is ignored.
         """
-        replies = []
+        replies: list[Reply] = []
+        if self.tls_requested:
+            return replies  # bytes before the handshake is done are not commands (see `cmd_STLS`)
         self._buffer += data
-        while not self.ended:
+        while not self.ended and not self.tls_requested:
             line, newline, rest = self._buffer.partition(b"\n")
             limit = MAX_SASL_LINE if self._sasl else MAX_COMMAND_LINE
             if not newline:
@@ -264,7 +282,14 @@ class POP3Session:
                 replies.append(Reply("-ERR", f"Line too long (at most {limit} octets with CRLF)"))
                 continue
             replies.append(self.receive_line(line.removesuffix(b"\r")))
+        if self.tls_requested:
+            self._buffer = b""  # what came behind STLS in plain text is dropped, never run
         return replies
+
+    def tls_started(self) -> None:
+        """The server has done the TLS handshake that STLS asked for: commands come inside TLS now."""
+        self.tls, self.tls_requested = True, False
+        self._buffer, self._too_long = b"", False
 
     def receive_line(self, line: bytes) -> Reply:
         """Handle one complete line (without its CRLF) and return the reply."""
@@ -290,6 +315,8 @@ class POP3Session:
             raise CommandError("Unknown command" + (f": {verb}" if _VERB.fullmatch(verb) else ""))
         if self.state not in valid_in:
             raise CommandError(f"{verb} is not valid in the {self.state.value} state")
+        if verb in LOGIN_COMMANDS and self.login_requires_tls and not self.tls:
+            raise CommandError("Passwords are accepted only inside TLS here: use STLS first")
         return getattr(self, f"cmd_{verb}")(argument)
 
     def connection_lost(self) -> None:
@@ -460,10 +487,37 @@ class POP3Session:
 
     # -- any state ------------------------------------------------------------------------
 
+    @property
+    def capabilities(self) -> list[str]:
+        """What CAPA lists now: STLS until TLS is on; no USER or SASL while logins must wait for TLS."""
+        listed = list(CAPABILITIES)
+        if self.login_requires_tls and not self.tls:
+            listed = [c for c in listed if c != "USER" and not c.startswith("SASL")]
+        if self.starttls and not self.tls:
+            listed.insert(listed.index("PIPELINING") + 1, "STLS")
+        return listed
+
     def cmd_CAPA(self, argument: str) -> Reply:
         """CAPA: what this server can do (RFC 2449 section 5)."""
         _words(argument, "CAPA", 0, 0)
-        return _ok("Capability list follows", "".join(f"{c}\r\n" for c in CAPABILITIES).encode())
+        return _ok("Capability list follows", "".join(f"{c}\r\n" for c in self.capabilities).encode())
+
+    def cmd_STLS(self, argument: str) -> Reply:
+        """STLS: go on inside TLS (RFC 2595 section 4).
+
+        After the +OK the client starts the TLS handshake at once. The
+        session then forgets what the client said before (a USER waiting for
+        its PASS); the client must ask CAPA again, since a server may offer
+        more inside TLS.
+        """
+        _words(argument, "STLS", 0, 0)
+        if self.tls:
+            raise CommandError("Command not permitted when TLS active")  # RFC 2595 section 4's words
+        if not self.starttls:
+            raise CommandError("TLS is not available on this server")
+        self._user = None
+        self.tls_requested = True
+        return _ok("Begin TLS negotiation")
 
     def cmd_QUIT(self, argument: str) -> Reply:
         """QUIT: goodbye; from TRANSACTION, remove the marked messages first (UPDATE).

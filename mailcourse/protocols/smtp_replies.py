@@ -126,3 +126,24 @@ def is_transient(code: int) -> bool:
 def is_permanent(code: int) -> bool:
     """5yz: the client gives up; the sender is told by a bounce (RFC 5321 section 4.2.1)."""
     return 500 <= code < 600
+
+
+_STARTTLS_LINE = re.compile(rb"^250([- ])STARTTLS[ \t]*\r?\n", re.MULTILINE | re.IGNORECASE)
+
+
+def strip_starttls(data: bytes) -> bytes:
+    """What a man in the middle makes of a server's EHLO reply: STARTTLS gone.
+
+    The "STRIPTLS" downgrade: with no STARTTLS offered (RFC 3207 section 4),
+    a client that only *prefers* TLS goes on in plain text, and whoever sits
+    on the path reads everything. A line ``250-STARTTLS`` is removed; a last
+    line ``250 STARTTLS`` cannot be (the line before it has gone out already)
+    and becomes ``250 XXXXXXXX``, as some firewalls of the 2000s rewrote it.
+
+    >>> strip_starttls(b"250-SMTPUTF8\\r\\n250-STARTTLS\\r\\n250 HELP\\r\\n")
+    b'250-SMTPUTF8\\r\\n250 HELP\\r\\n'
+    """
+    def rewrite(m: re.Match[bytes]) -> bytes:
+        return b"" if m.group(1) == b"-" else m.group(0).replace(m.group(0)[4:12], b"XXXXXXXX")
+
+    return _STARTTLS_LINE.sub(rewrite, data)

@@ -10,8 +10,12 @@ The service names below are how a mail server lists its endpoints
 (``server.endpoints["imap"]``). They live here, in a module without imports,
 so that a client can name the webmail without importing aiohttp.
 """
-SUBMISSION = "submission"  # SMTP from a user's mail program (RFC 6409)
-MX = "mx"  # SMTP from other mail servers (RFC 5321)
-POP3 = "pop3"  # RFC 1939
-IMAP = "imap"  # RFC 3501
+SUBMISSION = "submission"  # SMTP from a user's mail program (RFC 6409), STARTTLS offered
+MX = "mx"  # SMTP from other mail servers (RFC 5321), STARTTLS offered
+POP3 = "pop3"  # RFC 1939, STLS offered (RFC 2595)
+IMAP = "imap"  # RFC 3501, STARTTLS offered
 WEBMAIL = "webmail"  # HTTP for browsers
+# Implicit TLS, TLS from the first byte (RFC 8314): ports 465, 995 and 993 in the real world.
+SUBMISSIONS = "submissions"
+POP3S = "pop3s"
+IMAPS = "imaps"

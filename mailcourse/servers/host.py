@@ -14,9 +14,13 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..limits import Limits
 from ..tap import Endpoint, Network
+
+if TYPE_CHECKING:
+    import ssl
 
 
 @dataclass(frozen=True)
@@ -29,15 +33,43 @@ class Host:
     new_id: Callable[[], str]  # queue ids and APOP timestamps, reproducible in a seeded lab
     executor: Executor | None = None  # blocking work (fsync) off the loop; None: the loop's default pool
     errors: list[str] = field(default_factory=list)  # a bug in a session is reported here, not hidden
+    # The host's TLS context (its certificate, `mailcourse.tls`), made at the first call: blocking,
+    # so the loop calls it in a worker. None: a host without TLS (no STARTTLS, no implicit TLS).
+    tls: Callable[[], ssl.SSLContext] | None = None
+
+    async def tls_context(self) -> ssl.SSLContext:
+        """The host's TLS context, made off the loop the first time (for STARTTLS, STLS)."""
+        assert self.tls is not None
+        return await asyncio.get_running_loop().run_in_executor(None, self.tls)
+
+    async def start_tls(self, transport: asyncio.Transport, protocol: asyncio.Protocol) -> asyncio.Transport | None:
+        """The server side of the TLS handshake on ``transport``, after STARTTLS or STLS was answered.
+
+        Returns the transport ``protocol`` writes to from now on, or None if
+        the handshake failed (the client did not trust the certificate, or
+        went away); the connection is closed then. The tap stays under the
+        TLS layer (`mailcourse.tap`): it goes on recording, ciphertext now.
+        """
+        try:
+            context = await self.tls_context()
+            return await asyncio.get_running_loop().start_tls(transport, protocol, context, server_side=True)
+        except (OSError, asyncio.TimeoutError):
+            transport.close()
+            return None
 
     def endpoint(self, service: str, protocol: str, factory: Callable[[], asyncio.Protocol],
-                 limits: Limits, busy_reply: bytes) -> Endpoint:
+                 limits: Limits, busy_reply: bytes, implicit_tls: bool = False) -> Endpoint:
         """A listening service of this host, behind a tap.
 
         ``busy_reply`` is what a client beyond ``limits.max_connections`` gets,
         in the protocol's own words, before the tap hangs up. The connection
         limit is read here, once; the other limits by ``factory``, for each
-        new session.
+        new session. ``implicit_tls``: TLS from the first byte (RFC 8314),
+        with the host's certificate; a busy client then just sees the
+        connection close, since it could not read a plain-text reply.
         """
+        if implicit_tls and self.tls is None:
+            raise ValueError(f"{self.hostname} has no TLS certificate for an implicit-TLS endpoint")
         return Endpoint(self.network, self.hostname, service, protocol, factory,
-                        max_connections=limits.max_connections, busy_reply=busy_reply)
+                        max_connections=limits.max_connections, busy_reply=b"" if implicit_tls else busy_reply,
+                        tls=self.tls if implicit_tls else None)

@@ -3,7 +3,8 @@
 The protocol lives in `IMAPSession`, which does no I/O. Around it:
 
 * `IMAPConnection`, the asyncio adapter: bytes in, session, bytes out; the
-  autologout timer; and news pushed to a client that IDLEs (RFC 2177).
+  autologout timer; news pushed to a client that IDLEs (RFC 2177); and the
+  TLS handshake that STARTTLS asks for (RFC 3501 section 6.2.1).
 * `Mailboxes`, the session's `Backend`: logins as for SMTP and POP3 (full
   address or local part), the domain's `MailStore` (the very files SMTP
   delivers into and POP3 reads, with the mod-sequences CONDSTORE needs), and
@@ -21,7 +22,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import cast
 
-from . import IMAP
+from . import IMAP, IMAPS
 from .host import Host
 from ..accounts import Accounts
 from ..limits import Limits
@@ -36,8 +37,11 @@ class IMAPConnection(asyncio.Protocol):
     """One client connection: bytes in -> the session -> bytes out."""
 
     def __init__(self, session: IMAPSession, idle_timeout: float, live: set[IMAPConnection],
-                 errors: list[str] | None = None) -> None:
+                 errors: list[str] | None = None, host: Host | None = None) -> None:
         self.session = session
+        self.host = host  # its certificate, for STARTTLS
+        self._handshake: asyncio.Task[None] | None = None
+        self._early: list[bytes] | None = None  # what came inside TLS before the handshake task resumed
         self.errors = errors if errors is not None else []  # the server's list: a bug is reported, not hidden
         self.idle_timeout = idle_timeout
         self.live = live  # the endpoint's open connections, woken when the store changes
@@ -51,6 +55,11 @@ class IMAPConnection(asyncio.Protocol):
         self._restart_timer()
 
     def data_received(self, data: bytes) -> None:
+        if self._early is not None:
+            # Inside TLS already (the handshake is done and the client spoke at once), but
+            # start_tls has not handed over the new transport yet: kept for a moment.
+            self._early.append(data)
+            return
         self._restart_timer()
         self._guarded(self.session.receive_data, data)
 
@@ -75,9 +84,27 @@ class IMAPConnection(asyncio.Protocol):
             self.transport.write(out)
         if self.session.ended:
             self.transport.close()  # after LOGOUT; what was written still goes out first
+        elif self.session.tls_requested and self._handshake is None:
+            self.transport.pause_reading()  # the next bytes are the client's TLS hello, not commands
+            self._early = []
+            self._handshake = asyncio.get_running_loop().create_task(self._start_tls())
+
+    async def _start_tls(self) -> None:
+        """After STARTTLS's positive answer: the handshake, then the session goes on inside TLS."""
+        assert self.transport is not None and self.host is not None
+        transport = await self.host.start_tls(self.transport, self)
+        if transport is None:
+            return
+        self.transport = transport
+        self.session.tls_started()
+        early, self._early = self._early or [], None
+        for data in early:
+            self.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.live.discard(self)
+        if self._handshake is not None:
+            self._handshake.cancel()
         if self._timer is not None:
             self._timer.cancel()
         self.session.connection_lost()  # nothing is expunged: only EXPUNGE, CLOSE and MOVE do that
@@ -226,6 +253,17 @@ class Mailboxes:
 
 def imap_endpoint(host: Host, accounts: Accounts, store: MailStore, limits: Limits) -> Endpoint:
     """The IMAP endpoint of ``host`` for the mailboxes of ``accounts`` in ``store``, behind a tap."""
+    return imap_endpoints(host, accounts, store, limits, (IMAP,))[IMAP]
+
+
+def imap_endpoints(host: Host, accounts: Accounts, store: MailStore, limits: Limits,
+                   services: tuple[str, ...] = (IMAP, IMAPS)) -> dict[str, Endpoint]:
+    """The IMAP endpoints of ``host``: IMAP (with STARTTLS when the host has TLS) and IMAPS.
+
+    IMAPS is TLS from the first byte (RFC 8314). Both serve the same
+    mailboxes with one `Mailboxes`: a message is \\Recent for one session
+    only, whichever port it came in by, and IDLE news reaches both.
+    """
     mailboxes = Mailboxes(store, accounts.account)
     live: set[IMAPConnection] = set()
     woken = False
@@ -248,9 +286,17 @@ def imap_endpoint(host: Host, accounts: Accounts, store: MailStore, limits: Limi
 
     store.subscribe(changed)
 
-    def factory() -> IMAPConnection:
-        # Limits are read for each new session: a changed limit applies from the next connection on.
-        session = IMAPSession(mailboxes, host.hostname, max_literal=limits.max_message_size)
-        return IMAPConnection(session, limits.idle_timeout, live, host.errors)
+    def endpoint(service: str) -> Endpoint:
+        implicit = service == IMAPS
 
-    return host.endpoint(IMAP, "IMAP", factory, limits, b"* BYE [UNAVAILABLE] Too many connections, try later\r\n")
+        def factory() -> IMAPConnection:
+            # Limits are read for each new session: a changed limit applies from the next connection on.
+            session = IMAPSession(mailboxes, host.hostname, max_literal=limits.max_message_size,
+                                  starttls=host.tls is not None and not implicit, tls=implicit,
+                                  login_requires_tls=limits.login_requires_tls)
+            return IMAPConnection(session, limits.idle_timeout, live, host.errors, host)
+
+        return host.endpoint(service, "IMAP", factory, limits,
+                             b"* BYE [UNAVAILABLE] Too many connections, try later\r\n", implicit_tls=implicit)
+
+    return {service: endpoint(service) for service in services}

@@ -3,8 +3,9 @@
 The protocol lives in `POP3Session`, which does no I/O. Here are the two
 things a real server adds around it:
 
-* `POP3Connection`, the asyncio adapter: bytes in, session, replies out, and
-  the idle timer. It records nothing: the tap in front of it sees every byte.
+* `POP3Connection`, the asyncio adapter: bytes in, session, replies out, the
+  idle timer, and the TLS handshake STLS asks for (RFC 2595). It records
+  nothing: the tap in front of it sees every byte, ciphertext included.
 * `Maildrops`, the session's `Backend`: the domain's `Accounts` (logins as
   for SMTP, full address or local part), its `MailStore` (the same files
   SMTP delivers into), and the exclusive lock on each maildrop.
@@ -19,7 +20,7 @@ import asyncio
 import itertools
 from typing import cast
 
-from . import POP3
+from . import POP3, POP3S
 from .host import Host
 from ..accounts import Accounts
 from ..limits import Limits
@@ -31,11 +32,14 @@ from ..tap import Endpoint
 class POP3Connection(asyncio.Protocol):
     """One client connection: bytes in -> the session -> replies out."""
 
-    def __init__(self, session: POP3Session, idle_timeout: float) -> None:
+    def __init__(self, session: POP3Session, idle_timeout: float, host: Host | None = None) -> None:
         self.session = session
         self.idle_timeout = idle_timeout
+        self.host = host  # its certificate, for STLS
         self.transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._handshake: asyncio.Task[None] | None = None
+        self._early: list[bytes] | None = None  # what came inside TLS before the handshake task resumed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # the tap's: it records, then sends
@@ -43,6 +47,11 @@ class POP3Connection(asyncio.Protocol):
         self._restart_timer()
 
     def data_received(self, data: bytes) -> None:
+        if self._early is not None:
+            # Inside TLS already (the handshake is done and the client spoke at once), but
+            # start_tls has not handed over the new transport yet: kept for a moment.
+            self._early.append(data)
+            return
         assert self.transport is not None
         self._restart_timer()
         replies = self.session.receive_data(data)
@@ -50,10 +59,28 @@ class POP3Connection(asyncio.Protocol):
             self.transport.write(b"".join(bytes(reply) for reply in replies))
         if self.session.ended:
             self.transport.close()  # after QUIT; what was written still goes out first
+        elif self.session.tls_requested and self._handshake is None:
+            self.transport.pause_reading()  # the next bytes are the client's TLS hello, not commands
+            self._early = []
+            self._handshake = asyncio.get_running_loop().create_task(self._start_tls())
+
+    async def _start_tls(self) -> None:
+        """After STLS's positive answer: the handshake, then the session goes on inside TLS."""
+        assert self.transport is not None and self.host is not None
+        transport = await self.host.start_tls(self.transport, self)
+        if transport is None:
+            return
+        self.transport = transport
+        self.session.tls_started()
+        early, self._early = self._early or [], None
+        for data in early:
+            self.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._handshake is not None:
+            self._handshake.cancel()
         self.session.connection_lost()  # no QUIT, no UPDATE: nothing is removed; the lock is released
 
     def _restart_timer(self) -> None:
@@ -122,13 +149,32 @@ class Maildrops:
 
 def pop3_endpoint(host: Host, accounts: Accounts, store: MailStore, limits: Limits) -> Endpoint:
     """The POP3 endpoint of ``host`` for the maildrops of ``accounts`` in ``store``, behind a tap."""
+    return pop3_endpoints(host, accounts, store, limits, (POP3,))[POP3]
+
+
+def pop3_endpoints(host: Host, accounts: Accounts, store: MailStore, limits: Limits,
+                   services: tuple[str, ...] = (POP3, POP3S)) -> dict[str, Endpoint]:
+    """The POP3 endpoints of ``host``: POP3 (with STLS when the host has TLS) and POP3S.
+
+    POP3S is TLS from the first byte (RFC 8314). Both share one `Maildrops`,
+    so a maildrop locked by a session on one port is locked on the other too.
+    """
     maildrops = Maildrops(accounts, store)
     sessions = itertools.count(1)
 
-    def factory() -> POP3Connection:
-        # A fresh greeting timestamp for APOP in every session; reproducible in a seeded lab.
-        timestamp = f"<{next(sessions)}.{host.new_id()}@{host.hostname}>"
-        # Limits are read for each new session: a changed limit applies from the next connection on.
-        return POP3Connection(POP3Session(maildrops, host.hostname, timestamp), limits.idle_timeout)
+    def endpoint(service: str) -> Endpoint:
+        implicit = service == POP3S
 
-    return host.endpoint(POP3, "POP3", factory, limits, b"-ERR [SYS/TEMP] Too many connections, try later\r\n")
+        def factory() -> POP3Connection:
+            # A fresh greeting timestamp for APOP in every session; reproducible in a seeded lab.
+            timestamp = f"<{next(sessions)}.{host.new_id()}@{host.hostname}>"
+            # Limits are read for each new session: a changed limit applies from the next connection on.
+            session = POP3Session(maildrops, host.hostname, timestamp,
+                                  starttls=host.tls is not None and not implicit, tls=implicit,
+                                  login_requires_tls=limits.login_requires_tls)
+            return POP3Connection(session, limits.idle_timeout, host)
+
+        return host.endpoint(service, "POP3", factory, limits,
+                             b"-ERR [SYS/TEMP] Too many connections, try later\r\n", implicit_tls=implicit)
+
+    return {service: endpoint(service) for service in services}

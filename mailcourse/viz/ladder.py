@@ -16,7 +16,7 @@ each command with its replies, pipelined or not), and each part of an
 exchange is one arrow:
 
 - a multi-line reply (RFC 5321 section 4.2.1: ``250-`` lines, then a last
-  ``250`` line) is one arrow, "250 mail.someplace.org … (8 lines)";
+  ``250`` line) is one arrow, "250 mail.someplace.org … (9 lines)";
 - the message that follows ``354`` is one arrow, "message: 12 lines", with
   its first few lines shown and the final ``.`` that ends it (section
   4.1.1.4);

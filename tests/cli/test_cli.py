@@ -46,6 +46,15 @@ def test_serve_json_lists_every_endpoint_and_login_then_delivers_and_stops_on_ct
             assert host == "127.0.0.1" and isinstance(port, int) and port > 0
             ports.append(port)
     assert len(set(ports)) == len(ports)
+    # TLS: the implicit-TLS endpoints, the CA to verify them with, and ready command lines.
+    for entry in lab.info["domains"].values():
+        assert {"submissions", "pop3s", "imaps"} <= set(entry)
+    ca = Path(lab.info["ca"])
+    assert ca == Path(tmp_path) / "tls" / "ca.pem" and ca.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    assert lab.info["keylog"] == str(Path(tmp_path) / "tls" / "keylog.txt")
+    commands = lab.info["commands"]
+    assert commands["swaks STARTTLS"].startswith("swaks --server 127.0.0.1:")
+    assert all(lab.info["ca"] in line for line in commands.values())
     users = {u["address"]: u for u in lab.info["users"]}
     assert users["ann@example.net"] == {"address": "ann@example.net", "login": "ann@example.net", "password": "pw1"}
     assert {"joe@someplace.org", "jane@somewhereelse.com"} <= set(users)
@@ -107,7 +116,9 @@ def test_serve_human_output_names_endpoints_logins_and_a_swaks_line():
     text = "".join(lines)
     assert proc.returncode == 0 and "Traceback" not in stderr
     for needle in ("mail.someplace.org", "mail.somewhereelse.com", "submission", "mx",
-                   "joe@someplace.org", "joe-password", "jane-password", "swaks --server 127.0.0.1:"):
+                   "joe@someplace.org", "joe-password", "jane-password", "swaks --server 127.0.0.1:",
+                   "submissions", "pop3s", "imaps", "--tls-verify --tls-ca-path", "curl --ssl-reqd --cacert",
+                   "openssl s_client -starttls smtp"):
         assert needle in text
     assert "Stopped." in rest
 

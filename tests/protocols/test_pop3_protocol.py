@@ -125,7 +125,7 @@ def test_every_command_in_the_table_has_its_method_and_no_method_is_missing_from
     methods = {name[4:] for name, _ in inspect.getmembers(POP3Session) if name.startswith("cmd_")}
     assert methods == set(COMMANDS)
     assert set(COMMANDS) == {"USER", "PASS", "APOP", "AUTH", "CAPA", "QUIT", "STAT", "LIST", "RETR",
-                             "DELE", "NOOP", "RSET", "TOP", "UIDL"}
+                             "DELE", "NOOP", "RSET", "TOP", "UIDL", "STLS"}
     for (state, verb, _), after in TRANSITIONS.items():
         assert state in COMMANDS[verb] and after in State
 

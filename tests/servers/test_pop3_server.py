@@ -137,7 +137,8 @@ def test_capa_user_pass_stat_list_retr_top_uidl_noop_dele_quit(lab):
     uids = [f"{store.uidvalidity('jane')}.{m.uid}".encode() for m in store.list("jane")]
     client = pop(lab, login=None)
     assert client.getwelcome().startswith(b"+OK mail.somewhereelse.com POP3 server ready <")
-    assert list(client.capa()) == [c.split()[0] for c in CAPABILITIES]
+    listed = [c.split()[0] for c in CAPABILITIES]
+    assert list(client.capa()) == listed[:listed.index("PIPELINING") + 1] + ["STLS", "IMPLEMENTATION"]
     assert client.capa()["SASL"] == ["PLAIN"]
     assert client.user("jane").startswith(b"+OK")
     assert client.pass_(JANE_PASSWORD).startswith(b"+OK jane's maildrop has 2 messages")

@@ -127,6 +127,7 @@ COMMANDS: dict[str, frozenset[State]] = {
     "ID": _ANY,  # RFC 2971 section 3.1
     "LOGIN": frozenset({NOT_AUTHENTICATED}),
     "AUTHENTICATE": frozenset({NOT_AUTHENTICATED}),
+    "STARTTLS": frozenset({NOT_AUTHENTICATED}),  # RFC 3501 section 6.2.1
     "SELECT": _LOGGED_IN, "EXAMINE": _LOGGED_IN, "CREATE": _LOGGED_IN, "DELETE": _LOGGED_IN,
     "RENAME": _LOGGED_IN, "SUBSCRIBE": _LOGGED_IN, "UNSUBSCRIBE": _LOGGED_IN, "LIST": _LOGGED_IN,
     "LSUB": _LOGGED_IN, "STATUS": _LOGGED_IN, "APPEND": _LOGGED_IN,
@@ -144,16 +145,17 @@ COMMANDS: dict[str, frozenset[State]] = {
 # RFC 2342 NAMESPACE, RFC 3691 UNSELECT). "CLOSE x" is a BAD, not a CLOSE: RFC 3501
 # section 7.1.3 asks for BAD on invalid arguments, and a typo must never expunge.
 TAKES_NO_ARGUMENTS = frozenset({"CAPABILITY", "NOOP", "LOGOUT", "NAMESPACE", "CHECK", "CLOSE", "UNSELECT",
-                                "EXPUNGE", "IDLE"})
+                                "EXPUNGE", "IDLE", "STARTTLS"})
 
 # What UID may prefix (RFC 3501 section 6.4.8, UID EXPUNGE from RFC 4315, UID MOVE from RFC 6851).
 UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE")
 
 # The same list before and after login: mutt and mbsync read only the
 # greeting's list, and imaplib-based programs keep the one they asked for
-# before logging in. There is no LOGINDISABLED (RFC 3501 section 6.2.3) although
-# passwords travel in the clear: the lab listens on 127.0.0.1 only and has no
-# TLS yet, so refusing LOGIN would only lock the lessons' clients out.
+# before logging in. Outside TLS a session adds STARTTLS (RFC 3501 section
+# 6.2.1), and LOGINDISABLED (section 6.2.3) only where the server's limits say
+# passwords need TLS: by default the lab, on 127.0.0.1 only, lets the lessons'
+# imaplib clients log in over plain text, as they did before the lab had TLS.
 CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "ID", "ENABLE", "IDLE", "NAMESPACE",
                 "UIDPLUS", "MOVE", "UNSELECT", "SPECIAL-USE", "CHILDREN", "CONDSTORE")
 
@@ -285,11 +287,17 @@ class IMAPSession:
     """One IMAP session, server side, without I/O (see the module docstring)."""
 
     def __init__(self, backend: Backend, hostname: str, *, max_line: int = 8192,
-                 max_literal: int = 10 * 1024 * 1024) -> None:
+                 max_literal: int = 10 * 1024 * 1024, starttls: bool = False, tls: bool = False,
+                 login_requires_tls: bool = False) -> None:
         self.backend = backend
         self.hostname = hostname
+        self.max_line = max_line
         self.max_literal = max_literal
         self.reader = CommandReader(max_line=max_line, max_literal=max_literal)
+        self.starttls = starttls  # STARTTLS is offered (the server has a certificate)
+        self.tls = tls  # the session runs inside TLS (after STARTTLS, or from the first byte: imaps)
+        self.tls_requested = False  # STARTTLS was answered OK: the server must do the handshake now
+        self.login_requires_tls = login_requires_tls
         self.state = NOT_AUTHENTICATED
         self.account: str | None = None
         self.box: Snapshot | None = None  # the selected mailbox
@@ -301,15 +309,29 @@ class IMAPSession:
     @property
     def greeting(self) -> bytes:
         """What the server says first: OK, with the capabilities in a response code (RFC 3501 7.1)."""
-        return f"* OK [CAPABILITY {' '.join(CAPABILITIES)}] {self.hostname} IMAP4rev1 ready\r\n".encode()
+        return f"* OK [CAPABILITY {' '.join(self.capabilities)}] {self.hostname} IMAP4rev1 ready\r\n".encode()
+
+    @property
+    def capabilities(self) -> list[str]:
+        """CAPABILITIES, with STARTTLS outside TLS, and LOGINDISABLED while a login must wait for TLS."""
+        listed = list(CAPABILITIES)
+        if not self.tls and self.starttls:
+            listed.insert(1, "STARTTLS")
+        if not self.tls and self.login_requires_tls:
+            # RFC 3501 section 6.2.3: LOGINDISABLED; and no AUTH=PLAIN (section 6.2.2 lets a server
+            # refuse a mechanism outside TLS, and a client should not be offered one it cannot use).
+            listed = [c for c in listed if c != "AUTH=PLAIN"] + ["LOGINDISABLED"]
+        return listed
 
     # -- input -------------------------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> bytes:
         """Take bytes as they came from the client; return everything the server answers, in order."""
+        if self.tls_requested:
+            return b""  # bytes before the handshake is done are not commands (see `cmd_STARTTLS`)
         self.reader.feed(data)
         out: list[bytes] = []
-        while not self.ended:
+        while not self.ended and not self.tls_requested:
             event = self.reader.next_event()
             if event is None:
                 break
@@ -324,7 +346,13 @@ class IMAPSession:
             elif isinstance(event, ParseError):
                 self._parse_error(event)
             out += self._out
+        if self.tls_requested:  # what came behind STARTTLS in plain text is dropped, never run
+            self.reader = CommandReader(max_line=self.max_line, max_literal=self.max_literal)
         return b"".join(out)
+
+    def tls_started(self) -> None:
+        """The server has done the TLS handshake that STARTTLS asked for: commands come inside TLS now."""
+        self.tls, self.tls_requested = True, False
 
     def updates(self) -> bytes:
         """Untagged news to send now, while the client IDLEs (RFC 2177); else nothing.
@@ -413,7 +441,7 @@ class IMAPSession:
     # -- any state (RFC 3501 section 6.1) ----------------------------------------------------
 
     def cmd_CAPABILITY(self, args: list[Value]) -> str:
-        self._untagged(f"CAPABILITY {' '.join(CAPABILITIES)}")
+        self._untagged(f"CAPABILITY {' '.join(self.capabilities)}")
         return "CAPABILITY completed"
 
     def cmd_NOOP(self, args: list[Value]) -> str:
@@ -434,7 +462,27 @@ class IMAPSession:
 
     # -- not authenticated (RFC 3501 section 6.2) --------------------------------------------
 
+    def cmd_STARTTLS(self, args: list[Value]) -> str:
+        """STARTTLS (RFC 3501 section 6.2.1): the rest of the connection inside TLS.
+
+        After the tagged OK the client starts the handshake at once. What it
+        sent behind STARTTLS before that is forgotten, never run: a command
+        smuggled in plain text must not count as one sent inside TLS (the
+        injection of CVE-2011-0411; RFC 9051 section 6.2.1 asks clients to
+        wait, and servers to discard). The client must then ask CAPABILITY
+        again: the list changes (section 6.2.1).
+        """
+        if self.tls:
+            raise Bad("TLS is already active")
+        if not self.starttls:
+            raise No("TLS is not available on this server")
+        self.tls_requested = True
+        return "Begin TLS negotiation now"
+
     def cmd_LOGIN(self, args: list[Value]) -> str:
+        if self.login_requires_tls and not self.tls:
+            # RFC 3501 section 6.2.3: with LOGINDISABLED, LOGIN gets NO. RFC 5530's code says why.
+            raise No("[PRIVACYREQUIRED] LOGIN is disabled outside TLS: use STARTTLS first")
         login, password = (text(a) for a in _arguments(args, 2, "LOGIN userid password"))
         return self._log_in(login, password, "LOGIN")
 
@@ -442,6 +490,8 @@ class IMAPSession:
         """AUTHENTICATE PLAIN (RFC 3501 section 6.2.2, RFC 4616), with or without SASL-IR (RFC 4959)."""
         if not 1 <= len(args) <= 2:
             raise Bad("Syntax: AUTHENTICATE mechanism [initial-response]")
+        if self.login_requires_tls and not self.tls:
+            raise No("[PRIVACYREQUIRED] Authentication is disabled outside TLS: use STARTTLS first")
         if text(args[0]).upper() != "PLAIN":
             raise No("Unsupported authentication mechanism (only PLAIN)")
         if len(args) == 2:  # RFC 4959: the initial response on the command line; "=" is an empty one
@@ -470,7 +520,7 @@ class IMAPSession:
             raise No("[AUTHENTICATIONFAILED] Invalid login or password")  # RFC 5530
         self.account, self.state = account, AUTHENTICATED
         self.backend.open_account(account)
-        return f"[CAPABILITY {' '.join(CAPABILITIES)}] {how} completed"
+        return f"[CAPABILITY {' '.join(self.capabilities)}] {how} completed"
 
     # -- authenticated (RFC 3501 section 6.3) ------------------------------------------------
 
