@@ -43,7 +43,7 @@ from .message import domain_of
 from .queue import NO_TLS
 from .tap import Network
 from .tls import LabTLS
-from .trace import Trace
+from .trace import Connection, TlsView, Trace
 
 T = TypeVar("T")
 
@@ -224,6 +224,15 @@ class Lab:
             return self.clients[name]
         except KeyError:
             raise LabError(f"no device called {name!r}; the lab has {sorted(self.clients)}") from None
+
+    def tls_view(self, conn: Connection) -> TlsView:
+        """A TLS session of this lab as the wire carried it and, with the lab's key log, as its ends read it.
+
+        The lab's servers write their session keys to ``lab.tls.keylog_file``
+        (an NSS key log), so the lab can open what an eavesdropper cannot:
+        ``lab.tls_view(conn).side_by_side()`` shows both.
+        """
+        return self.trace.tls_view(conn, self.tls.keylog())
 
     @property
     def ca_file(self) -> Path:

@@ -132,6 +132,30 @@ class TlsView:
         pairs = self.lines if view == "lines" else self.wire
         return {direction: [line for d, line in pairs if d == direction] for direction in (C2S, S2C)}
 
+    def side_by_side(self, width: int = 60) -> str:
+        """The two views as two columns of ``C:``/``S:`` lines: the eavesdropper's left, the endpoints' right.
+
+        The rows are paired in order up to STARTTLS (the same lines on both
+        sides), then each side runs on at its own length: one TLS record on the
+        left may carry several lines of the dialogue on the right.
+        """
+        def shown(pairs: list[tuple[str, str]]) -> list[str]:
+            out = []
+            for direction, line in pairs:
+                text = f"{'C' if direction == C2S else 'S'}: {line}"
+                out.append(text if len(text) <= width else text[: width - 1] + "…")
+            return out
+
+        left, right = shown(self.wire), shown(self.lines)
+        rows = [f"{'what an eavesdropper sees':<{width}}  what the endpoints see", f"{'-' * width}  {'-' * width}"]
+        for i in range(max(len(left), len(right))):
+            a = left[i] if i < len(left) else ""
+            b = right[i] if i < len(right) else ""
+            rows.append(f"{a:<{width}}  {b}".rstrip())
+        if self.error:
+            rows.append(f"({self.error})")
+        return "\n".join(rows)
+
 
 class CredentialMask:
     """Hides passwords as the tap records them, so no view can show one.
