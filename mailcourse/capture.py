@@ -39,13 +39,13 @@ and the receiver puts them back together ("reassembled TCP segments").
 
 Everything here is plain data in and bytes out: `Conversation` is what the
 trace knows of one connection; `frames` gives the packets and
-`pcapng_blocks` the file (`mailcourse.pcapng`); `parse_frame` reads a
+`pcapng_blocks` the file's blocks (`mailcourse.pcapng`); `parse_frame` reads a
 packet back (the lesson's "capture without Wireshark" exercise).
 """
 from __future__ import annotations
 
 import html
-import socket
+import ipaddress
 import struct
 import zlib
 from collections.abc import Iterable, Iterator
@@ -191,7 +191,7 @@ def tcp_header(seg: Segment) -> bytes:
     offset = (20 + len(seg.options)) // 4  # the header's length in 32-bit words
     header = struct.pack("!HHIIBBHHH", seg.src[1], seg.dst[1], seg.seq, seg.ack, offset << 4, seg.flags,
                          seg.window, 0, 0) + seg.options
-    pseudo = socket.inet_aton(seg.src[0]) + socket.inet_aton(seg.dst[0]) + struct.pack(
+    pseudo = _address(seg.src[0]) + _address(seg.dst[0]) + struct.pack(
         "!BBH", 0, PROTOCOL_TCP, len(header) + len(seg.payload))
     total = checksum(pseudo + header + seg.payload)
     return header[:16] + struct.pack("!H", total) + header[18:] + seg.payload
@@ -201,8 +201,12 @@ def ipv4_packet(seg: Segment, identification: int) -> bytes:
     """The IPv4 packet (RFC 791 section 3.1) that carries ``seg``; its header checksum covers the header."""
     tcp = tcp_header(seg)
     header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), identification & 0xFFFF, DONT_FRAGMENT, TTL,
-                         PROTOCOL_TCP, 0, socket.inet_aton(seg.src[0]), socket.inet_aton(seg.dst[0]))
+                         PROTOCOL_TCP, 0, _address(seg.src[0]), _address(seg.dst[0]))
     return header[:10] + struct.pack("!H", checksum(header)) + header[12:] + tcp
+
+
+def _address(host: str) -> bytes:
+    return ipaddress.IPv4Address(host).packed  # "127.0.0.1" -> 7f 00 00 01, as IPv4 headers carry it
 
 
 def ethernet_frame(packet: bytes) -> bytes:
@@ -236,7 +240,7 @@ def parse_frame(frame: bytes) -> Segment:
     total, protocol = struct.unpack_from("!H", ip, 2)[0], ip[9]
     if ip[0] >> 4 != 4 or protocol != PROTOCOL_TCP or checksum(ip[:ihl]) != 0:
         raise ValueError("not a TCP segment in a valid IPv4 header")
-    src, dst = socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20])
+    src, dst = str(ipaddress.IPv4Address(ip[12:16])), str(ipaddress.IPv4Address(ip[16:20]))
     tcp = ip[ihl:total]
     pseudo = ip[12:20] + struct.pack("!BBH", 0, PROTOCOL_TCP, len(tcp))
     if checksum(pseudo + tcp) != 0:  # a correct checksum makes the sum over everything come to zero
@@ -279,8 +283,8 @@ class CaptureFile:
         return f'<a href="{name}" download="{name}">{name}</a>: {html.escape(self.contents())}'
 
 
-def pcapng_blocks(conversations: Iterable[Conversation], *, interface: str, description: str,
-                  keylog: str = "", application: str = "mailcourse", mss: int = MSS) -> Iterator[bytes]:
+def pcapng_blocks(packets: Iterable[Frame], *, interface: str, description: str,
+                  keylog: str = "", application: str = "mailcourse") -> Iterator[bytes]:
     """The blocks of a capture file, in order: header, interface, the key log if any, then each packet.
 
     The key log comes before the packets, as Wireshark needs it before the
@@ -290,5 +294,5 @@ def pcapng_blocks(conversations: Iterable[Conversation], *, interface: str, desc
     yield pcapng.interface_description(pcapng.LINKTYPE_ETHERNET, name=interface, description=description)
     if keylog:
         yield pcapng.decryption_secrets(keylog.encode("ascii"))
-    for frame in frames(conversations, mss):
+    for frame in packets:
         yield pcapng.enhanced_packet(0, frame.time, frame.data, comment=frame.comment)

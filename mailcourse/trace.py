@@ -457,7 +457,7 @@ class Trace:
                        recording.error, recording.session)
 
     def to_pcapng(self, path: str | Path, *, connections: Connection | Iterable[Connection | int] | None = None,
-                  protocol: str | None = None, since: int = 0, until: int | None = None, keys: bool = True,
+                  protocol: str | None = None, since: int | None = None, until: int | None = None, keys: bool = True,
                   keylog: str | None = None, well_known_ports: bool = True) -> CaptureFile:
         """Write the trace, or a part of it, as a pcapng capture file that Wireshark and tshark open.
 
@@ -491,7 +491,7 @@ class Trace:
 
         if isinstance(connections, Connection):
             connections = [connections]
-        chosen = self.sessions(protocol=protocol, since=since)
+        chosen = self.sessions(protocol=protocol, since=since or 0)
         if until is not None:
             chosen = [c for c in chosen if c.id <= until]
         if connections is not None:
@@ -519,14 +519,12 @@ class Trace:
             keylog = self.keylog_source()
         servers = sorted({c.server for c in chosen})
         description = f"the mailcourse lab on 127.0.0.1, recorded by its taps: {', '.join(servers) or 'no server'}"
-        packets = 0
+        packets = capture.frames(conversations)
         with open(path, "wb") as f:
-            for block in capture.pcapng_blocks(conversations, interface="lo (mailcourse lab)",
-                                               description=description, keylog=keylog if keys and keylog else ""):
+            for block in capture.pcapng_blocks(packets, interface="lo (mailcourse lab)", description=description,
+                                               keylog=keylog if keys and keylog else ""):
                 f.write(block)
-                packets += 1
-        return capture.CaptureFile(Path(path), len(conversations), packets - (3 if keys and keylog else 2),
-                                   None if not keylog else keys)
+        return capture.CaptureFile(Path(path), len(conversations), len(packets), None if not keylog else keys)
 
     def bytes_on_wire(self, connection: Connection) -> int:
         return sum(e.size for e in self.filter(connection, kind="data"))
