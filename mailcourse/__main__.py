@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="makes ids the same on every run (default 1)")
     demo.add_argument("--max-body-lines", type=int, default=None, metavar="N",
                       help="shorten message bodies in the transcripts to N lines")
+    demo.add_argument("--pcap", metavar="FILE", default=None,
+                      help="also write the journey as a packet capture (pcapng) that Wireshark opens")
 
     serve = commands.add_parser("serve", help="run the classic lab for real mail programs until Ctrl-C",
                                 description="Start the classic lab (someplace.org with joe, somewhereelse.com "
@@ -96,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long a queued message is retried before it bounces (default 600)")
     serve.add_argument("--transcript", action="store_true",
                        help="print the whole transcript of each session, not just one line")
+    serve.add_argument("--pcap", metavar="FILE", default=None,
+                       help="on exit, write the sessions still kept (the last 200) as a pcapng capture for Wireshark")
 
     bench = commands.add_parser("bench", help="measure start-up, latency, throughput and memory")
     bench.add_argument("--json", action="store_true", help="end with one line of JSON with the results")
@@ -133,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from .cli.demo import run_demo
 
-        return run_demo(seed=args.seed, max_body_lines=args.max_body_lines)
+        return run_demo(seed=args.seed, max_body_lines=args.max_body_lines, pcap=args.pcap)
 
     if args.command == "serve":
         from .cli.serve import serve
@@ -141,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             return serve(args.user, args.workspace, as_json=args.json, retry_intervals=args.retry,
-                         lifetime=args.lifetime, transcript=args.transcript)
+                         lifetime=args.lifetime, transcript=args.transcript, pcap=args.pcap)
         except (LabError, OSError) as e:
             print(f"mailcourse serve: error: {e}", file=sys.stderr)
             return 1

@@ -128,6 +128,7 @@ class Lab:
         self._rng = random.Random(seed)
         self._id_lock = threading.Lock()
         self.trace = Trace(max_connections=max_trace_connections)
+        self.trace.keylog_source = self.tls.keylog  # a capture carries the keys of the lab's TLS sessions
         self.network = Network(self.trace)
         self.directory = Directory()
         self.servers: dict[str, MailServer] = {}
@@ -344,6 +345,10 @@ class Lab:
             self._thread.join(timeout=10)
             self.loop.close()
             if self._temporary:
+                # The trace outlives the lab (a capture is often written after the stop):
+                # it keeps the session keys that are about to go with the workspace.
+                keylog = self.tls.keylog()
+                self.trace.keylog_source = lambda: keylog
                 shutil.rmtree(self.workspace, ignore_errors=True)
 
     async def _shutdown(self) -> None:

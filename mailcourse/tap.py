@@ -261,7 +261,7 @@ class TapProtocol(asyncio.Protocol):
         assert transport is not None
         ep = self.endpoint
         self.conn = ep.trace.open(ep.protocol, ep.service, ep.device, peer, ep.network.owner,
-                                  refused=refusal)
+                                  refused=refusal, server_addr=transport.get_extra_info("sockname")[:2])
         if refusal is not None:
             transport.close()  # the client reads end-of-file where it waits for a greeting
             return

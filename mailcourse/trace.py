@@ -44,9 +44,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .protocols import http, tls
 from .protocols.exchanges import C2S, S2C, MESSAGE, Exchange, read_exchanges, read_http
+
+if TYPE_CHECKING:
+    from .capture import CaptureFile
 
 MASK = b"********"
 
@@ -66,6 +71,7 @@ class Connection:
     # TLS: None (plain text throughout), "starttls" (plain, then TLS after STARTTLS / STLS) or
     # "implicit" (TLS from the first byte: submissions, pop3s, imaps; RFC 8314).
     tls: str | None = None
+    server_addr: tuple[str, int] | None = None  # the endpoint's address and port, as the tap accepted it
     _resolve: Callable[[tuple[str, int]], str | None] | None = field(default=None, repr=False)
     _client: str | None = field(default=None, repr=False)
 
@@ -256,6 +262,11 @@ class Trace:
             raise ValueError("max_connections must be at least 1 (or None: keep everything)")
         self._clock = clock
         self._start = clock()
+        self.epoch = time.time()  # the wall-clock time of the start: a capture's packets carry real dates
+        # The one hook for TLS keys: a function that returns the NSS key log of the lab's
+        # TLS sessions so far (the text `ssl.SSLContext.keylog_filename` writes). A lab whose
+        # servers speak TLS sets it; `to_pcapng` then embeds the keys without being asked.
+        self.keylog_source: Callable[[], str] | None = None
         self._lock = threading.Lock()
         self.max_connections = max_connections
         self.events: list[TraceEvent] = []
@@ -274,11 +285,11 @@ class Trace:
 
     def open(self, protocol: str, service: str, server: str, client_addr: tuple[str, int],
              resolve: Callable[[tuple[str, int]], str | None] | None = None,
-             refused: str | None = None) -> Connection:
+             refused: str | None = None, server_addr: tuple[str, int] | None = None) -> Connection:
         with self._lock:
             self.opened += 1
             conn = Connection(self.opened, protocol, service, server, client_addr, self.now(),
-                              refused=refused, _resolve=resolve)
+                              refused=refused, server_addr=server_addr, _resolve=resolve)
             self.connections.append(conn)
             self._by_connection[conn.id] = []
         self._add(TraceEvent(conn.opened, conn, "open"))
@@ -473,6 +484,76 @@ class Trace:
                        list(_lines(as_events(endpoints, CredentialMask()))),
                        recording.error, recording.session)
 
+    def to_pcapng(self, path: str | Path, *, connections: Connection | Iterable[Connection | int] | None = None,
+                  protocol: str | None = None, since: int | None = None, until: int | None = None, keys: bool = True,
+                  keylog: str | None = None, well_known_ports: bool = True) -> CaptureFile:
+        """Write the trace, or a part of it, as a pcapng capture file that Wireshark and tshark open.
+
+        Each connection becomes the TCP conversation that carried it (handshake,
+        segments, acknowledgements, close; `mailcourse.capture` says how), in
+        IPv4 between the two loopback addresses, at the times the tap saw the
+        bytes. In Wireshark, "Follow TCP Stream" shows the bytes of the trace.
+
+        The part: ``connections`` (a `Connection`, or several, or their ids),
+        ``protocol`` ("SMTP", "IMAP", ...), and the sessions opened after the
+        bookmark ``since`` and up to the bookmark ``until`` (two `mark`s).
+        Connections are always written whole.
+
+        ``keys``: TLS sessions can be read in Wireshark when the file carries
+        their keys (a Decryption Secrets Block with the NSS key log). The key
+        log is ``keylog`` if given, else the lab's (`keylog_source`).
+        ``keys=False`` leaves them out: then the file is what an eavesdropper captures.
+
+        ``well_known_ports``: Wireshark recognises SMTP, POP3, IMAP and HTTP
+        by the server's port, and the lab's ports are random; so each server
+        is shown on its service's well-known port (587, 25, 110, 143, 80),
+        and the port the lab really used is in the comment of the connection's
+        first packet. ``False`` keeps the lab's ports (Wireshark's "Decode As" then names the protocol).
+
+        Passwords stay masked, as in every view of the trace; in the capture
+        each mask is as long as what it hides, so that the sequence numbers
+        count the bytes that really crossed and HTTP's Content-Length adds up.
+        Returns a `capture.CaptureFile`: a notebook shows it as a download link.
+        """
+        from . import capture  # imported when first used: most lessons write no capture
+
+        if isinstance(connections, Connection):
+            connections = [connections]
+        chosen = self.sessions(protocol=protocol, since=since or 0)
+        if until is not None:
+            chosen = [c for c in chosen if c.id <= until]
+        if connections is not None:
+            wanted = {c.id if isinstance(c, Connection) else c for c in connections}
+            chosen = [c for c in chosen if c.id in wanted]
+        conversations, used = [], set()
+        for conn in chosen:
+            if conn.server_addr is None and conn.protocol.upper() not in capture.PROTOCOL_PORTS:
+                continue  # no network crossed (a user's sendmail on the server host)
+            host, lab_port = conn.server_addr or (conn.client_addr[0], 0)
+            port = lab_port
+            known = capture.WELL_KNOWN_PORTS.get(conn.service, capture.PROTOCOL_PORTS.get(conn.protocol.upper()))
+            # Two servers both shown on port 25 must not make one conversation out of two.
+            if (well_known_ports or not port) and known and (tuple(conn.client_addr), known) not in used:
+                port = known
+            used.add((tuple(conn.client_addr), port))
+            events = self.filter(conn, kind="data")
+            conversations.append(capture.Conversation(
+                tuple(conn.client_addr), (host, port), self.epoch + conn.opened,
+                [(self.epoch + e.time, e.direction, _as_sent(e)) for e in events],
+                None if conn.closed is None else self.epoch + conn.closed, server_closes=conn.refused is not None,
+                comment=f"session {conn.id}: {conn.label}" + (f"; the lab's port {lab_port}" if lab_port else ""),
+                number=conn.id))
+        if keylog is None and self.keylog_source is not None:
+            keylog = self.keylog_source()
+        servers = sorted({c.server for c in chosen})
+        description = f"the mailcourse lab on 127.0.0.1, recorded by its taps: {', '.join(servers) or 'no server'}"
+        packets = capture.frames(conversations)
+        with open(path, "wb") as f:
+            for block in capture.pcapng_blocks(packets, interface="lo (mailcourse lab)", description=description,
+                                               keylog=keylog if keys and keylog else ""):
+                f.write(block)
+        return capture.CaptureFile(Path(path), len(conversations), len(packets), None if not keylog else keys)
+
     def bytes_on_wire(self, connection: Connection) -> int:
         return sum(e.size for e in self.filter(connection, kind="data"))
 
@@ -512,6 +593,19 @@ class Trace:
 def ciphertext_line(size: int) -> str:
     """How a transcript shows one recorded piece of TLS: its size, since its content is unreadable."""
     return f"[TLS ciphertext: {size:,} bytes]"
+
+
+def _as_sent(event: TraceEvent) -> bytes:
+    """The recorded bytes with the mask as long as the secret it hides (for a capture; see `Trace.to_pcapng`).
+
+    ``size`` counts the bytes that really crossed. Where one mask hides one
+    secret, the difference is that secret's length less the mask's; where a
+    chunk holds several, nobody can say how to share it out, and it stays as recorded.
+    """
+    data = event.data
+    if len(data) != event.size and data.count(MASK) == 1:
+        data = data.replace(MASK, b"*" * max(0, len(MASK) + event.size - len(data)))
+    return data
 
 
 def _connection_id(conn: Connection) -> int:

@@ -9,10 +9,14 @@ and this command prints what crossed the wire on every hop (the transcript
 of each SMTP session, as the textbooks show it), then the message as it lies
 in Jane's mailbox: each server wrote a ``Received:`` line on top
 (RFC 5321 section 4.4) and the last one added ``Return-Path:``.
+
+``--pcap FILE`` also writes every hop as a packet capture (pcapng) that
+Wireshark opens: type ``smtp`` in its filter bar (`Trace.to_pcapng`).
 """
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from ..lab import Lab
@@ -25,10 +29,12 @@ HOP_TITLES = {
 }
 
 
-def run_demo(seed: int = 1, out: TextIO | None = None, max_body_lines: int | None = None) -> int:
+def run_demo(seed: int = 1, out: TextIO | None = None, max_body_lines: int | None = None,
+             pcap: str | Path | None = None) -> int:
     """Run the journey on a fresh `Lab.classic` and print it; returns an exit status.
 
     With the same ``seed`` the output is the same apart from dates and ports.
+    ``pcap``: where to write the journey's capture (pcapng), or None.
     """
     out = out or sys.stdout
 
@@ -75,4 +81,8 @@ def run_demo(seed: int = 1, out: TextIO | None = None, max_body_lines: int | Non
         raw = jane.store.get("jane", stored[-1].uid)
         say(raw.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n"))
         say("-" * 50)
+        if pcap is not None:
+            say()
+            say(f"Wrote {pcap}: {lab.trace.to_pcapng(pcap).contents()}.")
+            say("In Wireshark, type smtp in the filter bar, or tcp.stream eq 1 for the second hop.")
     return 0

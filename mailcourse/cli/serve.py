@@ -232,10 +232,12 @@ KEPT_SESSIONS = 200
 def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = None, *, as_json: bool = False,
           retry_intervals: tuple[float, ...] | None = None, lifetime: float | None = None,
           transcript: bool = False, out: TextIO | None = None,
-          stop: threading.Event | None = None) -> int:
+          stop: threading.Event | None = None, pcap: str | Path | None = None) -> int:
     """Run the classic lab (plus ``users``) until a signal or ``stop`` is set; returns an exit status.
 
     Must run on the main thread (signal handlers); ``stop`` lets a caller end it otherwise.
+    ``pcap``: on the way out, the sessions the trace still keeps (`KEPT_SESSIONS`) are
+    written there as a pcapng capture (`Trace.to_pcapng`).
     """
     out = out or sys.stdout
     stop = stop or threading.Event()
@@ -272,6 +274,10 @@ def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = 
                     pending.remove(conn)
         finally:
             lab.stop()
+    if pcap is not None:
+        written = lab.trace.to_pcapng(pcap)  # after the stop: every session is closed, each with its FIN
+        if not as_json:
+            say(f"Wrote {pcap}: {written.contents()}.")
     if not as_json:
         say("\nStopped." + (f" The mail is kept in {workspace}." if workspace is not None else ""))
     return 0

@@ -72,6 +72,19 @@ def test_serve_json_lists_every_endpoint_and_login_then_delivers_and_stops_on_ct
     assert "Traceback" not in stderr
 
 
+def test_serve_pcap_writes_the_sessions_on_exit(start_serve, tmp_path):
+    lab = start_serve("--pcap", tmp_path / "serve.pcapng")
+    joe = next(u for u in lab.info["users"] if u["address"] == "joe@someplace.org")
+    submit(lab.endpoint("someplace.org", "submission"), joe["login"], joe["password"],
+           "jane@somewhereelse.com", "Captured")
+    lab.wait_for_message("jane@somewhereelse.com", b"Subject: Captured")
+    status, stderr = lab.stop(signal.SIGINT)
+    assert status == 0, stderr
+    assert sessions_in_capture(tmp_path / "serve.pcapng") == [
+        "session 1: client -> mail.someplace.org (SMTP submission)",  # smtplib in this test: not a lab device
+        "session 2: mail.someplace.org -> mail.somewhereelse.com (SMTP mx)"]
+
+
 def test_serve_stops_cleanly_on_sigterm_and_removes_its_temporary_workspace(start_serve):
     lab = start_serve()
     assert lab.workspace.is_dir()
@@ -148,6 +161,21 @@ def test_demo_prints_both_hops_and_the_delivered_message(capsys):
     stored = out[out.index("\nReturn-Path: <joe@someplace.org>"):]
     assert stored.count("\nReceived: ") == 2
     assert "AUTH PLAIN ********" in out and "joe-password" not in out
+
+
+def sessions_in_capture(path: Path) -> list[str]:
+    """The comment of each connection's first packet: "session 1: joe-laptop -> ...; the lab's port N"."""
+    from mailcourse import pcapng
+
+    return [p.comment.split(";")[0] for p in pcapng.read(path.read_bytes()).packets if p.comment]
+
+
+def test_demo_pcap_writes_both_hops_as_a_capture(capsys, tmp_path):
+    assert main(["demo", "--pcap", str(tmp_path / "demo.pcapng")]) == 0
+    assert f"Wrote {tmp_path / 'demo.pcapng'}: 2 TCP connections" in capsys.readouterr().out
+    assert sessions_in_capture(tmp_path / "demo.pcapng") == [
+        "session 1: joe-laptop -> mail.someplace.org (SMTP submission)",
+        "session 2: mail.someplace.org -> mail.somewhereelse.com (SMTP mx)"]
 
 
 # -- bench ---------------------------------------------------------------------------------
