@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..limits import Limits
 from ..tap import Endpoint, Network
@@ -73,3 +73,55 @@ class Host:
         return Endpoint(self.network, self.hostname, service, protocol, factory,
                         max_connections=limits.max_connections, busy_reply=b"" if implicit_tls else busy_reply,
                         tls=self.tls if implicit_tls else None)
+
+
+class StartTLS:
+    """The server side of POP3's STLS and IMAP's STARTTLS (RFC 2595 section 4, RFC 9051 section 6.2.1).
+
+    Mixed into a connection adapter that has ``host``, ``transport`` and a
+    sans-I/O ``session`` (``tls_requested``, ``tls_started()``, ``ended``).
+    Once the session has answered STARTTLS positively, reading pauses (the
+    next bytes are the client's TLS hello), the handshake runs, and the
+    session goes on inside TLS. Whatever the client sent behind STARTTLS
+    in plain text was dropped by the session itself (the CVE-2011-0411
+    class); what arrives inside TLS before ``start_tls`` has handed over the
+    new transport is kept here (``_early``) and read right after.
+    """
+
+    host: Host | None
+    transport: asyncio.Transport | None
+    session: Any
+    _handshake: asyncio.Task[None] | None = None
+    _early: list[bytes] | None = None  # what came inside TLS before the handshake task resumed
+
+    def _kept_for_tls(self, data: bytes) -> bool:
+        """True if ``data`` came inside TLS before the new transport was handed over: kept for a moment."""
+        if self._early is None:
+            return False
+        self._early.append(data)
+        return True
+
+    def _after_replies(self) -> None:
+        """After the replies are written: close after the session's end, or begin TLS if it was asked for."""
+        assert self.transport is not None
+        if self.session.ended:
+            self.transport.close()  # after QUIT or LOGOUT; what was written still goes out first
+        elif self.session.tls_requested and self._handshake is None:
+            self.transport.pause_reading()  # the next bytes are the client's TLS hello, not commands
+            self._early = []
+            self._handshake = asyncio.get_running_loop().create_task(self._start_tls())
+
+    async def _start_tls(self) -> None:
+        assert self.transport is not None and self.host is not None
+        transport = await self.host.start_tls(self.transport, self)  # type: ignore[arg-type]
+        if transport is None:
+            return
+        self.transport = transport
+        self.session.tls_started()
+        early, self._early = self._early or [], None
+        for data in early:
+            self.data_received(data)  # type: ignore[attr-defined]
+
+    def _stop_tls(self) -> None:
+        if self._handshake is not None:
+            self._handshake.cancel()

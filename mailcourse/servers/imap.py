@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 from . import IMAP, IMAPS
-from .host import Host
+from .host import Host, StartTLS
 from ..accounts import Accounts
 from ..limits import Limits
 from ..protocols.imap.session import IMAPSession, MailboxError
@@ -33,15 +33,13 @@ from ..tap import Endpoint
 AUTOLOGOUT = b"* BYE Autologout; idle for too long\r\n"
 
 
-class IMAPConnection(asyncio.Protocol):
+class IMAPConnection(StartTLS, asyncio.Protocol):
     """One client connection: bytes in -> the session -> bytes out."""
 
     def __init__(self, session: IMAPSession, idle_timeout: float, live: set[IMAPConnection],
                  errors: list[str] | None = None, host: Host | None = None) -> None:
         self.session = session
         self.host = host  # its certificate, for STARTTLS
-        self._handshake: asyncio.Task[None] | None = None
-        self._early: list[bytes] | None = None  # what came inside TLS before the handshake task resumed
         self.errors = errors if errors is not None else []  # the server's list: a bug is reported, not hidden
         self.idle_timeout = idle_timeout
         self.live = live  # the endpoint's open connections, woken when the store changes
@@ -55,10 +53,7 @@ class IMAPConnection(asyncio.Protocol):
         self._restart_timer()
 
     def data_received(self, data: bytes) -> None:
-        if self._early is not None:
-            # Inside TLS already (the handshake is done and the client spoke at once), but
-            # start_tls has not handed over the new transport yet: kept for a moment.
-            self._early.append(data)
+        if self._kept_for_tls(data):
             return
         self._restart_timer()
         self._guarded(self.session.receive_data, data)
@@ -82,29 +77,11 @@ class IMAPConnection(asyncio.Protocol):
         assert self.transport is not None
         if out:  # one write: pipelined commands get their replies in order, together
             self.transport.write(out)
-        if self.session.ended:
-            self.transport.close()  # after LOGOUT; what was written still goes out first
-        elif self.session.tls_requested and self._handshake is None:
-            self.transport.pause_reading()  # the next bytes are the client's TLS hello, not commands
-            self._early = []
-            self._handshake = asyncio.get_running_loop().create_task(self._start_tls())
-
-    async def _start_tls(self) -> None:
-        """After STARTTLS's positive answer: the handshake, then the session goes on inside TLS."""
-        assert self.transport is not None and self.host is not None
-        transport = await self.host.start_tls(self.transport, self)
-        if transport is None:
-            return
-        self.transport = transport
-        self.session.tls_started()
-        early, self._early = self._early or [], None
-        for data in early:
-            self.data_received(data)
+        self._after_replies()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.live.discard(self)
-        if self._handshake is not None:
-            self._handshake.cancel()
+        self._stop_tls()
         if self._timer is not None:
             self._timer.cancel()
         self.session.connection_lost()  # nothing is expunged: only EXPUNGE, CLOSE and MOVE do that

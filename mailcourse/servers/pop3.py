@@ -21,7 +21,7 @@ import itertools
 from typing import cast
 
 from . import POP3, POP3S
-from .host import Host
+from .host import Host, StartTLS
 from ..accounts import Accounts
 from ..limits import Limits
 from ..protocols.pop3 import Message, POP3Session
@@ -29,7 +29,7 @@ from ..store import MailStore, StoreError
 from ..tap import Endpoint
 
 
-class POP3Connection(asyncio.Protocol):
+class POP3Connection(StartTLS, asyncio.Protocol):
     """One client connection: bytes in -> the session -> replies out."""
 
     def __init__(self, session: POP3Session, idle_timeout: float, host: Host | None = None) -> None:
@@ -38,8 +38,6 @@ class POP3Connection(asyncio.Protocol):
         self.host = host  # its certificate, for STLS
         self.transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._handshake: asyncio.Task[None] | None = None
-        self._early: list[bytes] | None = None  # what came inside TLS before the handshake task resumed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # the tap's: it records, then sends
@@ -47,40 +45,19 @@ class POP3Connection(asyncio.Protocol):
         self._restart_timer()
 
     def data_received(self, data: bytes) -> None:
-        if self._early is not None:
-            # Inside TLS already (the handshake is done and the client spoke at once), but
-            # start_tls has not handed over the new transport yet: kept for a moment.
-            self._early.append(data)
+        if self._kept_for_tls(data):
             return
         assert self.transport is not None
         self._restart_timer()
         replies = self.session.receive_data(data)
         if replies:  # one write: pipelined commands get their replies in order, together
             self.transport.write(b"".join(bytes(reply) for reply in replies))
-        if self.session.ended:
-            self.transport.close()  # after QUIT; what was written still goes out first
-        elif self.session.tls_requested and self._handshake is None:
-            self.transport.pause_reading()  # the next bytes are the client's TLS hello, not commands
-            self._early = []
-            self._handshake = asyncio.get_running_loop().create_task(self._start_tls())
-
-    async def _start_tls(self) -> None:
-        """After STLS's positive answer: the handshake, then the session goes on inside TLS."""
-        assert self.transport is not None and self.host is not None
-        transport = await self.host.start_tls(self.transport, self)
-        if transport is None:
-            return
-        self.transport = transport
-        self.session.tls_started()
-        early, self._early = self._early or [], None
-        for data in early:
-            self.data_received(data)
+        self._after_replies()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        if self._handshake is not None:
-            self._handshake.cancel()
+        self._stop_tls()
         self.session.connection_lost()  # no QUIT, no UPDATE: nothing is removed; the lock is released
 
     def _restart_timer(self) -> None:
