@@ -160,6 +160,12 @@ class ClientHost:
         results = []
         with self.lab.smtp(self.name, self.server.submission) as client:
             client.ehlo()
+            if not client.has_extn("auth") and client.has_extn("starttls"):
+                # A server that takes passwords only inside TLS hides AUTH until STARTTLS
+                # (RFC 3207 section 4.2; `Limits.login_requires_tls`): the device's mail
+                # program, set to "STARTTLS when needed", upgrades and says EHLO again.
+                client.starttls(context=self.lab.tls.client_context())
+                client.ehlo()
             client.login(self.address, self.password)
             for path in spooled:
                 envelope = json.loads(path.with_suffix(".json").read_text())

@@ -269,6 +269,9 @@ class Lab:
         """An `smtplib.SMTP` connected to ``endpoint`` (or a (host, port)) on behalf of ``device``."""
         client = SMTPClient(device, self.network.claim, timeout)
         client.connect(*self.endpoint_address(endpoint))
+        # The name STARTTLS checks the certificate for (smtplib keeps it only when given to
+        # the constructor): the server's, as a mail program that was told "mail.someplace.org".
+        client._host = getattr(endpoint, "device", client._host)
         return client
 
     def pop3(self, device: str, endpoint: Any, timeout: float = 10.0) -> POP3Client:

@@ -17,7 +17,7 @@ what it found and what it expected to find, never the code that would get
 there.
 
 The checks live in one module per lesson (`mailcourse.exercises.lesson00`
-... `lesson08`), with what they share in `mailcourse.exercises.common`; this
+... `lesson09`), with what they share in `mailcourse.exercises.common`; this
 package gathers them, so ``check.<name>`` finds every one. ``check.quiz("02")``
 shows a lesson's questions (`mailcourse.quizzes`).
 """
@@ -36,6 +36,7 @@ from .lesson06b import *  # noqa: F403
 from .lesson07 import *  # noqa: F403
 from .lesson07b import *  # noqa: F403
 from .lesson08 import *  # noqa: F403
+from .lesson09 import *  # noqa: F403
 from .lesson00 import __all__ as _lesson00
 from .lesson01 import __all__ as _lesson01
 from .lesson02 import __all__ as _lesson02
@@ -47,6 +48,8 @@ from .lesson06b import __all__ as _lesson06b
 from .lesson07 import __all__ as _lesson07
 from .lesson07b import __all__ as _lesson07b
 from .lesson08 import __all__ as _lesson08
+from .lesson09 import __all__ as _lesson09
 
 __all__ = ["ExerciseError", "quiz", *_lesson00, *_lesson01, *_lesson02, *_lesson03, *_lesson04, *_lesson05,
-           *_lesson06, *_lesson06b, *_lesson07, *_lesson07b, *_lesson08]
+           *_lesson06, *_lesson06b, *_lesson07, *_lesson07b, *_lesson08,
+           *_lesson09]
