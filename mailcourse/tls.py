@@ -111,6 +111,11 @@ class LabTLS:
                 cert = self._authority().issue_cert(hostname, *LOOPBACK_NAMES)
                 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
                 context.minimum_version = ssl.TLSVersion.TLSv1_2
+                # No TLS 1.3 session tickets (RFC 8446 section 4.6.1): the lab's clients never
+                # resume a session, and a server sends its tickets just after the handshake, at a
+                # moment that races the client's first command; so the records of a session would
+                # come in a different order from run to run, and so would its transcript and ladder.
+                context.num_tickets = 0
                 cert.configure_cert(context)
                 self.directory.mkdir(parents=True, exist_ok=True)
                 _write_private(self.keylog_file, b"", append=True)  # the owner's only, like the CA key

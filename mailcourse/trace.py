@@ -240,6 +240,15 @@ class CredentialMask:
                 self.data_asked = False
 
 
+class FormPasswordMask(CredentialMask):
+    """Hides the value of a ``password`` form field in what an HTTP client sends (the webmail's login)."""
+
+    _FIELD = re.compile(rb"(?<![^&\r\n])password=[^&\r\n]*")
+
+    def client(self, data: bytes) -> bytes:
+        return self._FIELD.sub(b"password=" + MASK, data)
+
+
 class Trace:
     """The ordered events of a lab, with filters, views and subscriptions.
 
@@ -383,19 +392,23 @@ class Trace:
             and (kind is None or e.kind == kind)
         ]
 
-    def lines(self, connection: Connection) -> list[tuple[str, str]]:
+    def lines(self, connection: Connection, keylog: str | None = None) -> list[tuple[str, str]]:
         """The session as ``(direction, line)`` pairs, in the order they were complete.
 
         An HTTP session gives, for each message, its start line, its header
         field lines, the empty line and one line for the body (see the module's docstring).
-        """
-        events = self.filter(connection, kind="data")
-        if connection.protocol.upper() == "HTTP":
-            return [(direction, line) for direction, message in _http_messages(events)
-                    for line in http.message_lines(message)]
-        return list(_lines(events))
 
-    def line_times(self, connection: Connection) -> list[float]:
+        A TLS session gives one bracketed line per TLS record after STARTTLS (or
+        from the start), as an eavesdropper reads it: ``[TLS handshake: ...]``
+        for each record of the handshake, then ``[application data, 34 bytes
+        (encrypted)]`` (`protocols.tls.record_line`). With ``keylog`` (an NSS
+        key log that holds the session's keys, ``lab.tls.keylog()``) the
+        handshake's lines stay, and what follows is the dialogue the endpoints
+        read, passwords masked.
+        """
+        return [(direction, line) for _, direction, line in self._timed(connection, keylog)]
+
+    def line_times(self, connection: Connection, keylog: str | None = None) -> list[float]:
         """When each of ``lines(connection)`` was complete, in seconds since the lab started.
 
         A line is complete with the event that brought its end (an HTTP
@@ -403,20 +416,32 @@ class Trace:
         that draws several sessions on one time axis (`viz.ladder` with
         ``interleave=True``) orders their lines by these.
         """
-        events = self.filter(connection, kind="data")
-        if connection.protocol.upper() == "HTTP":
-            return [when for when, _, message in _timed_http_messages(events)
-                    for _ in http.message_lines(message)]
-        return [when for when, _, _ in _timed_lines(events)]
+        return [when for when, _, _ in self._timed(connection, keylog)]
 
-    def exchanges(self, connection: Connection) -> list[Exchange]:
+    def _timed(self, connection: Connection, keylog: str | None) -> list[tuple[float, str, str]]:
+        events, _ = _shown_events(self.filter(connection, kind="data"), connection, keylog)
+        if connection.protocol.upper() != "HTTP":
+            return list(_timed_lines(events))
+        # HTTPS: the handshake's lines (and records nobody could open), then the messages inside.
+        records = [(e.time, e.direction, e.data.decode()) for e in events if e.tls]
+        return records + [(when, direction, line) for when, direction, message
+                          in _timed_http_messages([e for e in events if not e.tls])
+                          for line in http.message_lines(message)]
+
+    def exchanges(self, connection: Connection, keylog: str | None = None) -> list[Exchange]:
         """The session read back: the greeting, then each command with its replies (`protocols.exchanges`).
 
         An HTTP session gives each request with its response (RFC 9112 section 9.3).
+        A TLS session: its handshake, then the ciphertext, as one exchange; or,
+        with ``keylog`` (see `lines`), the handshake, then the exchanges inside.
         """
+        events, decrypted = _shown_events(self.filter(connection, kind="data"), connection, keylog)
         if connection.protocol.upper() == "HTTP":
-            return read_http(_http_messages(self.filter(connection, kind="data")))
-        return read_exchanges(connection.protocol, self.lines(connection), tls=connection.tls)
+            records = [(e.direction, e.data.decode()) for e in events if e.tls]
+            found = read_exchanges("HTTP", records, tls="implicit") if records else []
+            return found + read_http(_http_messages([e for e in events if not e.tls]), at=len(records))
+        lines = [(direction, line) for _, direction, line in _timed_lines(events)]
+        return read_exchanges(connection.protocol, lines, tls=connection.tls, decrypted=decrypted)
 
     def http_exchanges(self, connection: Connection) -> list[http.HttpExchange]:
         """The requests of one HTTP session, each with its response, in order (RFC 9112 section 9.3)."""
@@ -424,11 +449,13 @@ class Trace:
                 if e.request is not None]
 
     def transcript(self, sessions: Connection | Iterable[Connection] | None = None,
-                   max_body_lines: int | None = None) -> str:
+                   max_body_lines: int | None = None, keylog: str | None = None) -> str:
         """The classic textbook transcript (``C:`` client, ``S:`` server) of sessions.
 
         ``max_body_lines`` shortens long message bodies (the text between
-        SMTP's 354 and its "."); by default every line is shown.
+        SMTP's 354 and its "."); by default every line is shown. A TLS
+        session shows a line per record (`lines`); with ``keylog``, the
+        dialogue inside instead.
         """
         if sessions is None:
             sessions = self.sessions()
@@ -437,10 +464,10 @@ class Trace:
         blocks = []
         for conn in sessions:
             out = [f"--- session {conn.id}: {conn.label} ---"]
-            lines = self.lines(conn)
+            lines = self.lines(conn, keylog)
             hidden: set[int] = set()  # the places of the message lines left out
             if max_body_lines is not None and conn.protocol.upper() == "SMTP":  # a message after 354
-                for exchange in read_exchanges(conn.protocol, lines, tls=conn.tls):
+                for exchange in self.exchanges(conn, keylog):
                     text = [part.at + i for part in exchange.parts if part.kind == MESSAGE
                             for i, line in enumerate(part.lines) if line != "."]  # "." ends it
                     hidden.update(text[max_body_lines:])
@@ -481,7 +508,7 @@ class Trace:
         # Decrypted, a password is as readable as before STARTTLS: masked the same way.
         endpoints = [p for p in recording.endpoints if p.data is not None]
         return TlsView(list(_lines(as_events(recording.wire, None))),
-                       list(_lines(as_events(endpoints, CredentialMask()))),
+                       list(_lines(as_events(endpoints, _mask_for(connection)))),
                        recording.error, recording.session)
 
     def to_pcapng(self, path: str | Path, *, connections: Connection | Iterable[Connection | int] | None = None,
@@ -590,9 +617,46 @@ class Trace:
                 events.clear()
 
 
-def ciphertext_line(size: int) -> str:
-    """How a transcript shows one recorded piece of TLS: its size, since its content is unreadable."""
-    return f"[TLS ciphertext: {size:,} bytes]"
+def _shown_events(events: list[TraceEvent], connection: Connection,
+                  keylog: str | None) -> tuple[list[TraceEvent], bool]:
+    """A session's events as its lines are read; True with them if TLS was opened with ``keylog``.
+
+    A plain session's events are returned as they are. In a TLS session each
+    record becomes one event (``tls=True``) whose data is its line
+    (`protocols.tls.record_line`); the plaintext before STARTTLS stays as it
+    was recorded. With a key log that opens the session, the records after
+    the handshake become what they carried (passwords masked as the tap masks
+    them), and a record that carried no application data (an alert) is left out.
+    """
+    if not any(e.tls for e in events):
+        return events, False
+    recording = tls.read_recording([(e.direction, e.data) for e in events], keylog)
+    opened = {(p.direction, p.record): p for p in recording.endpoints if p.record is not None}
+    decrypted = keylog is not None and any(not p.handshake for p in opened.values())
+    mask = _mask_for(connection)
+    out = []
+    for piece in recording.wire:
+        when = events[piece.chunk].time
+        if piece.record is None:  # plaintext before STARTTLS, masked already by the tap
+            assert piece.data is not None
+            out.append(TraceEvent(when, connection, "data", piece.direction, piece.data, len(piece.data)))
+            continue
+        inside = opened.get((piece.direction, piece.record)) if decrypted else None
+        if inside is not None and not piece.handshake:
+            if inside.data:
+                data = mask.client(inside.data) if piece.direction == C2S else inside.data
+                if piece.direction == S2C:
+                    mask.server(data)
+                out.append(TraceEvent(when, connection, "data", piece.direction, data, len(inside.data)))
+            continue
+        line = tls.record_line(recording.session, piece).encode()
+        out.append(TraceEvent(when, connection, "data", piece.direction, line, len(line), tls=True))
+    return out, decrypted
+
+
+def _mask_for(connection: Connection) -> CredentialMask:
+    """What hides passwords in a connection's decrypted dialogue, as its tap hides them in plain text."""
+    return FormPasswordMask() if connection.protocol.upper() == "HTTP" else CredentialMask()
 
 
 def _as_sent(event: TraceEvent) -> bytes:
@@ -622,11 +686,11 @@ def _timed_lines(events: Iterable[TraceEvent]) -> Iterator[tuple[float, str, str
     last = 0.0
     for event in events:
         last = event.time
-        if event.tls:
+        if event.tls:  # one TLS record, already its line (`_shown_events`)
             if buffers[event.direction]:  # plain text cut short by the handshake
                 yield last, event.direction, buffers[event.direction].decode("utf-8", "replace")
                 buffers[event.direction] = b""
-            yield last, event.direction, ciphertext_line(event.size)
+            yield last, event.direction, event.data.decode("utf-8", "replace")
             continue
         buffers[event.direction] += event.data
         *complete, buffers[event.direction] = buffers[event.direction].split(b"\n")

@@ -23,9 +23,14 @@ protocol's own rules:
   literal, the next SASL response, or (IDLE, RFC 2177 section 3) "I am
   idling" while the server pushes untagged news.
 - STARTTLS (SMTP, RFC 3207; IMAP, RFC 3501 section 6.2.1) and STLS (POP3,
-  RFC 2595): after the positive reply the rest of the connection is
+  RFC 2595): after the positive reply come the TLS handshake, then
   ciphertext, opaque to us. An implicit-TLS session (RFC 8314: submissions,
-  pop3s, imaps; ``tls="implicit"``) is ciphertext from its first byte.
+  pop3s, imaps, https; ``tls="implicit"``) begins with the handshake. The
+  trace gives one line per TLS record (`mailcourse.protocols.tls.record_line`):
+  the handshake's records are one `HANDSHAKE` part, each run of the others
+  in one direction a `CIPHERTEXT` part. Read with the session's keys
+  (``decrypted=True``), the lines after the handshake are the dialogue
+  inside, read as any other.
 - HTTP (RFC 9112 section 9.3): responses come in the order of the
   requests; a 1xx response is interim and answers nothing yet.
 
@@ -55,6 +60,7 @@ from dataclasses import dataclass, field
 
 from . import http
 from .http import HttpMessage, message_lines
+from .tls.recording import HANDSHAKE_LINE
 
 C2S = "c2s"  # client to server
 S2C = "s2c"  # server to client
@@ -67,6 +73,7 @@ ANSWER = "answer"  # what the client sent after a continuation request: a SASL r
 MESSAGE = "message"  # SMTP: the mail data between 354 and "."
 PUSHED = "pushed"  # IMAP: untagged responses sent while the client idles
 CIPHERTEXT = "ciphertext"  # after STARTTLS / STLS: one run of opaque lines in one direction
+HANDSHAKE = "handshake"  # the TLS handshake's records, both directions: one part
 
 
 @dataclass
@@ -166,20 +173,30 @@ class Exchange:
         return sent[-1].lines[-1] if sent else ""
 
 
-def read_exchanges(protocol: str, lines: Iterable[tuple[str, str]], tls: str | None = None) -> list[Exchange]:
+def read_exchanges(protocol: str, lines: Iterable[tuple[str, str]], tls: str | None = None,
+                   decrypted: bool = False) -> list[Exchange]:
     """The exchanges of one connection of ``protocol`` ("SMTP", "POP3", "IMAP", "LOCAL") from its lines.
 
     ``tls="implicit"`` (the connection's ``tls``) says the session was TLS from
-    its first byte: it is one exchange of ciphertext, with no command.
+    its first byte: then, and after STARTTLS, one exchange with no command
+    holds the handshake and the ciphertext. ``decrypted``: the lines after
+    the handshake are what the endpoints read (`Trace.lines` with a key log),
+    and are read as the protocol's own. HTTP has no line reader (`read_http`),
+    except for its ciphertext (``tls="implicit"``).
     """
     protocol = protocol.upper()
     readers = {"SMTP": _SmtpReader, "POP3": _Pop3Reader, "IMAP": _ImapReader, "LOCAL": _LocalReader}
+    if protocol == "HTTP" and tls == "implicit" and not decrypted:
+        readers["HTTP"] = _Reader  # nothing but records
     if protocol not in readers:
         raise ValueError(f"no line reader for {protocol!r}: use read_http for HTTP")
     reader = readers[protocol](protocol)
     if tls == "implicit":
         reader.encrypt()
     for at, (direction, line) in enumerate(lines):
+        if reader.encrypted is not None and decrypted and reader.encrypted.parts and not line.startswith(
+                HANDSHAKE_LINE):
+            reader.encrypted = None  # the handshake is over: the dialogue goes on inside TLS
         if reader.encrypted is not None:
             reader.ciphertext(direction, line, at)
         elif direction == C2S:
@@ -189,15 +206,16 @@ def read_exchanges(protocol: str, lines: Iterable[tuple[str, str]], tls: str | N
     return reader.found
 
 
-def read_http(messages: Iterable[tuple[str, HttpMessage]]) -> list[Exchange]:
+def read_http(messages: Iterable[tuple[str, HttpMessage]], at: int = 0) -> list[Exchange]:
     """HTTP: each request with its final response, in order (RFC 9112 section 9.3.2).
 
     ``messages`` are ``(direction, message)`` in the order they were complete
     (as `Trace` frames them). A 1xx response is interim (RFC 9110 section
     15.2): it stays in the exchange's parts, and the final response follows.
+    ``at``: where the first message's first line stands among the session's
+    lines (after an HTTPS handshake's).
     """
     found: list[Exchange] = []
-    at = 0
     for direction, message in messages:
         lines = message_lines(message)
         if direction == C2S:
@@ -260,7 +278,15 @@ class _Reader:
 
     def ciphertext(self, direction: str, line: str, at: int) -> None:
         assert self.encrypted is not None
-        _extend(self.encrypted, direction, CIPHERTEXT, line, at)
+        if not line.startswith(HANDSHAKE_LINE):
+            _extend(self.encrypted, direction, CIPHERTEXT, line, at)
+            return
+        # Both sides take turns in the handshake (RFC 8446 section 2): one part for all of it.
+        last = self.encrypted.parts[-1] if self.encrypted.parts else None
+        if last is not None and last.kind == HANDSHAKE and last.at + len(last.lines) == at:
+            last.lines.append(line)
+        else:
+            self.encrypted.parts.append(Part(C2S, HANDSHAKE, [line], at))  # the client begins it
 
 
 def _extend(exchange: Exchange, direction: str, kind: str, line: str, at: int) -> Part:

@@ -21,7 +21,6 @@ passwords of SMTP AUTH, POP3 PASS and IMAP LOGIN.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,7 @@ from . import WEBMAIL
 from .host import Host
 from ..limits import Limits
 from ..tap import Endpoint
-from ..trace import MASK, CredentialMask
+from ..trace import CredentialMask, FormPasswordMask
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -39,15 +38,6 @@ if TYPE_CHECKING:
 
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\n"
         b"Connection: close\r\n\r\n")
-
-
-class FormPasswordMask(CredentialMask):
-    """Hides the value of a ``password`` form field in what the client sends."""
-
-    _FIELD = re.compile(rb"(?<![^&\r\n])password=[^&\r\n]*")
-
-    def client(self, data: bytes) -> bytes:
-        return self._FIELD.sub(b"password=" + MASK, data)
 
 
 class WebmailEndpoint(Endpoint):

@@ -20,8 +20,13 @@ exchange is one arrow:
 - the message that follows ``354`` is one arrow, "message: 12 lines", with
   its first few lines shown and the final ``.`` that ends it (section
   4.1.1.4);
-- after STARTTLS (RFC 3207) the bytes are ciphertext: each run in one
-  direction is one arrow, "encrypted (TLS)";
+- after STARTTLS (RFC 3207), or from the start with implicit TLS (RFC
+  8314), the TLS handshake is one step both ways, "TLS handshake (TLS
+  1.3)", and what follows is ciphertext: each run of records in one
+  direction is one arrow, "encrypted: 233 bytes in 8 records" (the sizes of
+  application data, which follow the dialogue's; the handshake's change
+  with every certificate and are never shown). ``keys=True`` draws what the
+  lab's key log opens instead: the handshake, then the dialogue inside;
 - an HTTP request and a response, with their header fields and body, are
   one arrow each: "POST /login (form: username, password, csrf)", "303 See
   Other → ./mailbox/INBOX + cookie" (RFC 9112 section 2.1);
@@ -47,7 +52,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..protocols import exchanges
+from ..protocols import exchanges, tls
 from ..trace import C2S, S2C, Connection, Trace
 from . import style
 from .diagram import Arrow, Diagram
@@ -85,7 +90,7 @@ class Step:
 # Each part of an exchange (`mailcourse.protocols.exchanges`) is one arrow, of this kind.
 _ARROW_KIND = {exchanges.COMMAND: "command", exchanges.ANSWER: "command", exchanges.REPLY: "reply",
                exchanges.CHALLENGE: "reply", exchanges.PUSHED: "pushed", exchanges.MESSAGE: "message",
-               exchanges.CIPHERTEXT: "encrypted"}
+               exchanges.CIPHERTEXT: "encrypted", exchanges.HANDSHAKE: "handshake"}
 HTTP_LABEL_WIDTH = 60  # an HTTP arrow says more (target, form fields, redirect): HTTP lanes are wide enough
 
 
@@ -105,8 +110,12 @@ def steps(protocol: str, found: Iterable[exchanges.Exchange]) -> list[Step]:
 def _step(protocol: str, part: exchanges.Part) -> Step:
     kind, lines = _ARROW_KIND[part.kind], list(part.lines)
     step = Step(part.direction, kind, "", lines, part.at)
-    if kind == "encrypted":
-        step.label = "encrypted (TLS)"
+    if kind == "handshake":
+        step.label = _handshake_label(lines)
+    elif kind == "encrypted":
+        sizes = [size for size in map(tls.record_size, lines) if size is not None]
+        step.label = "encrypted" if not sizes else (
+            f"encrypted: {sum(sizes):,} bytes" + (f" in {len(sizes)} records" if len(sizes) > 1 else ""))
     elif kind == "pushed":
         step.label = _pushed_label(lines)
     elif kind == "message":
@@ -121,6 +130,12 @@ def _step(protocol: str, part: exchanges.Part) -> Step:
     else:
         step.label = _generic_label(protocol, step)
     return step
+
+
+def _handshake_label(lines: list[str]) -> str:
+    """"TLS handshake (TLS 1.3)": the version from the ServerHello, which the eavesdropper reads too."""
+    version = next((m.group(1) for line in lines if (m := re.search(r"(TLS 1\.\d) ServerHello", line))), None)
+    return f"TLS handshake ({version})" if version else "TLS handshake (no ServerHello)"
 
 
 def _http_label(step: Step) -> str:
@@ -213,7 +228,8 @@ def preview(lines: list[str], max_lines: int) -> list[str]:
 
 
 def ladder(trace: Trace, sessions: Connection | Iterable[Connection] | None = None, *,
-           max_body_lines: int = 3, title: str | None = None, interleave: bool = False) -> Diagram:
+           max_body_lines: int = 3, title: str | None = None, interleave: bool = False,
+           keys: bool | str = False) -> Diagram:
     """A ladder diagram of SMTP (or other) sessions from a lab's trace.
 
     ``sessions`` are `Connection` objects from ``trace.sessions(...)``
@@ -227,7 +243,14 @@ def ladder(trace: Trace, sessions: Connection | Iterable[Connection] | None = No
     and the sessions numbered in the order they opened. ``max_body_lines`` is
     how many lines of each message are shown with its arrow (0: only its
     size).
+
+    A TLS session is drawn as an eavesdropper sees it: the handshake, then
+    encrypted records. ``keys=True`` opens it with the lab's key log (the
+    trace's ``keylog_source``), or ``keys`` is a key log's text: then the
+    dialogue inside TLS is drawn after the handshake, and the session's title
+    says it was decrypted.
     """
+    keylog = (trace.keylog_source() if trace.keylog_source is not None else None) if keys is True else keys or None
     if sessions is None:
         sessions = trace.sessions()
     elif isinstance(sessions, Connection):
@@ -244,13 +267,17 @@ def ladder(trace: Trace, sessions: Connection | Iterable[Connection] | None = No
         sessions.sort(key=lambda conn: (conn.opened, conn.id))
 
     folded: list[tuple[Connection, list[Arrow]]] = []
+    decrypted: set[int] = set()  # the TLS sessions the key log opened
     # The drawing's order: (when, session number, place in the session, arrow or None for a
     # session with no arrow). One after the other, "when" is the session's number.
     order: list[tuple[float, int, int, Arrow | None]] = []
     for number, conn in enumerate(sessions, start=1):
         these = []
-        times = trace.line_times(conn) if interleave else []
-        for step in steps(conn.protocol, trace.exchanges(conn)):
+        times = trace.line_times(conn, keylog) if interleave else []
+        found = trace.exchanges(conn, keylog)
+        if keylog and conn.tls and _opened(found):
+            decrypted.add(conn.id)
+        for step in steps(conn.protocol, found):
             src, dst = (conn.client, conn.server) if step.direction == C2S else (conn.server, conn.client)
             these.append(Arrow(number, src, dst, step.direction, step.kind, step.label, tuple(step.lines)))
             when = times[step.at] if interleave and step.at < len(times) else float(number)
@@ -261,14 +288,24 @@ def ladder(trace: Trace, sessions: Connection | Iterable[Connection] | None = No
     order.sort(key=lambda item: item[:3])
     drawn = [(number, item) for _, number, _, item in order]
 
-    draw = functools.partial(_draw, lifelines, folded, drawn, servers, max_body_lines, title)
+    draw = functools.partial(_draw, lifelines, folded, drawn, servers, max_body_lines, title, decrypted)
     alt = _alt(lifelines, folded, servers, interleave)
     arrows = [arrow for _, arrow in drawn if arrow is not None]
     return Diagram(draw, alt, "ladder", lifelines=lifelines, arrows=arrows)
 
 
-def _session_title(number: int, conn: Connection, servers: set[str], open_: Sequence[int] = ()) -> str:
+def _opened(found: list[exchanges.Exchange]) -> bool:
+    """Was a TLS session read inside: exchanges after its handshake, and no ciphertext?"""
+    parts = [part.kind for exchange in found for part in exchange.parts]
+    return exchanges.HANDSHAKE in parts and exchanges.CIPHERTEXT not in parts and (
+        len(parts) > parts.index(exchanges.HANDSHAKE) + 1)
+
+
+def _session_title(number: int, conn: Connection, servers: set[str], open_: Sequence[int] = (),
+                   decrypted: bool = False) -> str:
     title = f"Session {number}:  {conn.client} → {conn.server},  {style.service_name(conn, servers)}"
+    if decrypted:
+        title += ",  inside TLS decrypted with the lab's keys"
     if open_:  # interleaved: this session began while another still had arrows to come
         names = " and ".join(str(n) for n in open_)
         title += f",  while session {names} is open" if len(open_) == 1 else f",  while sessions {names} are open"
@@ -277,7 +314,7 @@ def _session_title(number: int, conn: Connection, servers: set[str], open_: Sequ
 
 def _draw(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]],
           drawn: list[tuple[int, Arrow | None]], servers: set[str], max_body_lines: int,
-          title: str | None) -> Canvas:
+          title: str | None, decrypted: set[int]) -> Canvas:
     x_of = {name: MARGIN + i * LANE for i, name in enumerate(lifelines)}
     width = 2 * MARGIN + LANE * max(len(lifelines) - 1, 1)
     count = sum(len(arrows) for _, arrows in folded)
@@ -330,7 +367,7 @@ def _draw(lifelines: list[str], folded: list[tuple[Connection, list[Arrow]]],
             number, conn, open_ = item
             line_y = row_y + 0.12
             canvas.line(0.55, line_y, width - 0.2, line_y, colour="#c8c8c8", width=1.0)
-            canvas.text(0.6, line_y + 0.07, _session_title(number, conn, servers, open_),
+            canvas.text(0.6, line_y + 0.07, _session_title(number, conn, servers, open_, conn.id in decrypted),
                         size=style.FONT - 0.5, colour=style.MUTED, baseline="top", italic=True,
                         background="#ffffff", pad=0.02)
         elif kind == "arrow":
@@ -367,8 +404,15 @@ def _legend(canvas: Canvas, x: float, y: float) -> None:
 
 
 def _arrow(canvas: Canvas, x1: float, x2: float, y: float, arrow: Arrow, shown: list[str]) -> None:
-    spec = style.ARROW[arrow.direction]
     sign = 1 if x2 > x1 else -1
+    if arrow.kind == "handshake":  # both sides take turns: one grey line with a head at each end
+        start = canvas.head((x1, y), (-sign, 0), colour=style.MUTED)
+        end = canvas.head((x2, y), (sign, 0), colour=style.MUTED)
+        canvas.line(start[0], y, end[0], y, colour=style.MUTED, width=style.ARROW_WIDTH * 2)
+        canvas.text((x1 + x2) / 2, y - 0.06, arrow.label, size=style.FONT, colour=style.TEXT, anchor="middle",
+                    baseline="bottom", background="#ffffff", pad=0.015, bold=True)
+        return
+    spec = style.ARROW[arrow.direction]
     # The line stops where the head starts, so a dashed line never dents the head.
     end = canvas.head((x2, y), (sign, 0), colour=spec["colour"])
     canvas.line(x1, y, end[0], y, colour=spec["colour"], width=style.ARROW_WIDTH, dash=spec["dash"])
@@ -416,6 +460,8 @@ def _count(n: int, noun: str) -> str:
 
 
 def _said(arrow: Arrow) -> str:
+    if arrow.kind == "encrypted":
+        return _answered("", arrow)
     if arrow.kind == "message":
         return "message (" + arrow.label.removeprefix("message: ") + ")"
     # ESMTP parameters such as SIZE=272 depend on the message's length: leave them out.
@@ -424,8 +470,8 @@ def _said(arrow: Arrow) -> str:
 
 
 def _answered(protocol: str, arrow: Arrow) -> str:
-    if arrow.kind == "encrypted":
-        return "encrypted (TLS)"
+    if arrow.kind == "encrypted":  # "encrypted (233 bytes in 8 records)"
+        return "encrypted" if arrow.label == "encrypted" else f"encrypted ({arrow.label.removeprefix('encrypted: ')})"
     if arrow.kind == "pushed":  # "pushed * 4 EXISTS (2 lines)": untagged news, its first line says it
         words = arrow.lines[0].split()
         token = " ".join(words[:3] if len(words) > 2 and words[1].isdigit() else words[:2])

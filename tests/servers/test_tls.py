@@ -22,7 +22,7 @@ import pytest
 from helpers import JANE, JANE_PASSWORD, JOE, JOE_PASSWORD, RawSMTP, raw_message
 
 from mailcourse import Lab, Limits
-from mailcourse.protocols.exchanges import CIPHERTEXT
+from mailcourse.protocols.exchanges import CIPHERTEXT, HANDSHAKE
 from mailcourse.protocols.smtp_replies import strip_starttls
 from mailcourse.trace import C2S, S2C
 
@@ -75,11 +75,21 @@ def test_submission_with_starttls_records_no_password_and_no_mail_from(lab, trus
     exchanges = lab.trace.exchanges(conn)
     assert [e.verb for e in exchanges][-2:] == ["STARTTLS", ""]
     assert exchanges[-2].final.startswith("220")
-    assert {p.kind for p in exchanges[-1].parts} == {CIPHERTEXT}
+    # The handshake, then the ciphertext (one line per record in the transcript).
+    assert [p.kind for p in exchanges[-1].parts][:2] == [HANDSHAKE, CIPHERTEXT]
+    assert {p.kind for p in exchanges[-1].parts} == {HANDSHAKE, CIPHERTEXT}
     events = lab.trace.filter(conn, kind="data")
     after = events[next(i for i, e in enumerate(events) if e.data.startswith(b"220 ") and i > 0) + 1:]
     assert after and all(e.tls for e in after)
-    assert "[TLS ciphertext:" in lab.trace.transcript(conn)
+    transcript = lab.trace.transcript(conn)
+    assert "C: [TLS handshake: ClientHello" in transcript and "bytes (encrypted)]" in transcript
+    assert "MAIL FROM" not in transcript.upper()
+    # With the lab's keys, the dialogue inside: the same reader, the password still masked.
+    inside = lab.trace.exchanges(conn, lab.tls.keylog())
+    verbs = [e.verb for e in inside]
+    assert verbs[verbs.index("STARTTLS") + 1:][:5] == ["", "EHLO", "AUTH", "MAIL", "RCPT"]
+    assert [p.kind for p in inside[verbs.index("STARTTLS") + 1].parts] == [HANDSHAKE]
+    assert JOE_PASSWORD not in lab.trace.transcript(conn, keylog=lab.tls.keylog())
     # The message says how it came: ESMTPSA, TLS and authenticated (RFC 3848).
     [raw] = [m.as_bytes() for m in lab.server("somewhereelse.com").mailbox("jane")]
     assert b"with ESMTPSA" in raw
@@ -97,8 +107,9 @@ def test_submissions_is_tls_from_the_first_byte(lab, trusting):
     assert conn.tls == "implicit"
     assert_no_secrets(lab, conn, JOE_PASSWORD.encode(), b"MAIL FROM", b"EHLO", b"220 ")
     assert all(e.tls for e in lab.trace.filter(conn, kind="data"))
-    [exchange] = lab.trace.exchanges(conn)  # read sensibly: one run of ciphertext, no commands
-    assert exchange.verb == "" and {p.kind for p in exchange.parts} == {CIPHERTEXT}
+    [exchange] = lab.trace.exchanges(conn)  # read sensibly: the handshake, then ciphertext, no commands
+    assert exchange.verb == "" and [p.kind for p in exchange.parts][:2] == [HANDSHAKE, CIPHERTEXT]
+    assert {p.kind for p in exchange.parts} == {HANDSHAKE, CIPHERTEXT}
     assert {p.direction for p in exchange.parts} == {C2S, S2C}
 
 

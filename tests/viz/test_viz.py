@@ -387,13 +387,21 @@ def test_fold_follows_pipelined_replies_into_data():
         "250 OK", "250 OK", "354 go ahead", "message: 3 lines", "250 queued"]
 
 
-def test_fold_after_starttls_shows_only_ciphertext_runs():
+def test_fold_after_starttls_shows_the_handshake_then_only_ciphertext_runs():
+    # The lines as `Trace.lines` gives a TLS session: one per record (`protocols.tls.record_line`).
     lines = [(S2C, "220 mx"), (C2S, "STARTTLS"), (S2C, "220 Ready to start TLS"),
-             (C2S, "\x16\x03\x01garbage"), (C2S, "more"), (S2C, "\x16\x03\x03x")]
+             (C2S, "[TLS handshake: ClientHello for mx: TLS 1.3]"),
+             (S2C, "[TLS handshake: TLS 1.3 ServerHello, cipher TLS_AES_128_GCM_SHA256]"),
+             (S2C, "[TLS handshake: encrypted]"), (C2S, "[TLS handshake: encrypted]"),
+             (C2S, "[application data, 34 bytes (encrypted)]"), (C2S, "[application data, 1,200 bytes (encrypted)]"),
+             (S2C, "[application data, 41 bytes (encrypted)]")]
     steps = fold("SMTP", lines)
-    assert [(s.direction, s.kind, len(s.lines)) for s in steps[3:]] == [
-        (C2S, "encrypted", 2), (S2C, "encrypted", 1)]
-    assert steps[3].label == "encrypted (TLS)"
+    assert [(s.direction, s.kind, len(s.lines), s.label) for s in steps[3:]] == [
+        (C2S, "handshake", 4, "TLS handshake (TLS 1.3)"),
+        (C2S, "encrypted", 2, "encrypted: 1,234 bytes in 2 records"), (S2C, "encrypted", 1, "encrypted: 41 bytes")]
+    # Lines that are not records (a recording from elsewhere): no size to tell.
+    odd = fold("SMTP", lines[:3] + [(C2S, "\x16\x03\x01garbage")])
+    assert (odd[-1].kind, odd[-1].label) == ("encrypted", "encrypted")
 
 
 def test_fold_pop3_and_imap_group_server_runs():

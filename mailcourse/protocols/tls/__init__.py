@@ -74,7 +74,9 @@ from .handshake import (
 from .keys import (
     hkdf_expand, hkdf_expand_label, next_traffic_secret, parse_keylog, prf, tls12_keys, tls13_keys,
 )
-from .recording import Piece, Recording, application_lines, read_recording, tls_start
+from .recording import (
+    HANDSHAKE_LINE, Piece, Recording, application_lines, read_recording, record_line, record_size, tls_start,
+)
 from .records import (
     ALERT, ALERTS, APPLICATION_DATA, C2S, CHANGE_CIPHER_SPEC, CONTENT_TYPES, HANDSHAKE,
     MAX_FRAGMENT, OTHER_SUITES, S2C, SUITES, TLS12, TLS13, VERSIONS, Record, RecordReader, Suite,
@@ -85,12 +87,13 @@ from .session import Session, describe_client_hello, describe_server_hello, read
 __all__ = [
     "ALERT", "ALERTS", "ALPN", "APPLICATION_DATA", "C2S", "CHANGE_CIPHER_SPEC", "CLIENT_HELLO",
     "CONTENT_TYPES", "ClientHello", "Decryption", "FINISHED", "GROUPS", "HANDSHAKE",
-    "HANDSHAKE_TYPES", "HELLO_RETRY_RANDOM", "KEY_SHARE", "KEY_UPDATE", "MAX_FRAGMENT",
+    "HANDSHAKE_LINE", "HANDSHAKE_TYPES", "HELLO_RETRY_RANDOM", "KEY_SHARE", "KEY_UPDATE", "MAX_FRAGMENT",
     "NEW_SESSION_TICKET", "NO_KEY", "OTHER_SUITES", "Opened", "Piece", "Record", "RecordReader",
     "Recording", "S2C", "SERVER_HELLO", "SERVER_NAME", "SUITES", "SUPPORTED_VERSIONS",
     "ServerHello", "Session", "Suite", "TLS12", "TLS13", "VERSIONS", "application_lines", "decrypt",
     "describe_client_hello", "describe_server_hello", "handshake_messages", "hkdf_expand",
     "hkdf_expand_label", "looks_like_record", "next_traffic_secret", "parse_client_hello",
-    "parse_keylog", "parse_server_hello", "prf", "read_recording", "read_records", "read_session",
+    "parse_keylog", "parse_server_hello", "prf", "read_recording", "read_records", "read_session", "record_line",
+    "record_size",
     "suite_name", "tls12_keys", "tls13_keys", "tls_start", "version_name",
 ]

@@ -13,8 +13,9 @@ shows both.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .decryption import NO_KEY, Opened, decrypt
 from .records import APPLICATION_DATA, C2S, HANDSHAKE, S2C, looks_like_record
@@ -53,6 +54,8 @@ class Piece:
     direction: str
     text: str
     data: bytes | None
+    record: int | None = None  # the record's number among its side's records (None: plaintext)
+    handshake: bool = False  # the record carries the handshake (`Session.handshake_records`)
 
 
 @dataclass
@@ -107,12 +110,43 @@ def read_recording(chunks: Sequence[tuple[str, bytes]], keylog: str | None = Non
         while next_record[direction] < len(records) and start + records[next_record[direction]].end <= seen[direction]:
             index = next_record[direction]
             next_record[direction] += 1
-            wire.append(Piece(number, direction, session.summary(direction, index), None))
+            wire.append(Piece(number, direction, session.summary(direction, index), None, index))
             found = opened.get((direction, index))
             if found is not None and found.encrypted:  # what only the endpoints could read
                 data = found.data if found.content_type == APPLICATION_DATA else None
-                endpoints.append(Piece(number, direction, found.summary(), data))
-    return Recording(session, wire, endpoints, errors)
+                endpoints.append(Piece(number, direction, found.summary(), data, index))
+    handshake = session.handshake_records([(p.direction, p.record) for p in wire if p.record is not None])
+
+    def marked(pieces: list[Piece]) -> list[Piece]:
+        return [replace(p, handshake=True) if (p.direction, p.record) in handshake else p for p in pieces]
+
+    return Recording(session, marked(wire), marked(endpoints), errors)
+
+
+# How a transcript shows a TLS record: one bracketed line, which `mailcourse.protocols.exchanges`
+# reads back (a handshake record starts with HANDSHAKE_LINE; any other holds its size).
+HANDSHAKE_LINE = "[TLS handshake"
+_SIZE = re.compile(r", ([\d,]+) bytes? \(encrypted\)\]$")
+
+
+def record_line(session: Session, piece: Piece) -> str:
+    """The transcript's line for one record: ``[TLS handshake: ...]``, or the eavesdropper's summary.
+
+    No line of the handshake holds a size that changes between runs
+    (`Session.handshake_summary`); an application data record's size is
+    its plaintext's plus a fixed overhead (RFC 8446 section 5.2: the type
+    byte and the AEAD tag; no padding is added), as steady as the dialogue.
+    """
+    assert piece.record is not None
+    if piece.handshake:
+        return f"{HANDSHAKE_LINE}: {session.handshake_summary(piece.direction, piece.record)}]"
+    return f"[{piece.text}]"
+
+
+def record_size(line: str) -> int | None:
+    """The size a `record_line` of an encrypted record tells (its fragment's bytes), or None."""
+    found = _SIZE.search(line)
+    return int(found.group(1).replace(",", "")) if found else None
 
 
 def application_lines(pieces: Sequence[Piece]) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ certificate and the key exchange before it are in the clear.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .handshake import (
@@ -103,6 +104,46 @@ class Session:
         if record.content_type != HANDSHAKE:
             return f"{record.type_name}, {size}"
         return self._describe_handshake(direction, record)
+
+    def handshake_records(self, order: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which records carry the handshake, as an eavesdropper can tell: ``(direction, index)`` pairs.
+
+        ``order`` is every record as ``(direction, index)`` in the order they
+        crossed the wire. TLS 1.2 (RFC 5246 section 7.3): each side's records
+        up to its ChangeCipherSpec and the Finished right after it. TLS 1.3
+        (RFC 8446 section 2): everything up to the client's first encrypted
+        record, its Finished; the server's encrypted records before it are the
+        rest of its handshake (EncryptedExtensions, Certificate,
+        CertificateVerify, Finished), which only their timing gives away. A
+        handshake that never finished is handshake throughout.
+        """
+        found: set[tuple[str, int]] = set()
+        if self.version == TLS13:
+            for direction, index in order:
+                found.add((direction, index))
+                if direction == C2S and self.client[index].content_type == APPLICATION_DATA:
+                    break  # the client's Finished: from here on, application data
+            return found
+        for direction in (C2S, S2C):
+            records = self.records(direction)
+            ccs = next((i for i, r in enumerate(records) if r.content_type == CHANGE_CIPHER_SPEC), None)
+            last = len(records) if ccs is None else min(len(records), ccs + 2)
+            found.update((direction, i) for i in range(last))
+        return found
+
+    def handshake_summary(self, direction: str, index: int) -> str:
+        """One line about a handshake record, with no size where the size changes from run to run.
+
+        An encrypted handshake record's length follows its certificate's and
+        signature's, which differ by a byte or two with every new key: a
+        transcript that showed it would never read the same twice.
+        """
+        record = self.records(direction)[index]
+        if record.content_type != CHANGE_CIPHER_SPEC and index >= len(self._clear(direction)):
+            return "encrypted"
+        if record.content_type == HANDSHAKE and not self._clear_messages(direction).get(index):
+            return "the rest of a handshake message"
+        return self.summary(direction, index)
 
     def _describe_handshake(self, direction: str, record: Record) -> str:
         index = self.records(direction).index(record)
