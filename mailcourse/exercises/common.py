@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Callable, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, TypeVar
 
 from ..message import parse
 
@@ -226,3 +226,35 @@ def _session_trouble(lab: Lab, conn: Connection) -> str:
 def _subject(lines: list[str]) -> str:
     """The Subject of a message as it crossed the wire (its DATA lines)."""
     return str(parse("\r\n".join(lines).encode()).get("Subject", "")).strip()
+
+
+def _judge_packets(path: Any, needle: bytes, answer: Any, variable: str, what: str) -> int:
+    """Compare the packet numbers a student found in a capture with those that carry ``needle``.
+
+    Raises `ExerciseError` with what is wrong; returns how many there are
+    when the answer is right, for the check's own sentence.
+    """
+    from .lesson07b import _numbers
+
+    found = _numbers(answer)
+    if found is None or answer is ...:
+        _wrong(f"`{variable}` should be a list of packet numbers, such as [1, 5].")
+    truth = _packets_carrying(path, needle)
+    if found == truth:
+        return len(truth)
+    if 0 in found:
+        _wrong("Wireshark numbers packets from 1: the first packet of the file is number 1.")
+    if found - truth:
+        _wrong(f"Packet(s) {sorted(found - truth)} do not carry {what} in their TCP payload.")
+    _wrong(f"You found {len(found & truth)} of the {len(truth)} packets that carry {what}: "
+           "look at every packet's payload.")
+
+
+def _packets_carrying(path: Any, needle: bytes) -> set[int]:
+    """The numbers (from 1, as Wireshark counts) of a capture's packets whose TCP payload holds ``needle``."""
+    from pathlib import Path
+
+    from .. import capture, pcapng
+
+    packets = pcapng.read(Path(path).read_bytes()).packets
+    return {n for n, packet in enumerate(packets, start=1) if needle in capture.parse_frame(packet.data).payload}

@@ -8,17 +8,18 @@ and in the mailbox.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..protocols.exchanges import C2S, MESSAGE, S2C
-from .common import JANE, JOE, OUTSIDE, _body_lines, _correct, _find, _transactions, _where_is, _wrong, reads_the_wire
+from .common import (JANE, JOE, OUTSIDE, _body_lines, _correct, _find, _judge_packets, _transactions, _where_is,
+                     _wrong, reads_the_wire)
 
 if TYPE_CHECKING:
     from ..lab import Lab
     from ..protocols.exchanges import Exchange
     from ..trace import Connection
 
-__all__ = ["smtp_by_hand", "two_recipients", "lone_dot"]
+__all__ = ["smtp_by_hand", "two_recipients", "lone_dot", "data_in_capture"]
 
 
 TWO_SUBJECT = "Two of us"
@@ -223,3 +224,14 @@ def lone_dot(lab: Lab) -> None:
                "dot at the very end of the text is the end-of-data mark, not part of your message.")
     _wrong("A lone dot crossed the wire, but no message in jane's inbox holds that line. "
            "Was the message addressed to jane?")
+
+
+def data_in_capture(path: Any, answer: Any) -> None:
+    """Exercise: the packets of a capture (numbered from 1, as Wireshark does) that carry the DATA command.
+
+    Read from the file itself (`mailcourse.pcapng`, `mailcourse.capture`):
+    each session's ``DATA`` (RFC 5321 section 4.1.1.4) is one TCP segment.
+    """
+    count = _judge_packets(path, b"DATA\r\n", answer, "data_packets", "the DATA command")
+    _correct(f"{count} packets, one DATA per session, each a TCP segment of its own with six bytes "
+             "of payload. In Wireshark, the filter smtp.req.command == \"DATA\" finds them.")

@@ -14,10 +14,8 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import capture, pcapng
 from ..trace import C2S, S2C
-from .common import _correct, _from_outside, _wrong, reads_the_wire
-from .lesson07b import _numbers
+from .common import _correct, _from_outside, _judge_packets, _wrong, reads_the_wire
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -129,19 +127,7 @@ def refused_downgrade(lab: Lab) -> None:
 
 def server_name_packets(path: str | Path, name: str, answer: Any) -> None:
     """Exercise: the packets of a capture (numbered from 1, as Wireshark does) that carry ``name`` in clear."""
-    found = _numbers(answer)
-    if found is None or answer is ...:
-        _wrong("`packets` should be a list of packet numbers, such as [1, 5].")
-    data = Path(path).read_bytes()
-    truth = {number for number, packet in enumerate(pcapng.read(data).packets, start=1)
-             if name.encode() in capture.parse_frame(packet.data).payload}
-    if found == truth:
-        _correct(f"{len(truth)} packets name {name} in clear: the greeting and the EHLO reply before "
-                 "STARTTLS, and the ClientHello, which asks for the server by name (Server Name Indication) "
-                 "before any key exists. TLS hides what is said, not to whom.")
-        return
-    if 0 in found:
-        _wrong("Wireshark numbers packets from 1: the first packet of the file is number 1.")
-    if found - truth:
-        _wrong(f"Packet(s) {sorted(found - truth)} do not carry {name} in their TCP payload.")
-    _wrong(f"You found {len(found & truth)} of the packets that carry {name}; look at every packet's payload.")
+    count = _judge_packets(path, name.encode(), answer, "packets", name)
+    _correct(f"{count} packets name {name} in clear: the greeting and the EHLO reply before "
+             "STARTTLS, and the ClientHello, which asks for the server by name (Server Name Indication) "
+             "before any key exists. TLS hides what is said, not to whom.")

@@ -203,3 +203,27 @@ def test_lone_dot(lab: Lab) -> None:
 
 def test_the_lesson_has_two_checks_that_read_the_wire() -> None:
     assert check.smtp_by_hand.reads_the_wire and check.two_recipients.reads_the_wire
+
+
+def test_data_in_capture_reads_the_packets_from_the_file(tmp_path) -> None:
+    from helpers import check_fails
+
+    import mailcourse.exercises as check
+    from mailcourse import Lab, capture, pcapng
+
+    with Lab.classic(seed=2) as lab:
+        with lab.smtp("joe-laptop", lab.server("someplace.org").submission) as client:
+            client.ehlo()
+            client.login("joe@someplace.org", "joe-password")
+            client.sendmail("joe@someplace.org", ["jane@somewhereelse.com"], "Subject: One\r\n\r\nx\r\n")
+        assert lab.wait_for_delivery()
+        path = tmp_path / "lunch.pcapng"
+        lab.trace.to_pcapng(path)
+    packets = [n for n, p in enumerate(pcapng.read(path.read_bytes()).packets, start=1)
+               if capture.parse_frame(p.data).payload == b"DATA\r\n"]
+    assert len(packets) == 2  # submission and relay: one DATA each
+    assert "list of packet numbers" in check_fails(check.data_in_capture, path, ...)
+    assert "from 1" in check_fails(check.data_in_capture, path, [0])
+    assert "do not carry" in check_fails(check.data_in_capture, path, packets + [1])
+    assert "1 of the 2 packets" in check_fails(check.data_in_capture, path, packets[:1])
+    check.data_in_capture(path, packets)
