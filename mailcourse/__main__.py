@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print the whole transcript of each session, not just one line")
     serve.add_argument("--pcap", metavar="FILE", default=None,
                        help="on exit, write the sessions still kept (the last 200) as a pcapng capture for Wireshark")
+    serve.add_argument("--require-tls", action="store_true",
+                       help="passwords only inside TLS on every server (STARTTLS first, or the implicit-TLS "
+                            "ports; the webmail over https only), and relays between the servers only over TLS")
 
     bench = commands.add_parser("bench", help="measure start-up, latency, throughput and memory")
     bench.add_argument("--json", action="store_true", help="end with one line of JSON with the results")
@@ -145,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             return serve(args.user, args.workspace, as_json=args.json, retry_intervals=args.retry,
-                         lifetime=args.lifetime, transcript=args.transcript, pcap=args.pcap)
+                         lifetime=args.lifetime, transcript=args.transcript, pcap=args.pcap,
+                         require_tls=args.require_tls)
         except (LabError, OSError) as e:
             print(f"mailcourse serve: error: {e}", file=sys.stderr)
             return 1

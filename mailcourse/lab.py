@@ -109,6 +109,8 @@ class Lab:
     trust. ``relay_tls`` is each new server's policy for STARTTLS when it
     relays (``server.relay_tls``, `mailcourse.queue`): "none" by default, so
     that the lessons read the relay's dialogue; "opportunistic" or "required".
+    ``webmail_https=True`` gives each new server a second webmail endpoint,
+    "webmails", HTTPS: TLS from the first byte (`mailcourse.servers.webmail`).
     """
 
     _running: weakref.WeakSet[Lab] = weakref.WeakSet()  # for `stop_all`
@@ -116,7 +118,8 @@ class Lab:
     def __init__(self, workspace: str | Path | None = None, *, seed: int | None = None,
                  retry_intervals: tuple[float, ...] = (1, 2, 4, 8, 15, 30, 60),
                  queue_lifetime: float = 600.0, limits: Limits | None = None,
-                 max_trace_connections: int | None = None, relay_tls: str = NO_TLS) -> None:
+                 max_trace_connections: int | None = None, relay_tls: str = NO_TLS,
+                 webmail_https: bool = False) -> None:
         self._temporary = workspace is None
         self.workspace = Path(tempfile.mkdtemp(prefix="mailcourse-") if workspace is None else workspace)
         self.workspace.mkdir(parents=True, exist_ok=True)
@@ -124,6 +127,7 @@ class Lab:
         self.queue_lifetime = queue_lifetime
         self.limits = limits
         self.relay_tls = relay_tls
+        self.webmail_https = webmail_https
         self.tls = LabTLS(self.workspace / "tls")
         self._rng = random.Random(seed)
         self._id_lock = threading.Lock()

@@ -131,9 +131,21 @@ def test_serve_human_output_names_endpoints_logins_and_a_swaks_line():
     for needle in ("mail.someplace.org", "mail.somewhereelse.com", "submission", "mx",
                    "joe@someplace.org", "joe-password", "jane-password", "swaks --server 127.0.0.1:",
                    "submissions", "pop3s", "imaps", "--tls-verify --tls-ca-path", "curl --ssl-reqd --cacert",
-                   "openssl s_client -starttls smtp"):
+                   "openssl s_client -starttls smtp", "webmails", "curl --cacert", "/login"):
         assert needle in text
     assert "Stopped." in rest
+    assert "--require-tls" not in text  # said only when it is on
+
+
+def test_serve_help_and_its_output_tell_of_require_tls(capsys):
+    from mailcourse.cli.serve import describe
+
+    assert main(["serve", "--help"]) == 0
+    assert "--require-tls" in capsys.readouterr().out
+    document = {"domains": {"someplace.org": {"hostname": "mail.someplace.org", "submission": ["127.0.0.1", 1]}},
+                "users": [{"address": "joe@someplace.org", "login": "joe@someplace.org", "password": "pw"}],
+                "workspace": "/tmp/x", "ca": "/tmp/x/tls/ca.pem", "commands": {}, "require_tls": True}
+    assert "--require-tls: every server takes passwords only inside TLS" in describe(document, kept=False)
 
 
 @pytest.mark.parametrize("value", ["ann", "ann@example.net", "ann@example.net:", "@example.net:pw",
