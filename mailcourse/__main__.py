@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="shorten message bodies in the transcripts to N lines")
     demo.add_argument("--pcap", metavar="FILE", default=None,
                       help="also write the journey as a packet capture (pcapng) that Wireshark opens")
+    demo.add_argument("--tls", action="store_true",
+                      help="the journey over TLS: STARTTLS submission, relay and POP3 (STLS), each hop "
+                           "shown encrypted and decrypted with the lab's keys (kept in the --pcap file)")
 
     serve = commands.add_parser("serve", help="run the classic lab for real mail programs until Ctrl-C",
                                 description="Start the classic lab (someplace.org with joe, somewhereelse.com "
@@ -140,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from .cli.demo import run_demo
 
-        return run_demo(seed=args.seed, max_body_lines=args.max_body_lines, pcap=args.pcap)
+        return run_demo(seed=args.seed, max_body_lines=args.max_body_lines, pcap=args.pcap, tls=args.tls)
 
     if args.command == "serve":
         from .cli.serve import serve

@@ -175,6 +175,16 @@ def test_demo_prints_both_hops_and_the_delivered_message(capsys):
     assert "AUTH PLAIN ********" in out and "joe-password" not in out
 
 
+def test_demo_tls_prints_each_hop_encrypted_then_inside_tls(capsys):
+    assert main(["demo", "--tls", "--max-body-lines", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Hop 1 of 3: joe-laptop -> mail.someplace.org" in out and "Hop 3 of 3: jane-laptop" in out
+    wire, inside = out.split("Inside TLS", 1)
+    assert "S: 220 Ready to start TLS" in wire and "bytes (encrypted)]" in wire
+    assert "MAIL FROM" not in wire.upper()
+    assert "MAIL FROM:<JOE@SOMEPLACE.ORG>" in inside.upper() and "joe-password" not in out
+
+
 def sessions_in_capture(path: Path) -> list[str]:
     """The comment of each connection's first packet: "session 1: joe-laptop -> ...; the lab's port N"."""
     from mailcourse import pcapng
