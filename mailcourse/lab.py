@@ -30,7 +30,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Iterator, TypeVar
 
 from .clienthost import ClientHost
 from .clients.imap import IMAP4Client
@@ -44,6 +44,9 @@ from .queue import NO_TLS
 from .tap import Network
 from .tls import LabTLS
 from .trace import Connection, TlsView, Trace
+
+if TYPE_CHECKING:
+    from .capture import CaptureFile
 
 T = TypeVar("T")
 
@@ -238,6 +241,15 @@ class Lab:
         ``lab.tls_view(conn).side_by_side()`` shows both.
         """
         return self.trace.tls_view(conn, self.tls.keylog())
+
+    def capture(self, path: str | Path = "lab.pcapng", **options: Any) -> CaptureFile:
+        """Write the lab's trace as a pcapng capture that Wireshark opens; a notebook shows a download link.
+
+        One call for a lesson: ``lab.capture()`` writes ``lab.pcapng`` next to
+        the notebook, TLS keys inside (`Trace.to_pcapng`, whose ``options``
+        it takes: ``protocol="SMTP"``, ``keys=False`` for the eavesdropper's file, ...).
+        """
+        return self.trace.to_pcapng(path, **options)
 
     @property
     def ca_file(self) -> Path:
