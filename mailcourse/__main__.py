@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="shorten message bodies in the transcripts to N lines")
     demo.add_argument("--pcap", metavar="FILE", default=None,
                       help="also write the journey as a packet capture (pcapng) that Wireshark opens")
+    demo.add_argument("--tls", action="store_true",
+                      help="the journey over TLS: STARTTLS submission, relay and POP3 (STLS), each hop "
+                           "shown encrypted and decrypted with the lab's keys (kept in the --pcap file)")
 
     serve = commands.add_parser("serve", help="run the classic lab for real mail programs until Ctrl-C",
                                 description="Start the classic lab (someplace.org with joe, somewhereelse.com "
@@ -100,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print the whole transcript of each session, not just one line")
     serve.add_argument("--pcap", metavar="FILE", default=None,
                        help="on exit, write the sessions still kept (the last 200) as a pcapng capture for Wireshark")
+    serve.add_argument("--require-tls", action="store_true",
+                       help="passwords only inside TLS on every server (STARTTLS first, or the implicit-TLS "
+                            "ports; the webmail over https only), and relays between the servers only over TLS")
 
     bench = commands.add_parser("bench", help="measure start-up, latency, throughput and memory")
     bench.add_argument("--json", action="store_true", help="end with one line of JSON with the results")
@@ -137,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from .cli.demo import run_demo
 
-        return run_demo(seed=args.seed, max_body_lines=args.max_body_lines, pcap=args.pcap)
+        return run_demo(seed=args.seed, max_body_lines=args.max_body_lines, pcap=args.pcap, tls=args.tls)
 
     if args.command == "serve":
         from .cli.serve import serve
@@ -145,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             return serve(args.user, args.workspace, as_json=args.json, retry_intervals=args.retry,
-                         lifetime=args.lifetime, transcript=args.transcript, pcap=args.pcap)
+                         lifetime=args.lifetime, transcript=args.transcript, pcap=args.pcap,
+                         require_tls=args.require_tls)
         except (LabError, OSError) as e:
             print(f"mailcourse serve: error: {e}", file=sys.stderr)
             return 1

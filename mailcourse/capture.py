@@ -46,7 +46,9 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import os
 import struct
+import urllib.parse
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -78,7 +80,7 @@ WELL_KNOWN_PORTS = {
     "submissions": 465,  # implicit TLS, RFC 8314 section 7.3
     "pop3s": 995,  # RFC 8314 section 7.4
     "imaps": 993,  # RFC 8314 section 7.2
-    "webmails": 443,
+    "webmails": 443,  # the webmail over TLS: https, RFC 9110 section 4.2.2
 }
 PROTOCOL_PORTS = {"SMTP": 25, "POP3": 110, "IMAP": 143, "HTTP": 80}  # for a service not listed above
 
@@ -256,10 +258,14 @@ def parse_frame(frame: bytes) -> Segment:
 class CaptureFile:
     """A capture written by `Trace.to_pcapng`; a notebook shows it as a link that downloads the file.
 
-    The link is relative, so it works where the notebook and the file are in
-    the same folder (the notebook's working directory): JupyterLab serves it.
-    What is shown depends only on the name and the selection, never on ports
-    or times, so that a lesson's committed output stays the same on every run.
+    The link is relative to the kernel's working directory, which JupyterLab
+    makes the notebook's folder, and JupyterLab resolves a relative link in an
+    output against that folder: a file written there or below (``"lab.pcapng"``,
+    ``"captures/lab.pcapng"``) downloads with one click. A file elsewhere
+    (``/tmp/...``) JupyterLab cannot serve; then no link is shown, only where
+    the file is. What is shown depends only on the name and the selection,
+    never on ports or times, so that a lesson's committed output stays the
+    same on every run.
     """
 
     path: Path
@@ -278,9 +284,22 @@ class CaptureFile:
     def __repr__(self) -> str:
         return f"{self.path.name}: {self.contents()}"
 
+    @property
+    def link(self) -> str | None:
+        """The file's URL relative to the working directory (the notebook's folder), or None if outside it."""
+        try:
+            relative = Path(os.path.abspath(self.path)).relative_to(Path.cwd())
+        except ValueError:
+            return None
+        return "/".join(urllib.parse.quote(part) for part in relative.parts)
+
     def _repr_html_(self) -> str:
         name = html.escape(self.path.name, quote=True)
-        return f'<a href="{name}" download="{name}">{name}</a>: {html.escape(self.contents())}'
+        link = self.link
+        if link is None:
+            return (f"<code>{html.escape(str(self.path))}</code>: {html.escape(self.contents())}; outside the "
+                    "notebook's folder, so JupyterLab cannot offer it for download")
+        return f'<a href="{html.escape(link, quote=True)}" download="{name}">{name}</a>: {html.escape(self.contents())}'
 
 
 def pcapng_blocks(packets: Iterable[Frame], *, interface: str, description: str,

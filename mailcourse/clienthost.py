@@ -71,6 +71,12 @@ class ClientHost:
     and receive". ``fetch_pop3`` is the other half of that button: one short
     POP3 session that copies new mail into the device's local store, where
     ``local_messages`` reads it, online or not (the offline access model).
+
+    ``tls = True`` is a mail program's "connection security: STARTTLS":
+    ``send_all`` and ``fetch_pop3`` start TLS (STARTTLS, RFC 3207; STLS, RFC
+    2595) before they log in, and check the server's certificate against the
+    lab's CA; a server that does not offer it is not sent the password.
+    Off by default, so that the lessons read the whole dialogue.
     """
 
     def __init__(self, lab: Lab, name: str, address: str, password: str) -> None:
@@ -86,6 +92,7 @@ class ClientHost:
         self.local_store = MailStore(self.path / "local", hostname=name)
         self.local_store.create_account(self._account)
         self.online = True
+        self.tls = False  # STARTTLS / STLS before logging in (see the class's docstring)
 
     def __repr__(self) -> str:
         return f"<ClientHost {self.name} of {self.address}, {'online' if self.online else 'offline'}>"
@@ -160,12 +167,14 @@ class ClientHost:
         results = []
         with self.lab.smtp(self.name, self.server.submission) as client:
             client.ehlo()
-            if not client.has_extn("auth") and client.has_extn("starttls"):
-                # A server that takes passwords only inside TLS hides AUTH until STARTTLS
-                # (RFC 3207 section 4.2; `Limits.login_requires_tls`): the device's mail
-                # program, set to "STARTTLS when needed", upgrades and says EHLO again.
-                client.starttls(context=self.lab.tls.client_context())
-                client.ehlo()
+            if self.tls or (not client.has_extn("auth") and client.has_extn("starttls")):
+                # A device set to use TLS (``tls``), or one whose server hides AUTH until
+                # STARTTLS (`Limits.login_requires_tls`): upgrade before the password.
+                if not client.has_extn("starttls"):
+                    raise LabError(f"{self.server.hostname} does not offer STARTTLS: {self.name} keeps the "
+                                   "password, and the messages stay in the outbox")
+                client.starttls(context=self.lab.tls.client_context(), server_hostname=self.server.hostname)
+                client.ehlo()  # RFC 3207 section 4.2: everything learnt before TLS is forgotten
             client.login(self.address, self.password)
             for path in spooled:
                 envelope = json.loads(path.with_suffix(".json").read_text())
@@ -255,6 +264,12 @@ class ClientHost:
         except (poplib.error_proto, OSError) as e:  # refused, or a busy server's -ERR greeting
             raise LabError(f"{self.name} cannot reach {server.hostname}'s POP3 port: {reason(e)}") from e
         connection = self._connection_of(client.local_address)
+        if self.tls:
+            try:
+                client.stls(self.lab.tls.client_context())  # RFC 2595 section 4; the certificate names 127.0.0.1
+            except (poplib.error_proto, OSError) as e:
+                client.close()
+                raise LabError(f"{self.name} could not start TLS with {server.hostname}: {reason(e)}") from e
         try:
             downloaded, deleted, left = self._pop3.run(client, self.address, self.password,
                                                       keep_on_server=keep_on_server)

@@ -30,7 +30,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Iterator, TypeVar
 
 from .clienthost import ClientHost
 from .clients.imap import IMAP4Client
@@ -44,6 +44,9 @@ from .queue import NO_TLS
 from .tap import Network
 from .tls import LabTLS
 from .trace import Connection, TlsView, Trace
+
+if TYPE_CHECKING:
+    from .capture import CaptureFile
 
 T = TypeVar("T")
 
@@ -109,6 +112,8 @@ class Lab:
     trust. ``relay_tls`` is each new server's policy for STARTTLS when it
     relays (``server.relay_tls``, `mailcourse.queue`): "none" by default, so
     that the lessons read the relay's dialogue; "opportunistic" or "required".
+    ``webmail_https=True`` gives each new server a second webmail endpoint,
+    "webmails", HTTPS: TLS from the first byte (`mailcourse.servers.webmail`).
     """
 
     _running: weakref.WeakSet[Lab] = weakref.WeakSet()  # for `stop_all`
@@ -116,7 +121,8 @@ class Lab:
     def __init__(self, workspace: str | Path | None = None, *, seed: int | None = None,
                  retry_intervals: tuple[float, ...] = (1, 2, 4, 8, 15, 30, 60),
                  queue_lifetime: float = 600.0, limits: Limits | None = None,
-                 max_trace_connections: int | None = None, relay_tls: str = NO_TLS) -> None:
+                 max_trace_connections: int | None = None, relay_tls: str = NO_TLS,
+                 webmail_https: bool = False) -> None:
         self._temporary = workspace is None
         self.workspace = Path(tempfile.mkdtemp(prefix="mailcourse-") if workspace is None else workspace)
         self.workspace.mkdir(parents=True, exist_ok=True)
@@ -124,6 +130,7 @@ class Lab:
         self.queue_lifetime = queue_lifetime
         self.limits = limits
         self.relay_tls = relay_tls
+        self.webmail_https = webmail_https
         self.tls = LabTLS(self.workspace / "tls")
         self._rng = random.Random(seed)
         self._id_lock = threading.Lock()
@@ -234,6 +241,15 @@ class Lab:
         ``lab.tls_view(conn).side_by_side()`` shows both.
         """
         return self.trace.tls_view(conn, self.tls.keylog())
+
+    def capture(self, path: str | Path = "lab.pcapng", **options: Any) -> CaptureFile:
+        """Write the lab's trace as a pcapng capture that Wireshark opens; a notebook shows a download link.
+
+        One call for a lesson: ``lab.capture()`` writes ``lab.pcapng`` next to
+        the notebook, TLS keys inside (`Trace.to_pcapng`, whose ``options``
+        it takes: ``protocol="SMTP"``, ``keys=False`` for the eavesdropper's file, ...).
+        """
+        return self.trace.to_pcapng(path, **options)
 
     @property
     def ca_file(self) -> Path:

@@ -45,7 +45,7 @@ from .message import (
     rfc5322_date,
 )
 from .queue import NULL_SENDER, RELAY_TLS_POLICIES, OutgoingQueue
-from .servers import IMAP, IMAPS, MX, POP3, POP3S, SUBMISSION, SUBMISSIONS, WEBMAIL
+from .servers import IMAP, IMAPS, MX, POP3, POP3S, SUBMISSION, SUBMISSIONS, WEBMAIL, WEBMAILS
 from .servers.host import Host
 from .servers.imap import imap_endpoints
 from .servers.pop3 import pop3_endpoints
@@ -103,6 +103,8 @@ class MailServer:
             POP3S: pop3[POP3S],
             IMAPS: imap[IMAPS],
         }
+        if lab.webmail_https:  # the webmail over TLS too (serve asks for it; the lessons embed plain HTTP)
+            self.endpoints[WEBMAILS] = self._https_endpoint()
 
     def __repr__(self) -> str:
         return f"<MailServer {self.hostname} users={sorted(self.users)}>"
@@ -114,6 +116,13 @@ class MailServer:
         from .servers.webmail import webmail_endpoint
 
         return webmail_endpoint(self.host, lambda: self.webmail, self.limits)
+
+    def _https_endpoint(self) -> Endpoint:
+        from .servers.webmail import WebmailEndpoint, https_endpoint
+
+        plain = self.endpoints[WEBMAIL]
+        assert isinstance(plain, WebmailEndpoint)
+        return https_endpoint(self.host, plain, self.limits)
 
     def _make_webmail(self) -> Webmail:
         from .webmail import Webmail
@@ -128,8 +137,18 @@ class MailServer:
         return webmail
 
     def _submission_client(self, device: str) -> SMTPClient:
-        # The webmail is a mail program: it sends through this server's own submission port.
-        return self.lab.smtp(device, self.submission)
+        # The webmail is a mail program: it sends through this server's own submission port,
+        # with STARTTLS first where that port takes passwords only inside TLS (RFC 8314 section 3).
+        client = self.lab.smtp(device, self.submission)
+        if self.limits.login_requires_tls:
+            try:
+                client.ehlo()
+                if client.has_extn("starttls"):
+                    client.starttls(context=self.lab.tls.client_context(), server_hostname=self.hostname)
+            except BaseException:
+                client.close()
+                raise
+        return client
 
     @property
     def submission(self) -> Endpoint:

@@ -194,3 +194,33 @@ def test_a_labs_own_tls_sessions_open_in_the_capture_with_no_key_given(tmp_path)
     eavesdropper = tmp_path / "lab-tls-nokeys.pcapng"
     lab.trace.to_pcapng(eavesdropper, protocol="SMTP", keys=False)
     assert fields(eavesdropper, "tls && smtp", "frame.number") == []
+
+
+# -- python -m mailcourse demo --tls --pcap FILE -------------------------------------------------
+
+def test_demo_tls_writes_a_capture_that_tshark_decrypts_with_its_embedded_keys(tmp_path):
+    import io
+
+    from mailcourse import pcapng
+    from mailcourse.cli.demo import run_demo
+
+    path, out = tmp_path / "journey-tls.pcapng", io.StringIO()
+    assert run_demo(pcap=path, tls=True, out=out) == 0
+    text = out.getvalue()
+    assert "Hop 3 of 3: jane-laptop -> mail.somewhereelse.com" in text and "Inside TLS" in text
+    assert "C: [TLS handshake: ClientHello for mail.someplace.org" in text and "AUTH PLAIN ********" in text
+    assert "joe-password" not in text and "jane-password" not in text
+    assert "with ESMTPS id" in text  # the relay used STARTTLS (RFC 3848), and the submission ESMTPSA
+    # The keys are in the file: tshark reads SMTP and POP3 inside TLS records, in order, on all three hops.
+    assert pcapng.read(path.read_bytes()).secrets
+    smtp = fields(path, "tls and smtp.req.command", "tcp.stream", "smtp.req.command")
+    assert [c for s, c in smtp if s == "0"] == ["EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"]
+    assert [c for s, c in smtp if s == "1"] == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
+    pop = fields(path, "tls and pop.request.command", "tcp.stream", "pop.request.command")
+    assert [c for s, c in pop if s == "2"][:2] == ["USER", "PASS"] and "RETR" in [c for _, c in pop]
+    # Before each STARTTLS the dialogue is plain text, as on the wire.
+    clear = fields(path, "not tls and (smtp.req.command or pop.request.command)", "smtp.req.command",
+                   "pop.request.command")
+    assert ["STAR", ""] in clear or ["STARTTLS", ""] in clear
+    assert not [row for row in clear if row[0] in ("MAIL", "AUTH") or row[-1] in ("USER", "PASS", "RETR")]
+    assert not fields(path, "_ws.malformed or tcp.analysis.flags", "frame.number")

@@ -7,10 +7,11 @@ asks tshark about real journeys.
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 
-from mailcourse import Trace, capture, pcapng
+from mailcourse import Lab, Trace, capture, pcapng
 from mailcourse.capture import ACK, FIN, PSH, SYN, Conversation
 from mailcourse.protocols.exchanges import C2S, S2C
 
@@ -200,12 +201,35 @@ def test_the_key_log_is_embedded_from_the_labs_hook_and_left_out_on_request(tmp_
     assert pcapng.read(path.read_bytes()).tls_key_log == "CLIENT_RANDOM given\n"
 
 
-def test_a_notebook_shows_a_download_link_that_is_the_same_on_every_run(tmp_path):
-    path = tmp_path / "lesson <2>.pcapng"
-    first = small_trace().to_pcapng(path)._repr_html_()
-    assert first == small_trace().to_pcapng(path)._repr_html_() == (
-        '<a href="lesson &lt;2&gt;.pcapng" download="lesson &lt;2&gt;.pcapng">lesson &lt;2&gt;.pcapng</a>: '
+def test_a_notebook_shows_a_download_link_that_is_the_same_on_every_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the kernel's working directory: the notebook's folder in JupyterLab
+    first = small_trace().to_pcapng("lesson <2>.pcapng")._repr_html_()
+    assert first == small_trace().to_pcapng(tmp_path / "lesson <2>.pcapng")._repr_html_() == (
+        '<a href="lesson%20%3C2%3E.pcapng" download="lesson &lt;2&gt;.pcapng">lesson &lt;2&gt;.pcapng</a>: '
         "3 TCP connections (pcapng; open it in Wireshark)")
+    # Below the notebook's folder: a relative link that JupyterLab resolves there.
+    (tmp_path / "captures").mkdir()
+    assert small_trace().to_pcapng("captures/a.pcapng").link == "captures/a.pcapng"
+    # Elsewhere: no link that would lead nowhere, but where the file is.
+    monkeypatch.chdir(tmp_path / "captures")
+    elsewhere = small_trace().to_pcapng(tmp_path / "b.pcapng")
+    assert elsewhere.link is None and "<a " not in elsewhere._repr_html_()
+    assert str(tmp_path / "b.pcapng") in elsewhere._repr_html_()
+
+
+def test_lab_capture_writes_the_lab_s_trace_next_to_the_notebook(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with Lab.classic(seed=1) as lab:
+        joe = lab.client("joe-laptop")
+        joe.compose("jane@somewhereelse.com", "Captured", "Hi.")
+        assert all(r.ok for r in joe.send_all())
+        assert lab.wait_for_delivery()
+        written = lab.capture()
+        smtp_only = lab.capture("smtp.pcapng", protocol="SMTP", keys=False)
+    assert written.path == Path("lab.pcapng") and (tmp_path / "lab.pcapng").exists()
+    assert written._repr_html_().startswith('<a href="lab.pcapng" download="lab.pcapng">')
+    assert written.connections == smtp_only.connections == 2  # the submission and the relay
+    assert len(pcapng.read((tmp_path / "lab.pcapng").read_bytes()).packets) == written.packets
 
 
 def test_a_local_hand_over_crossed_no_network_and_is_left_out(tmp_path):

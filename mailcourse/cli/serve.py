@@ -26,11 +26,19 @@ JSON object with every endpoint and login, then nothing more::
 
 Each domain lists every service its server offers (``server.endpoints``):
 submission, mx, pop3 and imap offer STARTTLS (STLS for POP3); submissions,
-pop3s and imaps are TLS from the first byte (RFC 8314). ``ca`` is the lab
+pop3s and imaps are TLS from the first byte (RFC 8314), and so is webmails,
+the webmail over HTTPS (webmail is the same site in plain HTTP). ``ca`` is the lab
 CA's certificate, which a mail program must trust to verify the servers;
 ``keylog`` holds the TLS session secrets (for Wireshark). ``commands`` are
 ready command lines for real clients. The lab's servers relay to each other
 with STARTTLS when offered (opportunistic TLS, `mailcourse.queue`).
+
+``--require-tls`` (``require_tls=True``; ``"require_tls": true`` in the JSON)
+is the real world's policy: every server takes a password only inside TLS
+(`Limits.login_requires_tls`: SMTP AUTH gets 538 and EHLO offers AUTH only
+after STARTTLS, POP3 and IMAP refuse USER and LOGIN, the plain-HTTP webmail
+answers its login form with 403), and a relay that cannot start TLS with
+the receiver keeps the message queued (``relay_tls="required"``).
 The lab stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
 """
 from __future__ import annotations
@@ -48,7 +56,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence, TextIO
 
 from ..lab import Lab
-from ..queue import OPPORTUNISTIC
+from ..limits import Limits
+from ..queue import OPPORTUNISTIC, REQUIRED
 from ..trace import S2C, Connection, Trace
 
 # One line per service for humans; a service not listed here is shown by name.
@@ -61,6 +70,7 @@ SERVICE_HINTS = {
     "submissions": "SMTP submission with implicit TLS (RFC 8314, port 465 in the real world)",
     "pop3s": "POP3 with implicit TLS (RFC 8314, port 995 in the real world)",
     "imaps": "IMAP with implicit TLS (RFC 8314, port 993 in the real world)",
+    "webmails": "webmail over HTTPS (RFC 9110, port 443 in the real world): open in a browser",
 }
 
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")  # what the mail store accepts as a name
@@ -137,6 +147,8 @@ def client_commands(document: dict[str, Any]) -> dict[str, str]:
             ca, *inbox["imap"], user),
         "curl imaps": "curl --cacert {} 'imaps://{}:{}/INBOX;UID=1' --user {}".format(ca, *inbox["imaps"], user),
     }
+    if "webmails" in inbox:
+        commands["curl webmail https"] = "curl --cacert {} https://{}:{}/login".format(ca, *inbox["webmails"])
     return commands
 
 
@@ -189,12 +201,18 @@ def describe(document: dict[str, Any], kept: bool) -> str:
     if "webmail" in reader_domain:
         host, port = reader_domain["webmail"]
         lines.append(f"  open http://{host}:{port}/ in a browser (the webmail; log in as {reader['login']})")
+    if "webmails" in reader_domain:
+        host, port = reader_domain["webmails"]
+        lines.append(f"  or https://{host}:{port}/ (the same webmail over TLS: trust the lab's CA below first)")
     workspace = document["workspace"]
     lines += ["", f"With TLS, verified against the lab's CA {document['ca']}",
               "(import it into a mail program as a certificate authority, or trust it when asked):"]
     lines += [f"  {command}" for command in document["commands"].values()]
     lines += ["  A mail program: the same servers and ports as above with STARTTLS, or the ports of",
               "  submissions, pop3s and imaps with SSL/TLS; the host name 127.0.0.1."]
+    if document.get("require_tls"):
+        lines += ["  --require-tls: every server takes passwords only inside TLS (STARTTLS first, or the",
+                  "  implicit-TLS ports; the webmail over https only), and the servers relay only over TLS."]
     lines += ["", f"Mailboxes are Maildir folders (mutt -f DIR reads one): {workspace}/servers/<domain>/mail/<user>/",
               "The mail stays there between runs (--workspace)." if kept else
               "This temporary folder is removed when the lab stops (--workspace DIR keeps the mail).",
@@ -232,12 +250,14 @@ KEPT_SESSIONS = 200
 def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = None, *, as_json: bool = False,
           retry_intervals: tuple[float, ...] | None = None, lifetime: float | None = None,
           transcript: bool = False, out: TextIO | None = None,
-          stop: threading.Event | None = None, pcap: str | Path | None = None) -> int:
+          stop: threading.Event | None = None, pcap: str | Path | None = None,
+          require_tls: bool = False) -> int:
     """Run the classic lab (plus ``users``) until a signal or ``stop`` is set; returns an exit status.
 
     Must run on the main thread (signal handlers); ``stop`` lets a caller end it otherwise.
     ``pcap``: on the way out, the sessions the trace still keeps (`KEPT_SESSIONS`) are
-    written there as a pcapng capture (`Trace.to_pcapng`).
+    written there as a pcapng capture (`Trace.to_pcapng`). ``require_tls``: passwords
+    only inside TLS, and relays only over TLS (see the module's docstring).
     """
     out = out or sys.stdout
     stop = stop or threading.Event()
@@ -254,13 +274,17 @@ def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = 
             pass
 
     with stop_signals(stop):
-        # Between the lab's servers, STARTTLS when offered, as between most of the Internet's.
-        lab = Lab.classic(workspace=workspace, max_trace_connections=KEPT_SESSIONS, relay_tls=OPPORTUNISTIC,
-                          **options)
+        # Between the lab's servers, STARTTLS when offered, as between most of the Internet's;
+        # with require_tls, only over TLS. The webmail is served over HTTPS too.
+        if require_tls:
+            options["limits"] = Limits(login_requires_tls=True)
+        lab = Lab.classic(workspace=workspace, max_trace_connections=KEPT_SESSIONS,
+                          relay_tls=REQUIRED if require_tls else OPPORTUNISTIC, webmail_https=True, **options)
         try:
             for address, password in users:
                 lab.add_user(address, password)
             document = endpoints_document(lab)
+            document["require_tls"] = require_tls
             say(json.dumps(document) if as_json else describe(document, kept=workspace is not None))
             seen, pending = lab.trace.mark(), []
             while not stop.wait(0.2):

@@ -19,3 +19,4 @@ WEBMAIL = "webmail"  # HTTP for browsers
 SUBMISSIONS = "submissions"
 POP3S = "pop3s"
 IMAPS = "imaps"
+WEBMAILS = "webmails"  # the webmail with TLS from the first byte (RFC 9110 section 4.2.2; 443), if asked for

@@ -14,6 +14,12 @@ only one lesson of ten opens the webmail. The tap holds that connection
 unread until `WebmailEndpoint.prepare` is done (`Endpoint.prepare`); the
 browser sees a first page that is a fraction of a second slower.
 
+HTTPS (RFC 9110 section 4.2.2, RFC 8446): a second endpoint, TLS from the
+first byte with the server's certificate (`mailcourse.tls`), serves the same
+application (`https_endpoint`); its tap records ciphertext, as a capture of
+port 443 would show. The notebook's embed, through jupyter-server-proxy on
+loopback, stays plain HTTP.
+
 The trace hides the password of the login form (the ``password=`` field of
 the form body, HTML's application/x-www-form-urlencoded), as it hides the
 passwords of SMTP AUTH, POP3 PASS and IMAP LOGIN.
@@ -24,7 +30,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import WEBMAIL
+from . import WEBMAIL, WEBMAILS
 from .host import Host
 from ..limits import Limits
 from ..tap import Endpoint
@@ -91,6 +97,39 @@ class WebmailEndpoint(Endpoint):
         await runner.setup()
         self._runner = runner
         self.factory = runner.server  # type: ignore[assignment]
+
+
+class HttpsEndpoint(WebmailEndpoint):
+    """The webmail over TLS (RFC 9110 section 4.2.2): the ``plain`` endpoint's application, behind a handshake.
+
+    It builds nothing of its own: its factory is the plain endpoint's aiohttp
+    server, once that one is built, so both ports serve one application
+    (one set of sessions: a login on one is not a login on the other only
+    because the browser keeps cookies per origin, RFC 6265 section 8.5).
+    """
+
+    def __init__(self, host: Host, plain: WebmailEndpoint, limits: Limits) -> None:
+        super().__init__(host, plain._webmail, limits)
+        self.service = WEBMAILS
+        self.tls = host.tls  # the server's context, made when the first client connects (`Endpoint.prepare`)
+        self.plain = plain
+
+    @property
+    def ready(self) -> bool:
+        return self.plain.ready and self.tls_context is not None
+
+    async def prepare(self) -> None:
+        await self.plain.prepare()
+        self.factory = self.plain.factory
+        if self.tls_context is None:
+            await Endpoint.prepare(self)
+
+
+def https_endpoint(host: Host, plain: WebmailEndpoint, limits: Limits) -> HttpsEndpoint:
+    """The webmail of ``plain`` served over TLS on ``host`` too (the host must have TLS)."""
+    if host.tls is None:
+        raise ValueError(f"{host.hostname} has no TLS certificate to serve HTTPS with")
+    return HttpsEndpoint(host, plain, limits)
 
 
 def webmail_endpoint(host: Host, webmail: Webmail | Callable[[], Webmail],

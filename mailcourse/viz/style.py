@@ -75,6 +75,8 @@ def service_name(conn: Connection, servers: Iterable[str] = ()) -> str:
             return "SMTP (submission)"  # RFC 6409
         if conn.service == "mx":
             return "SMTP (relay, MX)" if conn.client in set(servers) else "SMTP (MX)"
+    if protocol == "HTTP" and conn.tls:
+        return "HTTPS"  # the webmail over TLS (RFC 9110 section 4.2.2)
     if protocol in RETRIEVAL:
         return protocol
     if not conn.service or conn.service.upper() == protocol:

@@ -212,7 +212,8 @@ def login_page(request: web.Request, *, status: int = 200, error: str = "", user
 
 
 def _secure(request: web.Request) -> bool:
-    return request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+    # Over TLS itself (the HTTPS endpoint), or behind a proxy that says the browser came over HTTPS.
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
 async def login_form(request: web.Request) -> web.Response:
@@ -233,6 +234,11 @@ async def login(request: web.Request) -> web.Response:
     if wait is not None:
         return login_page(request, status=429, username=username, retry_after=wait,
                           error=f"Too many failed logins. Wait {wait} seconds, then try again.")
+    if webmail.limits.login_requires_tls and not _secure(request):
+        # Passwords only inside TLS (`Limits.login_requires_tls`), as the mail ports ask for
+        # STARTTLS first: 403, and the form again, whatever the password (RFC 8314 section 3).
+        return login_page(request, status=403, username=username,
+                          error="This server takes passwords over HTTPS only: open its https:// address.")
     address = webmail.accounts.authenticate(username, password)
     if address is None:
         webmail.throttle.failed(user, client)

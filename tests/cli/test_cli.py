@@ -131,9 +131,21 @@ def test_serve_human_output_names_endpoints_logins_and_a_swaks_line():
     for needle in ("mail.someplace.org", "mail.somewhereelse.com", "submission", "mx",
                    "joe@someplace.org", "joe-password", "jane-password", "swaks --server 127.0.0.1:",
                    "submissions", "pop3s", "imaps", "--tls-verify --tls-ca-path", "curl --ssl-reqd --cacert",
-                   "openssl s_client -starttls smtp"):
+                   "openssl s_client -starttls smtp", "webmails", "curl --cacert", "/login"):
         assert needle in text
     assert "Stopped." in rest
+    assert "--require-tls" not in text  # said only when it is on
+
+
+def test_serve_help_and_its_output_tell_of_require_tls(capsys):
+    from mailcourse.cli.serve import describe
+
+    assert main(["serve", "--help"]) == 0
+    assert "--require-tls" in capsys.readouterr().out
+    document = {"domains": {"someplace.org": {"hostname": "mail.someplace.org", "submission": ["127.0.0.1", 1]}},
+                "users": [{"address": "joe@someplace.org", "login": "joe@someplace.org", "password": "pw"}],
+                "workspace": "/tmp/x", "ca": "/tmp/x/tls/ca.pem", "commands": {}, "require_tls": True}
+    assert "--require-tls: every server takes passwords only inside TLS" in describe(document, kept=False)
 
 
 @pytest.mark.parametrize("value", ["ann", "ann@example.net", "ann@example.net:", "@example.net:pw",
@@ -161,6 +173,16 @@ def test_demo_prints_both_hops_and_the_delivered_message(capsys):
     stored = out[out.index("\nReturn-Path: <joe@someplace.org>"):]
     assert stored.count("\nReceived: ") == 2
     assert "AUTH PLAIN ********" in out and "joe-password" not in out
+
+
+def test_demo_tls_prints_each_hop_encrypted_then_inside_tls(capsys):
+    assert main(["demo", "--tls", "--max-body-lines", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Hop 1 of 3: joe-laptop -> mail.someplace.org" in out and "Hop 3 of 3: jane-laptop" in out
+    wire, inside = out.split("Inside TLS", 1)
+    assert "S: 220 Ready to start TLS" in wire and "bytes (encrypted)]" in wire
+    assert "MAIL FROM" not in wire.upper()
+    assert "MAIL FROM:<JOE@SOMEPLACE.ORG>" in inside.upper() and "joe-password" not in out
 
 
 def sessions_in_capture(path: Path) -> list[str]:

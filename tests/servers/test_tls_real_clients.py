@@ -110,3 +110,59 @@ def test_curl_reads_by_imap_over_verified_tls(served_lab, ca, jane_has_mail, ser
 def test_curl_without_the_lab_ca_refuses_the_server(served_lab, service, options):
     done = curl(served_lab, service, "", *options)
     assert done.returncode == 60, done.stderr  # curl's "peer certificate cannot be authenticated"
+
+
+# -- the webmail over HTTPS ------------------------------------------------------------------------
+
+def test_curl_opens_the_webmail_over_verified_https_and_without_the_ca_refuses_it(served_lab, ca):
+    command = served_lab.info["commands"]["curl webmail https"]
+    host, port = served_lab.endpoint("somewhereelse.com", "webmails")
+    assert command == f"curl --cacert {ca} https://{host}:{port}/login"
+    page = run("curl", "--silent", "--show-error", "--max-time", "30", "--cacert", ca, "--include",
+               f"https://{host}:{port}/login")
+    assert page.returncode == 0, page.stderr
+    assert page.stdout.startswith("HTTP/1.1 200") and 'name="password"' in page.stdout
+    assert "; Secure" in page.stdout  # a cookie set over HTTPS is sent back over HTTPS only (RFC 6265 4.1.2.5)
+    refused = run("curl", "--silent", "--show-error", "--max-time", "30", f"https://{host}:{port}/login")
+    assert refused.returncode == 60, refused.stderr  # curl's own verification: an unknown CA
+    # The plain-HTTP webmail is still there, the same site (the notebook embeds that one).
+    host, port = served_lab.endpoint("somewhereelse.com", "webmail")
+    plain = run("curl", "--silent", "--show-error", "--max-time", "30", f"http://{host}:{port}/login")
+    assert plain.returncode == 0 and 'name="password"' in plain.stdout
+
+
+# -- serve --require-tls: passwords only inside TLS, relays only over TLS ---------------------------
+
+@pytest.fixture(scope="module")
+def strict_lab(tmp_path_factory):
+    from conftest import ServeProcess
+
+    process = ServeProcess("--workspace", str(tmp_path_factory.mktemp("strict-workspace")), "--require-tls")
+    yield process
+    process.kill()
+
+
+def test_require_tls_refuses_a_pop3_and_imap_login_in_the_clear_and_takes_it_inside_tls(strict_lab):
+    assert strict_lab.info["require_tls"] is True
+    ca = strict_lab.info["ca"]
+    # curl without --ssl-reqd stays in plain text: the servers refuse the login (curl's 67, login denied).
+    for service in ("pop3", "imap"):
+        clear = curl(strict_lab, service, "")
+        assert clear.returncode == 67, (service, clear.returncode, clear.stderr)
+    for service, options in (("pop3", ["--ssl-reqd"]), ("imap", ["--ssl-reqd"]), ("pop3s", []), ("imaps", [])):
+        inside = curl(strict_lab, service, "", *options, "--cacert", ca)
+        assert inside.returncode == 0, (service, inside.stderr)
+
+
+def test_require_tls_swaks_without_tls_is_offered_no_auth_and_with_starttls_the_mail_relays_over_tls(strict_lab):
+    clear = swaks(strict_lab, "submission")
+    assert clear.returncode != 0
+    assert "250-STARTTLS" in clear.stdout and "AUTH" not in clear.stdout.replace("advertise authentication", "")
+    assert "Host did not advertise authentication" in clear.stdout + clear.stderr  # so it never sent the password
+    subject = f"strict {uuid.uuid4().hex[:8]}"
+    sent = swaks(strict_lab, "submission", "--tls", "--tls-verify", "--tls-ca-path", strict_lab.info["ca"],
+                 "--header", f"Subject: {subject}")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    raw = strict_lab.wait_for_message(JANE, subject.encode())
+    # Relayed under the required policy, so with STARTTLS: the MX's Received: line says ESMTPS (RFC 3848).
+    assert b"by mail.somewhereelse.com (mailcourse) with ESMTPS id" in raw, raw
