@@ -108,6 +108,14 @@ def served_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProces
     process.kill()
 
 
+@pytest.fixture(scope="module")
+def strict_served_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    """``serve --require-tls`` for a whole test module: passwords only inside TLS, relays only over TLS."""
+    process = ServeProcess("--workspace", str(tmp_path_factory.mktemp("strict-workspace")), "--require-tls")
+    yield process
+    process.kill()
+
+
 @pytest.fixture
 def lab():
     """The classic lab (joe@someplace.org, jane@somewhereelse.com), stopped after the test.

@@ -134,12 +134,8 @@ def test_curl_opens_the_webmail_over_verified_https_and_without_the_ca_refuses_i
 # -- serve --require-tls: passwords only inside TLS, relays only over TLS ---------------------------
 
 @pytest.fixture(scope="module")
-def strict_lab(tmp_path_factory):
-    from conftest import ServeProcess
-
-    process = ServeProcess("--workspace", str(tmp_path_factory.mktemp("strict-workspace")), "--require-tls")
-    yield process
-    process.kill()
+def strict_lab(strict_served_lab):
+    return strict_served_lab
 
 
 def test_require_tls_refuses_a_pop3_and_imap_login_in_the_clear_and_takes_it_inside_tls(strict_lab):
