@@ -228,14 +228,30 @@ def _subject(lines: list[str]) -> str:
     return str(parse("\r\n".join(lines).encode()).get("Subject", "")).strip()
 
 
+def _numbers(answer: Any) -> set[int] | None:
+    """Whole numbers from a list the student made: [3, 1], ("1", "3"), b"1 3"...; None if it is not one."""
+    items = answer if isinstance(answer, (list, tuple, set, frozenset)) else [answer]
+    found: set[int] = set()
+    for item in items:
+        if isinstance(item, bool):
+            return None
+        if isinstance(item, bytes):
+            item = item.decode("ascii", "replace")
+        if isinstance(item, int):
+            found.add(item)
+        elif isinstance(item, str) and all(word.isdigit() for word in item.replace(",", " ").split()):
+            found |= {int(word) for word in item.replace(",", " ").split()}
+        else:
+            return None
+    return found
+
+
 def _judge_packets(path: Any, needle: bytes, answer: Any, variable: str, what: str) -> int:
     """Compare the packet numbers a student found in a capture with those that carry ``needle``.
 
     Raises `ExerciseError` with what is wrong; returns how many there are
     when the answer is right, for the check's own sentence.
     """
-    from .lesson07b import _numbers
-
     found = _numbers(answer)
     if found is None or answer is ...:
         _wrong(f"`{variable}` should be a list of packet numbers, such as [1, 5].")

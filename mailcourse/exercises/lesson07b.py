@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .common import _correct, _wrong, reads_the_wire
+from .common import _correct, _numbers, _wrong, reads_the_wire
 from .lesson07 import _done_by_uid, _fetched, _list
 
 if TYPE_CHECKING:
@@ -20,24 +20,6 @@ __all__ = ["changes_since", "idle_by_hand"]
 PHONE = "jane-phone"
 _CHANGEDSINCE = re.compile(r"\(\s*CHANGEDSINCE\s+(\d+)\s*\)", re.IGNORECASE)  # RFC 7162 section 3.1.4.1
 _EXISTS = re.compile(r"^\* (\d+) EXISTS$", re.IGNORECASE)  # RFC 3501 section 7.3.1
-
-
-def _numbers(answer: Any) -> set[int] | None:
-    """Whole numbers from a list the student made: [3, 1], ("1", "3"), b"1 3"...; None if it is not one."""
-    items = answer if isinstance(answer, (list, tuple, set, frozenset)) else [answer]
-    found: set[int] = set()
-    for item in items:
-        if isinstance(item, bool):
-            return None
-        if isinstance(item, bytes):
-            item = item.decode("ascii", "replace")
-        if isinstance(item, int):
-            found.add(item)
-        elif isinstance(item, str) and all(word.isdigit() for word in item.replace(",", " ").split()):
-            found |= {int(word) for word in item.replace(",", " ").split()}
-        else:
-            return None
-    return found
 
 
 @reads_the_wire
