@@ -8,3 +8,12 @@ from __future__ import annotations
 
 class LabError(Exception):
     """A request the lab cannot carry out, explained in words."""
+
+
+class DNSTempError(LabError):
+    """A DNS question that got no answer for now (SERVFAIL, a timeout): try again later.
+
+    Not "no such name" (NXDOMAIN) or "no such record", which are answers. RFC 7208
+    section 2.6.6 calls it "temperror" for SPF, RFC 5321 section 4.4 (and RFC 3463's
+    4.4.3) a temporary failure for the relay; both act on it alike: a 4xx, and retry.
+    """
