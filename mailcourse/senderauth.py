@@ -285,7 +285,9 @@ def check_dmarc(from_domain: str, spf_result: str, spf_domain: str,
     subdomain), applied only on fail. pct (sampling) and rua/ruf (reports) are read and
     ignored: the lab applies the policy to every message and sends no reports.
     """
-    from_domain = from_domain.lower()
+    from_domain = from_domain.lower().strip(".")
+    if not from_domain:
+        return DMARCResult("none", from_domain, "none", "no From: domain to check")  # nothing to look up
     try:
         found = _dmarc_record(from_domain, lookup)
     except DNSTempError as error:
@@ -293,9 +295,13 @@ def check_dmarc(from_domain: str, spf_result: str, spf_domain: str,
     if found is None:
         return DMARCResult("none", from_domain, "none", "no DMARC record")
     tags, fallback = found
-    p = tags.get("p", "none").lower()
+    p = tags.get("p", "").lower()
     if p not in ("none", "quarantine", "reject"):
-        p = "none"   # section 6.6.3 step 6: an invalid p= is treated as none... kept simple
+        # Section 6.6.3 step 6: a record with a missing or invalid p= counts as p=none when it
+        # has a valid rua= (its owner wants reports), and as no record at all otherwise.
+        if "rua" not in tags:
+            return DMARCResult("none", from_domain, "none", "DMARC record without a valid p=")
+        p = "none"
     policy = tags.get("sp", p).lower() if fallback else p
     if policy not in ("none", "quarantine", "reject"):
         policy = p

@@ -64,3 +64,21 @@ def test_spf_pass_for_another_domain_is_not_aligned(key):
 def test_forged_authentication_results_are_removed():
     raw = b"Authentication-Results: mx.somewhereelse.com; dkim=pass\r\n\tx\r\n" + RAW
     assert sa.strip_forged(raw, "mx.somewhereelse.com") == RAW
+
+
+def test_a_dmarc_record_without_a_valid_policy_counts_only_with_rua() -> None:
+    """RFC 7489 section 6.6.3 step 6: an invalid p= is p=none with rua=, else no record."""
+    for record, expected in [("v=DMARC1; p=bogus", "none"), ("v=DMARC1; p=bogus; rua=mailto:r@someplace.org", "fail")]:
+        records = {"_dmarc.someplace.org": [record]}
+        result = sa.check_dmarc("someplace.org", "fail", "someplace.org", [], lambda n: records.get(n, []))
+        assert (result.result, result.policy) == (expected, "none"), record
+
+
+def test_a_broken_published_key_is_not_a_pass(key):
+    """A key in DNS that is not the signer's (or not a key at all) fails the signature (RFC 6376 6.1.3)."""
+    other = sa.make_dkim_key(1024)
+    signed = sa.sign(RAW, "someplace.org", "lab", key)
+    for published in (other.txt, "v=DKIM1; k=rsa; p=AAAAnotakey"):
+        records = {"lab._domainkey.someplace.org": [published]}
+        result = sa.check_dkim(signed, lambda n: records.get(n, []))
+        assert result.result in ("fail", "permerror"), published
