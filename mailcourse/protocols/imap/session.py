@@ -610,8 +610,13 @@ class IMAPSession:
 
     def cmd_SUBSCRIBE(self, args: list[Value]) -> str:
         (name,) = _arguments(args, 1, "SUBSCRIBE mailbox")
+        folder = _folder(name)
+        # RFC 3501 section 6.3.6 lets a server refuse a name that does not exist,
+        # and clients (and Dovecot) expect that: a typo is then seen at once.
+        if not self.backend.has_folder(self._account, folder):
+            raise No(f"[NONEXISTENT] No such mailbox: {folder}")
         try:
-            self.backend.subscribe_folder(self._account, _folder(name))
+            self.backend.subscribe_folder(self._account, folder)
         except MailboxError as e:
             raise No(f"[CANNOT] {e}") from None
         return "SUBSCRIBE completed"
