@@ -89,9 +89,14 @@ from typing import Protocol
 
 from .fetch import FetchData, parse_fetch_items, render_fetch, sets_seen
 from .fetch import needs_message as fetch_needs_message
+from .mime import Entity, parse_message
 from .parser import CommandReader
 from .response import astring, flag_list, quoted, render
-from .search import Candidate, ModSeq, parse_search
+from .search import Candidate, ModSeq, SearchKey, parse_search
+from .sort import Sortable, parse_sort_criteria, sort
+from .thread import ALGORITHMS as THREAD_ALGORITHMS
+from .thread import render as render_threads
+from .thread import thread
 from .types import (
     Atom,
     Command,
@@ -139,6 +144,7 @@ COMMANDS: dict[str, frozenset[State]] = {
     "COPY": frozenset({SELECTED}), "UID": frozenset({SELECTED}),
     "UNSELECT": frozenset({SELECTED}),  # RFC 3691
     "MOVE": frozenset({SELECTED}),  # RFC 6851
+    "SORT": frozenset({SELECTED}), "THREAD": frozenset({SELECTED}),  # RFC 5256 sections 3 and 4
 }
 
 # Commands whose grammar has no arguments at all (RFC 3501 section 9; RFC 2177 IDLE,
@@ -147,8 +153,9 @@ COMMANDS: dict[str, frozenset[State]] = {
 TAKES_NO_ARGUMENTS = frozenset({"CAPABILITY", "NOOP", "LOGOUT", "NAMESPACE", "CHECK", "CLOSE", "UNSELECT",
                                 "EXPUNGE", "IDLE", "STARTTLS"})
 
-# What UID may prefix (RFC 3501 section 6.4.8, UID EXPUNGE from RFC 4315, UID MOVE from RFC 6851).
-UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE")
+# What UID may prefix (RFC 3501 section 6.4.8, UID EXPUNGE from RFC 4315, UID MOVE from RFC 6851,
+# UID SORT and UID THREAD from RFC 5256 sections 3 and 4).
+UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD")
 
 # The same list before and after login: mutt and mbsync read only the
 # greeting's list, and imaplib-based programs keep the one they asked for
@@ -157,7 +164,8 @@ UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE")
 # passwords need TLS: by default the lab, on 127.0.0.1 only, lets the lessons'
 # imaplib clients log in over plain text, as they did before the lab had TLS.
 CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "ID", "ENABLE", "IDLE", "NAMESPACE",
-                "UIDPLUS", "MOVE", "UNSELECT", "SPECIAL-USE", "CHILDREN", "CONDSTORE")
+                "UIDPLUS", "MOVE", "UNSELECT", "SPECIAL-USE", "CHILDREN", "CONDSTORE",
+                "SORT", *(f"THREAD={name}" for name in THREAD_ALGORITHMS))  # RFC 5256
 
 # What ENABLE can switch on (RFC 5161 section 3.1): CONDSTORE (RFC 7162 section 3.1).
 ENABLEABLE = ("CONDSTORE",)
@@ -170,7 +178,8 @@ RECENT = "\\Recent"
 _NON_SYNCHRONIZING = re.compile(r"non-synchronizing", re.IGNORECASE)
 
 # The commands during which RFC 3501 section 7.4.1 forbids EXPUNGE responses.
-_NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
+# SORT and THREAD answer with sequence numbers as SEARCH does (RFC 5256 section 3).
+_NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH", "SORT", "THREAD"})
 
 _STORE_ITEM = re.compile(r"([+-]?)FLAGS(\.SILENT)?\Z", re.IGNORECASE)
 _STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ")  # the last: RFC 7162 3.1.2.2
@@ -801,24 +810,63 @@ class IMAPSession:
         with_modseq = _uses_modseq(key)
         if with_modseq:
             self.condstore = True  # SEARCH MODSEQ is a CONDSTORE-enabling command (RFC 7162 section 3.1)
-        found = []
-        highest = 0
-        largest_uid = box.uids[-1] if box.uids else 0
-        for seq, message_uid in enumerate(box.uids, 1):
-            info = box.info[message_uid]
-            read = self._reader(message_uid)
-            candidate = Candidate(seq, message_uid, box.shown_flags(message_uid), info.internaldate, info.size,
-                                  len(box.uids), largest_uid, lambda read=read: read() or b"",
-                                  modseq=box.modseq[message_uid])
-            if key.matches(candidate):
-                found.append(message_uid if uid else seq)
-                highest = max(highest, box.modseq[message_uid])
+        matching = self._matching(key)
+        found = [c.uid if uid else c.seq for c in matching]
+        highest = max((box.modseq[c.uid] for c in matching), default=0)
         words = ["SEARCH"] + [str(n) for n in found]
         if with_modseq and found:
             # RFC 7162 section 3.1.5: the highest mod-sequence of the messages found, after them.
             words.append(f"(MODSEQ {highest})")
         self._untagged(" ".join(words))
         return "SEARCH completed"
+
+    def cmd_SORT(self, args: list[Value], uid: bool = False) -> str:
+        """RFC 5256 section 3: ``SORT (criteria) charset search-keys``, the matches in that order."""
+        if len(args) < 3 or not isinstance(args[0], list):
+            raise Bad("SORT needs (sort criteria), a charset and search keys, e.g. SORT (DATE) UTF-8 ALL")
+        try:
+            criteria = parse_sort_criteria(args[0])
+        except ValueError as e:
+            raise Bad(f"Bad SORT: {e}") from None
+        ordered = sort(self._sortable(args[1], args[2:], uid, "SORT"), criteria)
+        self._untagged(" ".join(["SORT"] + [str(m.number) for m in ordered]))
+        return "SORT completed"
+
+    def cmd_THREAD(self, args: list[Value], uid: bool = False) -> str:
+        """RFC 5256 section 4: ``THREAD algorithm charset search-keys``, the matches as conversations."""
+        if len(args) < 3 or not isinstance(args[0], str):
+            raise Bad("THREAD needs an algorithm, a charset and search keys, e.g. THREAD REFERENCES UTF-8 ALL")
+        algorithm = args[0].upper()
+        if algorithm not in THREAD_ALGORITHMS:
+            raise Bad(f"Unknown THREAD algorithm {args[0]}; known: {' '.join(THREAD_ALGORITHMS)}")
+        threads = thread(self._sortable(args[1], args[2:], uid, "THREAD"), algorithm)
+        self._untagged(f"THREAD {render_threads(threads)}".rstrip())
+        return "THREAD completed"
+
+    def _sortable(self, charset: Value, keys: list[Value], uid: bool, command: str) -> list[Sortable]:
+        """The messages that match the search keys, as SORT and THREAD need them.
+
+        The charset is not optional here, unlike SEARCH's; one the server does
+        not know gets NO [BADCHARSET], "not BAD" (RFC 5256 section 3).
+        """
+        if isinstance(charset, list):
+            raise Bad(f"{command} needs a charset, e.g. UTF-8")
+        try:
+            key = parse_search([Atom("CHARSET"), charset, *keys])
+        except ValueError as e:
+            if str(e).startswith("[BADCHARSET"):
+                raise No(str(e)) from None
+            raise Bad(f"Bad {command}: {e}") from None
+        found = []
+        for c in self._matching(key):
+            parsed: list[Entity] = []
+
+            def message(read=c.raw, parsed=parsed) -> Entity:
+                if not parsed:  # read and parsed once, however many keys ask
+                    parsed.append(parse_message(read()))
+                return parsed[0]
+            found.append(Sortable(c.seq, c.uid if uid else c.seq, c.internaldate, c.size, message))
+        return found
 
     def cmd_FETCH(self, args: list[Value], uid: bool = False) -> str:
         """RFC 3501 section 6.4.5; a FETCH that sets \\Seen reports the new FLAGS too.
@@ -988,6 +1036,21 @@ class IMAPSession:
                for first, last in numbers.ranges):
             raise Bad("No such message (the sequence set goes beyond the mailbox)")
         return [(seq, box.uids[seq - 1]) for seq in numbers.resolve(range(1, len(box.uids) + 1), len(box.uids))]
+
+    def _matching(self, key: SearchKey) -> list[Candidate]:
+        """The messages of the snapshot that match *key* (RFC 3501 section 6.4.4), in mailbox order."""
+        box = self._box
+        largest_uid = box.uids[-1] if box.uids else 0
+        found = []
+        for seq, message_uid in enumerate(box.uids, 1):
+            info = box.info[message_uid]
+            read = self._reader(message_uid)
+            candidate = Candidate(seq, message_uid, box.shown_flags(message_uid), info.internaldate, info.size,
+                                  len(box.uids), largest_uid, lambda read=read: read() or b"",
+                                  modseq=box.modseq[message_uid])
+            if key.matches(candidate):
+                found.append(candidate)
+        return found
 
     def _reader(self, uid: int) -> Callable[[], bytes | None]:
         def read() -> bytes | None:
