@@ -89,6 +89,8 @@ from typing import Protocol
 
 from .fetch import FetchData, parse_fetch_items, render_fetch, sets_seen
 from .fetch import needs_message as fetch_needs_message
+from .listing import matcher as _matcher
+from .listing import parse_list, select
 from .mime import Entity, parse_message
 from .parser import CommandReader
 from .response import astring, flag_list, quoted, render
@@ -165,7 +167,8 @@ UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "SORT", "
 # imaplib clients log in over plain text, as they did before the lab had TLS.
 CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "ID", "ENABLE", "IDLE", "NAMESPACE",
                 "UIDPLUS", "MOVE", "UNSELECT", "SPECIAL-USE", "CHILDREN", "CONDSTORE",
-                "SORT", *(f"THREAD={name}" for name in THREAD_ALGORITHMS))  # RFC 5256
+                "SORT", *(f"THREAD={name}" for name in THREAD_ALGORITHMS),  # RFC 5256
+                "LIST-EXTENDED", "LIST-STATUS")  # RFC 5258, RFC 5819
 
 # What ENABLE can switch on (RFC 5161 section 3.1): CONDSTORE (RFC 7162 section 3.1).
 ENABLEABLE = ("CONDSTORE",)
@@ -639,29 +642,31 @@ class IMAPSession:
         return "UNSUBSCRIBE completed"
 
     def cmd_LIST(self, args: list[Value]) -> str:
-        """RFC 3501 section 6.3.8, with CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154) attributes."""
-        reference, pattern = (text(a) for a in _arguments(args, 2, "LIST reference mailbox"))
-        if not pattern:
+        """RFC 3501 section 6.3.8, extended by RFC 5258 (selection and return options) and RFC 5819 (STATUS).
+
+        Attributes: CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154), always;
+        `mailcourse.protocols.imap.listing` chooses the names.
+        """
+        try:
+            request = parse_list(args)
+        except ValueError as e:
+            raise Bad(f"Bad LIST: {e}") from None
+        unknown = [item for item in request.status_items if item not in _STATUS_ITEMS]
+        if unknown:
+            raise Bad(f"Unknown STATUS item {unknown[0]}")
+        if request.patterns == [""] and not request.extended:
             # 'An empty ("" string) mailbox name argument is a special request to return the
             # hierarchy delimiter and the root name of the name given in the reference.'
             self._untagged(b'LIST (\\Noselect) ' + quoted(self.backend.delimiter) + b' ""')
             return "LIST completed"
-        delimiter = self.backend.delimiter
-        existing = set(self.backend.folders(self._account))
-        # A backend may hold "a.b" without "a" (Maildir++ can): such a parent is shown, as \Noselect.
-        parents = {name.rsplit(delimiter, i)[0] for name in existing for i in range(1, name.count(delimiter) + 1)}
-        everything = existing | parents
-        matches = _matcher(reference + pattern, delimiter)
-        for name in sorted(everything, key=lambda n: (n != INBOX, n)):
-            if not matches(name):
-                continue
-            inner = any(other.startswith(name + delimiter) for other in everything)
-            attributes = ["\\HasChildren" if inner else "\\HasNoChildren"]  # RFC 3348
-            if name not in existing:
-                attributes.insert(0, "\\Noselect")
-            if name in self.backend.special_use:
-                attributes.append(self.backend.special_use[name])  # RFC 6154
-            self._list_line("LIST", attributes, name)
+        entries = select(request, self.backend.folders(self._account), self.backend.subscriptions(self._account),
+                         self.backend.special_use, self.backend.delimiter)
+        for entry in entries:
+            self._list_line("LIST", entry.attributes, entry.name,
+                            b' ("CHILDINFO" ("SUBSCRIBED"))' if entry.childinfo else b"")
+            if request.status_items and entry.selectable:
+                # RFC 5819 section 2: the STATUS response follows the LIST response of its mailbox.
+                self._status(entry.name, request.status_items)
         return "LIST completed"
 
     def cmd_LSUB(self, args: list[Value]) -> str:
@@ -674,9 +679,9 @@ class IMAPSession:
                 self._list_line("LSUB", [] if name in existing else ["\\Noselect"], name)
         return "LSUB completed"
 
-    def _list_line(self, kind: str, attributes: list[str], name: str) -> None:
+    def _list_line(self, kind: str, attributes: list[str], name: str, extended: bytes = b"") -> None:
         self._untagged(f"{kind} (".encode() + " ".join(attributes).encode() + b") "
-                       + quoted(self.backend.delimiter) + b" " + astring(name))
+                       + quoted(self.backend.delimiter) + b" " + astring(name) + extended)
 
     def cmd_STATUS(self, args: list[Value]) -> str:
         """RFC 3501 section 6.3.10: counts of a mailbox without selecting it."""
@@ -688,6 +693,10 @@ class IMAPSession:
             raise Bad(f"Unknown STATUS item {unknown[0] if unknown else '(none given)'}")
         if "HIGHESTMODSEQ" in wanted:
             self.condstore = True  # a CONDSTORE-enabling command (RFC 7162 section 3.1)
+        self._status(folder, wanted)
+        return "STATUS completed"
+
+    def _status(self, folder: str, wanted: list[str]) -> None:
         try:
             infos = self.backend.list(self._account, folder)
             values = {
@@ -702,7 +711,6 @@ class IMAPSession:
             raise No(f"[NONEXISTENT] No such mailbox: {folder}") from None
         answer = " ".join(f"{item} {values[item]}" for item in wanted)
         self._untagged(b"STATUS " + astring(folder) + f" ({answer})".encode())
-        return "STATUS completed"
 
     def cmd_APPEND(self, args: list[Value]) -> str:
         """RFC 3501 section 6.3.11: add a message to a mailbox; APPENDUID from RFC 4315 section 3."""
@@ -1216,18 +1224,6 @@ def _date_time(value: bytes) -> float:
         raise Bad("Bad date-time") from None
     offset = (int(zone_h) * 60 + int(zone_m)) * 60
     return float(utc - offset if sign == "+" else utc + offset)
-
-
-def _matcher(pattern: str, delimiter: str) -> Callable[[str], bool]:
-    """LIST's wildcards (RFC 3501 section 6.3.8): ``*`` matches anything, ``%`` anything but the delimiter."""
-    regex = "".join(".*" if c == "*" else f"[^{re.escape(delimiter)}]*" if c == "%" else re.escape(c)
-                    for c in pattern)
-    compiled = re.compile(regex + r"\Z", re.DOTALL)
-    inbox = re.compile(regex + r"\Z", re.DOTALL | re.IGNORECASE)  # "INBOX" matches in any case
-
-    def matches(name: str) -> bool:
-        return bool((inbox if name == INBOX else compiled).match(name))
-    return matches
 
 
 def uid_set(uids: list[int]) -> str:
