@@ -293,6 +293,9 @@ misused = commands("bad arguments", [
     b"SORT (DATE) NOSUCH ALL", b"SORT (DATE) UTF-8 NOSUCHKEY", b"UID SORT (DATE) UTF-8", b"THREAD",
     b"THREAD NOSUCH UTF-8 ALL", b"THREAD REFERENCES UTF-8", b"THREAD (REFERENCES) UTF-8 ALL",
     b"UID THREAD ORDEREDSUBJECT NOSUCH ALL",
+    # RFC 5258 and RFC 5819: LIST [(selection)] reference pattern(s) [RETURN (options)].
+    b'LIST (NOSUCH) "" *', b'LIST (RECURSIVEMATCH) "" *', b'LIST "" * RETURN (NOSUCH)', b'LIST "" * RETURN',
+    b'LIST "" * RETURN (STATUS)', b'LIST "" * RETURN (STATUS (NOSUCH))', b'LIST "" ()', b"LIST ()",
 ])
 
 # RFC 3501 section 6: LOGIN and AUTHENTICATE only before login, ENABLE only before a mailbox is selected.
