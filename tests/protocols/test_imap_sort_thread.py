@@ -154,3 +154,17 @@ def test_thread_and_uid_thread_answers(session):
 def test_bad_sort_and_thread_get_the_proper_error_and_the_session_goes_on(session, command, reply):
     assert session.receive_data(b"t " + command + b"\r\n").startswith(reply)
     assert session.receive_data(b"z NOOP\r\n") == b"z OK NOOP completed\r\n"
+
+
+# -- ESEARCH (RFC 4731), which shares the search engine ----------------------------------------------
+
+def test_esearch_return_min_max_count_all(session):
+    assert "ESEARCH" in CAPABILITIES
+    assert session.receive_data(b"a SEARCH RETURN (MIN MAX COUNT) ALL\r\n") == (
+        b'* ESEARCH (TAG "a") MIN 1 MAX 3 COUNT 3\r\na OK SEARCH completed\r\n')
+    assert session.receive_data(b"b UID SEARCH RETURN () SUBJECT plan\r\n") == (
+        b'* ESEARCH (TAG "b") UID ALL 1:2\r\nb OK SEARCH completed\r\n')  # RETURN () is RETURN (ALL)
+    assert session.receive_data(b"c SEARCH RETURN (MIN COUNT) SUBJECT nothing\r\n") == (
+        b'* ESEARCH (TAG "c") COUNT 0\r\nc OK SEARCH completed\r\n')  # no MIN when nothing matched
+    assert session.receive_data(b"d SEARCH RETURN (SAVE) ALL\r\n").startswith(b"d BAD")  # SEARCHRES: not offered
+    assert session.receive_data(b"e SEARCH SUBJECT plan\r\n") == b"* SEARCH 1 2\r\ne OK SEARCH completed\r\n"

@@ -168,7 +168,7 @@ UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "SORT", "
 CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "ID", "ENABLE", "IDLE", "NAMESPACE",
                 "UIDPLUS", "MOVE", "UNSELECT", "SPECIAL-USE", "CHILDREN", "CONDSTORE",
                 "SORT", *(f"THREAD={name}" for name in THREAD_ALGORITHMS),  # RFC 5256
-                "LIST-EXTENDED", "LIST-STATUS")  # RFC 5258, RFC 5819
+                "LIST-EXTENDED", "LIST-STATUS", "ESEARCH")  # RFC 5258, RFC 5819, RFC 4731
 
 # What ENABLE can switch on (RFC 5161 section 3.1): CONDSTORE (RFC 7162 section 3.1).
 ENABLEABLE = ("CONDSTORE",)
@@ -809,7 +809,18 @@ class IMAPSession:
                     pass  # gone already: what was asked for
 
     def cmd_SEARCH(self, args: list[Value], uid: bool = False) -> str:
-        """RFC 3501 section 6.4.4: the numbers (or UIDs) of the messages that match."""
+        """RFC 3501 section 6.4.4: the numbers (or UIDs) of the messages that match.
+
+        ``SEARCH RETURN (MIN MAX COUNT ALL) keys`` (ESEARCH, RFC 4731 section 3)
+        answers with one ``* ESEARCH`` line instead: a client asking "how many
+        unseen?" gets ``COUNT 12``, not twelve numbers.
+        """
+        returns = None
+        if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper() == "RETURN" and isinstance(args[1], list):
+            returns = [text(option).upper() for option in args[1]] or ["ALL"]  # "RETURN ()" means ALL (section 3.1)
+            if not set(returns) <= set(_ESEARCH_RETURNS):
+                raise Bad(f"Bad SEARCH: RETURN options are {' '.join(_ESEARCH_RETURNS)}")
+            args = args[2:]
         try:
             key = parse_search(args)
         except ValueError as e:
@@ -821,6 +832,9 @@ class IMAPSession:
         matching = self._matching(key)
         found = [c.uid if uid else c.seq for c in matching]
         highest = max((box.modseq[c.uid] for c in matching), default=0)
+        if returns is not None:
+            self._untagged(_esearch(self._tag, uid, found, returns, highest if with_modseq else None))
+            return "SEARCH completed"
         words = ["SEARCH"] + [str(n) for n in found]
         if with_modseq and found:
             # RFC 7162 section 3.1.5: the highest mod-sequence of the messages found, after them.
@@ -1224,6 +1238,25 @@ def _date_time(value: bytes) -> float:
         raise Bad("Bad date-time") from None
     offset = (int(zone_h) * 60 + int(zone_m)) * 60
     return float(utc - offset if sign == "+" else utc + offset)
+
+
+_ESEARCH_RETURNS = ("MIN", "MAX", "ALL", "COUNT")  # RFC 4731 section 3.1
+
+
+def _esearch(tag: str, uid: bool, found: list[int], returns: list[str], highest: int | None) -> str:
+    """``ESEARCH (TAG "a1") UID MIN 2 COUNT 5`` (RFC 4731 section 3.2); MIN, MAX and ALL only when found."""
+    words = [f'ESEARCH (TAG "{tag}")'] + (["UID"] if uid else [])
+    if found and "MIN" in returns:
+        words.append(f"MIN {min(found)}")
+    if found and "MAX" in returns:
+        words.append(f"MAX {max(found)}")
+    if found and "ALL" in returns:
+        words.append(f"ALL {uid_set(sorted(found))}")
+    if "COUNT" in returns:
+        words.append(f"COUNT {len(found)}")
+    if highest is not None and found:
+        words.append(f"MODSEQ {highest}")  # RFC 7162 section 3.1.5, as an ESEARCH item
+    return " ".join(words)
 
 
 def uid_set(uids: list[int]) -> str:
