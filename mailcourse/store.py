@@ -71,13 +71,21 @@ uses that same "." as the IMAP hierarchy delimiter, so the name a client sees
 is the name on disk minus the leading dot (the Courier IMAP convention). The
 alternative, Dovecot's "/" shown to clients and mapped to "." on disk, would
 forbid "." in names or need an escape; one delimiter everywhere is simpler to
-read in a transcript and on disk. "/" is therefore never part of a folder
-name, which is also what keeps a name from leaving the account's directory:
-`check_folder` refuses "/", "..", a leading or trailing ".", control
-characters and names longer than 127 characters, for every caller. Names
-arrive from clients in modified UTF-7 (RFC 3501 section 5.1.3: "&" starts an
-encoded run), which is printable ASCII, spaces included; they are stored as
-they are.
+read in a transcript and on disk.
+
+Every other printable character is a valid name character for IMAP (RFC 3501
+section 5.1; RFC 9051 section 5.1 even says the wildcards "%" and "*" are
+valid, if awkward in LIST), and Dovecot accepts ``foo\\bar``, so this store
+does too. What a file system cannot hold, or holds differently on another
+system, is written as ``%XX`` (its hex code) in the directory's name:
+"/" (the path separator, which would leave the account's directory), "\\"
+(Windows' one), ``: * ? " < > |`` and "%" itself, so the encoding can be
+undone. ``foo\\bar`` is kept in ``.foo%5Cbar``. `check_folder` still refuses
+"..", a leading or trailing "." (an empty level), control characters and
+names longer than 127 characters, for every caller; with "/" encoded, no name
+can reach a directory other than ``<account>/.<name>``. Names arrive from
+clients in modified UTF-7 (RFC 3501 section 5.1.3: "&" starts an encoded
+run), which is printable ASCII, spaces included.
 
 Keywords (RFC 3501 section 2.3.2) go in the file name too, as lower-case
 letters after the system flag letters; ``mailcourse-keywords`` says which
@@ -116,10 +124,10 @@ _LETTER_FOR_FLAG = {flag: letter for letter, flag in _FLAG_LETTERS.items()}
 # (str patterns match Unicode): a UTF-8 mailbox such as zoë@ (RFC 6531) has a folder.
 _SAFE_NAME = re.compile(r"^[^\W_][\w.+@-]{0,127}\Z")  # \Z: "$" would allow a final newline
 # Folder names: printable ASCII (modified UTF-7 is ASCII), spaces, "&" and ","
-# included; never "/" or "\\" (a path separator), never "*" or "%" (LIST's
-# wildcards, RFC 3501 section 6.3.8), at most 127 characters.
+# included, at most 127 characters. The characters some file system cannot
+# hold in a name are written %XX on disk (see "Folder names" above).
 _FOLDER_NAME = re.compile(r"^[ -~]{1,127}\Z")  # printable ASCII, the space included
-_NOT_IN_FOLDER_NAMES = frozenset("/\\*%")
+_ESCAPED_ON_DISK = frozenset('%/\\:*?"<>|')
 
 DELIMITER = "."  # the IMAP hierarchy delimiter, the Maildir++ one (see the module docstring)
 
@@ -167,10 +175,23 @@ def check_folder(name: str) -> str:
     two in a row (an empty level); with "/" refused, no name can reach a
     directory other than ``<account>/.<name>``.
     """
-    if (not _FOLDER_NAME.match(name) or not _NOT_IN_FOLDER_NAMES.isdisjoint(name) or ".." in name
+    if (not _FOLDER_NAME.match(name) or ".." in name
             or name.startswith(DELIMITER) or name.endswith(DELIMITER)):
         raise StoreError(f"invalid folder name: {name!r}")
     return name
+
+
+def folder_directory(name: str) -> str:
+    """The directory name that holds folder *name*: ``"." + name``, "/" and the like as %XX."""
+    directory = "." + "".join(f"%{ord(c):02X}" if c in _ESCAPED_ON_DISK else c for c in check_folder(name))
+    if len(directory) > 255:  # NAME_MAX of ext4, APFS and NTFS alike
+        raise StoreError(f"folder name too long once encoded: {name!r}")
+    return directory
+
+
+def folder_name(directory: str) -> str:
+    """The folder a directory holds: `folder_directory` undone."""
+    return re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), directory[1:])
 
 
 def _is_inbox(folder: str) -> bool:
@@ -383,7 +404,7 @@ class MailStore:
     def folders(self, account: str) -> list[str]:
         """The account's folders: INBOX first, then the others in name order."""
         base = self._account_path(account)
-        subs = sorted(p.name[1:] for p in base.iterdir() if p.name.startswith(".") and (p / "cur").is_dir())
+        subs = sorted(folder_name(p.name) for p in base.iterdir() if p.name.startswith(".") and (p / "cur").is_dir())
         return [INBOX] + subs
 
     def has_folder(self, account: str, folder: str) -> bool:
@@ -447,7 +468,7 @@ class MailStore:
                 check_folder(target)  # a long new name may make an inner name too long
             for name, target in renames:
                 self._folders.pop((account, name), None)
-                os.rename(base / ("." + name), base / ("." + target))
+                os.rename(base / folder_directory(name), base / folder_directory(target))
         for name, target in renames:
             self._notify(account, name)
             self._notify(account, target)
@@ -500,7 +521,7 @@ class MailStore:
         if found is not None:
             return found
         base = self.root / check_name("account", account)
-        path = base if folder == INBOX else base / ("." + check_folder(folder))
+        path = base if folder == INBOX else base / folder_directory(folder)
         if not create and not (path / "cur").is_dir():
             raise StoreError(f"no such folder: {account}/{folder}")
         # UIDVALIDITY must change if a folder is ever recreated (RFC 3501

@@ -155,23 +155,48 @@ def test_file_dropped_into_new_by_another_program_gets_the_next_uid(store):
     assert third.deliver("joe", message("next")) == 5
 
 
+# Unsafe for an account, but valid IMAP folder names (RFC 3501 section 5.1): "/" is written %2F on disk.
+FOLDER_NAMES_WITH_SLASHES = {"a/b", "/abs", "~joe/x"}
+
+
 @pytest.mark.parametrize("name", ["../x", "a/b", "", "..", ".", ".hidden", "x/../../etc",
                                   "/abs", "a\x00b", "a\nb", "x\n", "x\r\n", "~joe/x", "..\\x", "x" * 200])
 def test_unsafe_account_and_folder_names_are_refused(store, tmp_path, name):
     with pytest.raises(StoreError):
         store.create_account(name)
-    with pytest.raises(StoreError):
-        store.create_folder("joe", name)
+    if name not in FOLDER_NAMES_WITH_SLASHES:
+        with pytest.raises(StoreError):
+            store.create_folder("joe", name)
+        with pytest.raises(StoreError):
+            store.deliver("joe", message("x"), folder=name)
     with pytest.raises(StoreError):
         store.deliver(name, message("x"))
-    with pytest.raises(StoreError):
-        store.deliver("joe", message("x"), folder=name)
     with pytest.raises(StoreError):
         store.list(name)
     assert not store.has_account(name)
     # Nothing was written outside the store, nor inside it.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mail"]
     assert store.accounts() == ["joe"]
+    assert store.folders("joe") == [INBOX]
+
+
+@pytest.mark.parametrize("name", ["a/b", "/abs", "~joe/x", "foo\\bar", "50%", "*", 'say "hi"', "a:b?<c>|",
+                                  "Work.a/b", "%2F"])
+def test_every_printable_folder_name_is_kept_inside_the_account(store, tmp_path, name):
+    # RFC 3501 section 5.1 (RFC 9051 too) allows any printable name; Dovecot accepts foo\bar.
+    # What a file system cannot hold goes %XX on disk, so no name leaves <account>/.<name>.
+    store.create_folder("joe", name)
+    store.deliver("joe", message("x"), folder=name)
+    assert name in store.folders("joe")
+    assert [m.uid for m in store.list("joe", name)] == [1]
+    account = tmp_path / "mail" / "joe"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mail"]
+    assert sorted(p.name for p in (tmp_path / "mail").iterdir()) == ["joe"]
+    made = [p.name for p in account.iterdir() if p.name.startswith(".")]
+    assert len(made) == 1 and not set(made[0]) & set('/\\:*?"<>|')
+    store.rename_folder("joe", name, name + "2")
+    assert name + "2" in store.folders("joe") and name not in store.folders("joe")
+    store.delete_folder("joe", name + "2")
     assert store.folders("joe") == [INBOX]
 
 

@@ -289,7 +289,10 @@ def test_list_lsub_and_special_use(backend, store):
     ]
     assert lines(session.receive_data(b'e LIST Work. %\r\n')) == [b'* LIST (\\HasNoChildren) "." Work.2024', b"e OK LIST completed"]
     assert lines(session.receive_data(b'f LIST "" inbox\r\n')) == [b'* LIST (\\HasNoChildren) "." INBOX', b"f OK LIST completed"]
-    session.receive_data(b"g SUBSCRIBE Archive\r\nh SUBSCRIBE Gone\r\n")
+    # SUBSCRIBE to a missing name is refused (RFC 3501 section 6.3.6 allows it; Dovecot does, clients expect it),
+    # but a subscribed folder deleted afterwards stays subscribed, shown as \Noselect.
+    assert session.receive_data(b"g0 SUBSCRIBE Gone\r\n") == b"g0 NO [NONEXISTENT] No such mailbox: Gone\r\n"
+    session.receive_data(b"g1 CREATE Gone\r\ng SUBSCRIBE Archive\r\nh SUBSCRIBE Gone\r\ng2 DELETE Gone\r\n")
     assert lines(session.receive_data(b'i LSUB "" *\r\n')) == [
         b'* LSUB () "." Archive', b'* LSUB () "." Drafts', b'* LSUB (\\Noselect) "." Gone', b'* LSUB () "." Sent',
         b'* LSUB () "." Trash', b"i OK LSUB completed"]
@@ -317,8 +320,8 @@ def test_create_delete_rename(backend, store):
     assert store.list("jane") == [] and [m.flags for m in store.list("jane", "Old-Inbox")] == [{"\\Seen"}]
 
 
-@pytest.mark.parametrize("name", [b"../jane", b"..", b"a/../../b", b"/etc", b'"a\\\\b"', b"a..b", b".hidden",
-                                  b"Trash/../../x", b"x" * 300, b'"~/x"', b"{3+}\r\na\x00b"])
+@pytest.mark.parametrize("name", [b"../jane", b"..", b"a/../../b", b"a..b", b".hidden",
+                                  b"Trash/../../x", b"x" * 300, b"{3+}\r\na\x00b"])
 def test_names_that_would_leave_the_account_are_refused(backend, store, name):
     session = new_session(backend)
     before = sorted(p.relative_to(store.root) for p in store.root.rglob("*"))
@@ -328,6 +331,17 @@ def test_names_that_would_leave_the_account_are_refused(backend, store, name):
         assert re.match(rb"t (NO|BAD) ", out), (command, out)
     assert sorted(p.relative_to(store.root) for p in store.root.rglob("*")) == before
     assert session.receive_data(b"z NOOP\r\n") == b"z OK NOOP completed\r\n"
+
+
+@pytest.mark.parametrize("name, shown", [(b'"foo\\\\bar"', b'"foo\\\\bar"'), (b"/etc", b"/etc"),
+                                         (b'"~/x"', b"~/x"), (b'"50% off"', b'"50% off"')])
+def test_every_name_rfc_3501_allows_is_a_folder_and_stays_in_the_account(backend, store, name, shown):
+    session = new_session(backend)
+    assert session.receive_data(b"a CREATE " + name + b"\r\n") == b"a OK CREATE completed\r\n"
+    assert b'* LIST (\\HasNoChildren) "." ' + shown + b"\r\n" in session.receive_data(b'b LIST "" *\r\n')
+    assert b"c OK [READ-WRITE]" in session.receive_data(b"c SELECT " + name + b"\r\n")
+    assert session.receive_data(b"d SUBSCRIBE " + name + b"\r\n") == b"d OK SUBSCRIBE completed\r\n"
+    assert all(p.relative_to(store.root).parts[0] == "jane" for p in store.root.rglob("*"))
 
 
 def test_status_namespace_enable_id_logout(backend, store):

@@ -235,7 +235,7 @@ noise = st.one_of(
 # Arguments a command may well have, then (last, so that nothing after it can make it whole) one
 # that the grammar of RFC 3501 section 9 refuses: the parser refuses the line, nothing is done.
 VERBS = [b"FETCH", b"UID FETCH", b"STORE", b"SEARCH", b"COPY", b"SELECT", b"LOGIN", b"LIST", b"STATUS",
-         b"APPEND", b"NOOP", b"CAPABILITY", b"CLOSE", b"fetch", b"Uid Store"]
+         b"APPEND", b"NOOP", b"CAPABILITY", b"CLOSE", b"fetch", b"Uid Store", b"SORT", b"UID THREAD"]
 GOOD_ARGS = [b"1", b"1:*", b"2,3", b"INBOX", b'"INBOX"', b"(FLAGS)", b"+FLAGS", b"(\\Seen)", b'""', b"NIL",
              b"BODY.PEEK[HEADER.FIELDS (SUBJECT)]", b"{0+}\r\n", b"{3+}\r\nabc"]
 BROKEN_ARGS = [
@@ -285,9 +285,17 @@ misused = commands("bad arguments", [
     b"SEARCH SUBJECT", b"SEARCH (ALL", b"SEARCH OR ALL", b"SEARCH SINCE 31-Feb-99x", b"SEARCH LARGER x",
     b"SEARCH CHARSET NOSUCH ALL", b"COPY 1", b"COPY 1 NoSuchFolder", b"MOVE 1 NoSuchFolder", b"SELECT",
     b"SELECT INBOX extra", b"STATUS INBOX (NOSUCH)", b"STATUS INBOX ()", b"STATUS INBOX", b"LIST", b"LIST \"\"",
-    b"CREATE", b"CREATE INBOX", b"CREATE a/b", b"CREATE ../x", b"DELETE NoSuchFolder", b"DELETE", b"RENAME x",
+    b"CREATE", b"CREATE INBOX", b"CREATE a..b", b"CREATE ../x", b"DELETE NoSuchFolder", b"DELETE", b"RENAME x",
     b"RENAME NoSuchFolder Other", b"APPEND INBOX", b"APPEND INBOX (\\Seen)", b"APPEND", b"IDLE now", b"ID",
-    b"ID x y", b"SUBSCRIBE", b"UNSUBSCRIBE", b"LSUB", b"EXAMINE",
+    b"ID x y", b"SUBSCRIBE", b"UNSUBSCRIBE", b"LSUB", b"EXAMINE", b"SUBSCRIBE NoSuchFolder",
+    # RFC 5256: SORT (criteria) charset keys, THREAD algorithm charset keys; a charset it lacks is NO.
+    b"SORT", b"SORT (DATE)", b"SORT DATE UTF-8 ALL", b"SORT (NOSUCH) UTF-8 ALL", b"SORT (REVERSE) UTF-8 ALL",
+    b"SORT (DATE) NOSUCH ALL", b"SORT (DATE) UTF-8 NOSUCHKEY", b"UID SORT (DATE) UTF-8", b"THREAD",
+    b"THREAD NOSUCH UTF-8 ALL", b"THREAD REFERENCES UTF-8", b"THREAD (REFERENCES) UTF-8 ALL",
+    b"UID THREAD ORDEREDSUBJECT NOSUCH ALL",
+    # RFC 5258 and RFC 5819: LIST [(selection)] reference pattern(s) [RETURN (options)].
+    b'LIST (NOSUCH) "" *', b'LIST (RECURSIVEMATCH) "" *', b'LIST "" * RETURN (NOSUCH)', b'LIST "" * RETURN',
+    b'LIST "" * RETURN (STATUS)', b'LIST "" * RETURN (STATUS (NOSUCH))', b'LIST "" ()', b"LIST ()",
 ])
 
 # RFC 3501 section 6: LOGIN and AUTHENTICATE only before login, ENABLE only before a mailbox is selected.
@@ -353,7 +361,8 @@ wrong_state_before = commands("wrong state", [
     b"SELECT INBOX", b"EXAMINE INBOX", b"LIST \"\" *", b"STATUS INBOX (MESSAGES)", b"CREATE Fuzz",
     b"DELETE Trash", b"RENAME Trash Bin", b"FETCH 1 FLAGS", b"UID FETCH 1:* BODY[]", b"STORE 1 +FLAGS (\\Deleted)",
     b"EXPUNGE", b"CLOSE", b"UNSELECT", b"IDLE", b"ENABLE IDLE", b"NAMESPACE", b"SEARCH ALL", b"CHECK",
-    b"COPY 1 Trash", b"MOVE 1 Trash", b"SUBSCRIBE INBOX", b"LSUB \"\" *"])
+    b"COPY 1 Trash", b"MOVE 1 Trash", b"SUBSCRIBE INBOX", b"LSUB \"\" *", b"SORT (DATE) UTF-8 ALL",
+    b"THREAD REFERENCES UTF-8 ALL", b"UID SORT (ARRIVAL) UTF-8 ALL"])
 appends_before = st.builds(
     lambda tag, count, plus: literal_case(tag, b"APPEND INBOX ", count, plus, b"", "wrong state, with a literal"),
     tags, st.integers(0, 200), st.booleans())

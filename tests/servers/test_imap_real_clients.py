@@ -211,6 +211,26 @@ def test_imapclient_selects_searches_and_fetches_what_is_on_disk(served):
         assert uid not in client.search(["UNSEEN"]) and client.search(["SEEN"]) == [uid]
 
 
+def test_imapclient_sorts_and_threads_rfc_5256(served):
+    first = plain_message(unique("Plan"))
+    first["Message-ID"] = "<plan-1@someplace.org>"
+    reply = plain_message(f"Re: {first['Subject']}", "Yes.\n" * 50)
+    reply["In-Reply-To"] = "<plan-1@someplace.org>"
+    mail_jane(served, first)
+    mail_jane(served, reply)
+    mail_jane(served, unique("Aardvark"))
+    with imapclient(served) as client:
+        assert {b"SORT", b"THREAD=REFERENCES", b"THREAD=ORDEREDSUBJECT"} <= set(client.capabilities())
+        client.select_folder("INBOX")
+        plan, answer = client.search(["SUBJECT", first["Subject"]])
+        [aardvark] = client.search(["SUBJECT", "Aardvark"])
+        # IMAPClient sends UID SORT and UID THREAD: the answers are UIDs.
+        assert client.sort(["SUBJECT"]) == [aardvark, plan, answer]  # "Re:" is no part of the base subject
+        assert client.sort(["REVERSE", "SIZE"])[0] == answer
+        assert client.thread("REFERENCES") == ((plan, answer), (aardvark,))
+        assert client.thread("ORDEREDSUBJECT") == ((plan, answer), (aardvark,))
+
+
 def test_imapclient_adds_removes_and_reads_flags(served):
     mail_jane(served, subject := unique("flags"))
     with imapclient(served) as client:

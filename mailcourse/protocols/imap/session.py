@@ -89,9 +89,16 @@ from typing import Protocol
 
 from .fetch import FetchData, parse_fetch_items, render_fetch, sets_seen
 from .fetch import needs_message as fetch_needs_message
+from .listing import matcher as _matcher
+from .listing import parse_list, select
+from .mime import Entity, parse_message
 from .parser import CommandReader
 from .response import astring, flag_list, quoted, render
-from .search import Candidate, ModSeq, parse_search
+from .search import Candidate, ModSeq, SearchKey, parse_search
+from .sort import Sortable, parse_sort_criteria, sort
+from .thread import ALGORITHMS as THREAD_ALGORITHMS
+from .thread import render as render_threads
+from .thread import thread
 from .types import (
     Atom,
     Command,
@@ -139,6 +146,7 @@ COMMANDS: dict[str, frozenset[State]] = {
     "COPY": frozenset({SELECTED}), "UID": frozenset({SELECTED}),
     "UNSELECT": frozenset({SELECTED}),  # RFC 3691
     "MOVE": frozenset({SELECTED}),  # RFC 6851
+    "SORT": frozenset({SELECTED}), "THREAD": frozenset({SELECTED}),  # RFC 5256 sections 3 and 4
 }
 
 # Commands whose grammar has no arguments at all (RFC 3501 section 9; RFC 2177 IDLE,
@@ -147,8 +155,9 @@ COMMANDS: dict[str, frozenset[State]] = {
 TAKES_NO_ARGUMENTS = frozenset({"CAPABILITY", "NOOP", "LOGOUT", "NAMESPACE", "CHECK", "CLOSE", "UNSELECT",
                                 "EXPUNGE", "IDLE", "STARTTLS"})
 
-# What UID may prefix (RFC 3501 section 6.4.8, UID EXPUNGE from RFC 4315, UID MOVE from RFC 6851).
-UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE")
+# What UID may prefix (RFC 3501 section 6.4.8, UID EXPUNGE from RFC 4315, UID MOVE from RFC 6851,
+# UID SORT and UID THREAD from RFC 5256 sections 3 and 4).
+UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD")
 
 # The same list before and after login: mutt and mbsync read only the
 # greeting's list, and imaplib-based programs keep the one they asked for
@@ -157,7 +166,9 @@ UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE")
 # passwords need TLS: by default the lab, on 127.0.0.1 only, lets the lessons'
 # imaplib clients log in over plain text, as they did before the lab had TLS.
 CAPABILITIES = ("IMAP4rev1", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "ID", "ENABLE", "IDLE", "NAMESPACE",
-                "UIDPLUS", "MOVE", "UNSELECT", "SPECIAL-USE", "CHILDREN", "CONDSTORE")
+                "UIDPLUS", "MOVE", "UNSELECT", "SPECIAL-USE", "CHILDREN", "CONDSTORE",
+                "SORT", *(f"THREAD={name}" for name in THREAD_ALGORITHMS),  # RFC 5256
+                "LIST-EXTENDED", "LIST-STATUS", "ESEARCH")  # RFC 5258, RFC 5819, RFC 4731
 
 # What ENABLE can switch on (RFC 5161 section 3.1): CONDSTORE (RFC 7162 section 3.1).
 ENABLEABLE = ("CONDSTORE",)
@@ -170,7 +181,8 @@ RECENT = "\\Recent"
 _NON_SYNCHRONIZING = re.compile(r"non-synchronizing", re.IGNORECASE)
 
 # The commands during which RFC 3501 section 7.4.1 forbids EXPUNGE responses.
-_NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
+# SORT and THREAD answer with sequence numbers as SEARCH does (RFC 5256 section 3).
+_NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH", "SORT", "THREAD"})
 
 _STORE_ITEM = re.compile(r"([+-]?)FLAGS(\.SILENT)?\Z", re.IGNORECASE)
 _STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ")  # the last: RFC 7162 3.1.2.2
@@ -610,8 +622,13 @@ class IMAPSession:
 
     def cmd_SUBSCRIBE(self, args: list[Value]) -> str:
         (name,) = _arguments(args, 1, "SUBSCRIBE mailbox")
+        folder = _folder(name)
+        # RFC 3501 section 6.3.6 lets a server refuse a name that does not exist,
+        # and clients (and Dovecot) expect that: a typo is then seen at once.
+        if not self.backend.has_folder(self._account, folder):
+            raise No(f"[NONEXISTENT] No such mailbox: {folder}")
         try:
-            self.backend.subscribe_folder(self._account, _folder(name))
+            self.backend.subscribe_folder(self._account, folder)
         except MailboxError as e:
             raise No(f"[CANNOT] {e}") from None
         return "SUBSCRIBE completed"
@@ -625,29 +642,31 @@ class IMAPSession:
         return "UNSUBSCRIBE completed"
 
     def cmd_LIST(self, args: list[Value]) -> str:
-        """RFC 3501 section 6.3.8, with CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154) attributes."""
-        reference, pattern = (text(a) for a in _arguments(args, 2, "LIST reference mailbox"))
-        if not pattern:
+        """RFC 3501 section 6.3.8, extended by RFC 5258 (selection and return options) and RFC 5819 (STATUS).
+
+        Attributes: CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154), always;
+        `mailcourse.protocols.imap.listing` chooses the names.
+        """
+        try:
+            request = parse_list(args)
+        except ValueError as e:
+            raise Bad(f"Bad LIST: {e}") from None
+        unknown = [item for item in request.status_items if item not in _STATUS_ITEMS]
+        if unknown:
+            raise Bad(f"Unknown STATUS item {unknown[0]}")
+        if request.patterns == [""] and not request.extended:
             # 'An empty ("" string) mailbox name argument is a special request to return the
             # hierarchy delimiter and the root name of the name given in the reference.'
             self._untagged(b'LIST (\\Noselect) ' + quoted(self.backend.delimiter) + b' ""')
             return "LIST completed"
-        delimiter = self.backend.delimiter
-        existing = set(self.backend.folders(self._account))
-        # A backend may hold "a.b" without "a" (Maildir++ can): such a parent is shown, as \Noselect.
-        parents = {name.rsplit(delimiter, i)[0] for name in existing for i in range(1, name.count(delimiter) + 1)}
-        everything = existing | parents
-        matches = _matcher(reference + pattern, delimiter)
-        for name in sorted(everything, key=lambda n: (n != INBOX, n)):
-            if not matches(name):
-                continue
-            inner = any(other.startswith(name + delimiter) for other in everything)
-            attributes = ["\\HasChildren" if inner else "\\HasNoChildren"]  # RFC 3348
-            if name not in existing:
-                attributes.insert(0, "\\Noselect")
-            if name in self.backend.special_use:
-                attributes.append(self.backend.special_use[name])  # RFC 6154
-            self._list_line("LIST", attributes, name)
+        entries = select(request, self.backend.folders(self._account), self.backend.subscriptions(self._account),
+                         self.backend.special_use, self.backend.delimiter)
+        for entry in entries:
+            self._list_line("LIST", entry.attributes, entry.name,
+                            b' ("CHILDINFO" ("SUBSCRIBED"))' if entry.childinfo else b"")
+            if request.status_items and entry.selectable:
+                # RFC 5819 section 2: the STATUS response follows the LIST response of its mailbox.
+                self._status(entry.name, request.status_items)
         return "LIST completed"
 
     def cmd_LSUB(self, args: list[Value]) -> str:
@@ -660,9 +679,9 @@ class IMAPSession:
                 self._list_line("LSUB", [] if name in existing else ["\\Noselect"], name)
         return "LSUB completed"
 
-    def _list_line(self, kind: str, attributes: list[str], name: str) -> None:
+    def _list_line(self, kind: str, attributes: list[str], name: str, extended: bytes = b"") -> None:
         self._untagged(f"{kind} (".encode() + " ".join(attributes).encode() + b") "
-                       + quoted(self.backend.delimiter) + b" " + astring(name))
+                       + quoted(self.backend.delimiter) + b" " + astring(name) + extended)
 
     def cmd_STATUS(self, args: list[Value]) -> str:
         """RFC 3501 section 6.3.10: counts of a mailbox without selecting it."""
@@ -674,6 +693,10 @@ class IMAPSession:
             raise Bad(f"Unknown STATUS item {unknown[0] if unknown else '(none given)'}")
         if "HIGHESTMODSEQ" in wanted:
             self.condstore = True  # a CONDSTORE-enabling command (RFC 7162 section 3.1)
+        self._status(folder, wanted)
+        return "STATUS completed"
+
+    def _status(self, folder: str, wanted: list[str]) -> None:
         try:
             infos = self.backend.list(self._account, folder)
             values = {
@@ -688,7 +711,6 @@ class IMAPSession:
             raise No(f"[NONEXISTENT] No such mailbox: {folder}") from None
         answer = " ".join(f"{item} {values[item]}" for item in wanted)
         self._untagged(b"STATUS " + astring(folder) + f" ({answer})".encode())
-        return "STATUS completed"
 
     def cmd_APPEND(self, args: list[Value]) -> str:
         """RFC 3501 section 6.3.11: add a message to a mailbox; APPENDUID from RFC 4315 section 3."""
@@ -787,7 +809,18 @@ class IMAPSession:
                     pass  # gone already: what was asked for
 
     def cmd_SEARCH(self, args: list[Value], uid: bool = False) -> str:
-        """RFC 3501 section 6.4.4: the numbers (or UIDs) of the messages that match."""
+        """RFC 3501 section 6.4.4: the numbers (or UIDs) of the messages that match.
+
+        ``SEARCH RETURN (MIN MAX COUNT ALL) keys`` (ESEARCH, RFC 4731 section 3)
+        answers with one ``* ESEARCH`` line instead: a client asking "how many
+        unseen?" gets ``COUNT 12``, not twelve numbers.
+        """
+        returns = None
+        if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper() == "RETURN" and isinstance(args[1], list):
+            returns = [text(option).upper() for option in args[1]] or ["ALL"]  # "RETURN ()" means ALL (section 3.1)
+            if not set(returns) <= set(_ESEARCH_RETURNS):
+                raise Bad(f"Bad SEARCH: RETURN options are {' '.join(_ESEARCH_RETURNS)}")
+            args = args[2:]
         try:
             key = parse_search(args)
         except ValueError as e:
@@ -796,24 +829,66 @@ class IMAPSession:
         with_modseq = _uses_modseq(key)
         if with_modseq:
             self.condstore = True  # SEARCH MODSEQ is a CONDSTORE-enabling command (RFC 7162 section 3.1)
-        found = []
-        highest = 0
-        largest_uid = box.uids[-1] if box.uids else 0
-        for seq, message_uid in enumerate(box.uids, 1):
-            info = box.info[message_uid]
-            read = self._reader(message_uid)
-            candidate = Candidate(seq, message_uid, box.shown_flags(message_uid), info.internaldate, info.size,
-                                  len(box.uids), largest_uid, lambda read=read: read() or b"",
-                                  modseq=box.modseq[message_uid])
-            if key.matches(candidate):
-                found.append(message_uid if uid else seq)
-                highest = max(highest, box.modseq[message_uid])
+        matching = self._matching(key)
+        found = [c.uid if uid else c.seq for c in matching]
+        highest = max((box.modseq[c.uid] for c in matching), default=0)
+        if returns is not None:
+            self._untagged(_esearch(self._tag, uid, found, returns, highest if with_modseq else None))
+            return "SEARCH completed"
         words = ["SEARCH"] + [str(n) for n in found]
         if with_modseq and found:
             # RFC 7162 section 3.1.5: the highest mod-sequence of the messages found, after them.
             words.append(f"(MODSEQ {highest})")
         self._untagged(" ".join(words))
         return "SEARCH completed"
+
+    def cmd_SORT(self, args: list[Value], uid: bool = False) -> str:
+        """RFC 5256 section 3: ``SORT (criteria) charset search-keys``, the matches in that order."""
+        if len(args) < 3 or not isinstance(args[0], list):
+            raise Bad("SORT needs (sort criteria), a charset and search keys, e.g. SORT (DATE) UTF-8 ALL")
+        try:
+            criteria = parse_sort_criteria(args[0])
+        except ValueError as e:
+            raise Bad(f"Bad SORT: {e}") from None
+        ordered = sort(self._sortable(args[1], args[2:], uid, "SORT"), criteria)
+        self._untagged(" ".join(["SORT"] + [str(m.number) for m in ordered]))
+        return "SORT completed"
+
+    def cmd_THREAD(self, args: list[Value], uid: bool = False) -> str:
+        """RFC 5256 section 4: ``THREAD algorithm charset search-keys``, the matches as conversations."""
+        if len(args) < 3 or not isinstance(args[0], str):
+            raise Bad("THREAD needs an algorithm, a charset and search keys, e.g. THREAD REFERENCES UTF-8 ALL")
+        algorithm = args[0].upper()
+        if algorithm not in THREAD_ALGORITHMS:
+            raise Bad(f"Unknown THREAD algorithm {args[0]}; known: {' '.join(THREAD_ALGORITHMS)}")
+        threads = thread(self._sortable(args[1], args[2:], uid, "THREAD"), algorithm)
+        self._untagged(f"THREAD {render_threads(threads)}".rstrip())
+        return "THREAD completed"
+
+    def _sortable(self, charset: Value, keys: list[Value], uid: bool, command: str) -> list[Sortable]:
+        """The messages that match the search keys, as SORT and THREAD need them.
+
+        The charset is not optional here, unlike SEARCH's; one the server does
+        not know gets NO [BADCHARSET], "not BAD" (RFC 5256 section 3).
+        """
+        if isinstance(charset, list):
+            raise Bad(f"{command} needs a charset, e.g. UTF-8")
+        try:
+            key = parse_search([Atom("CHARSET"), charset, *keys])
+        except ValueError as e:
+            if str(e).startswith("[BADCHARSET"):
+                raise No(str(e)) from None
+            raise Bad(f"Bad {command}: {e}") from None
+        found = []
+        for c in self._matching(key):
+            parsed: list[Entity] = []
+
+            def message(read=c.raw, parsed=parsed) -> Entity:
+                if not parsed:  # read and parsed once, however many keys ask
+                    parsed.append(parse_message(read()))
+                return parsed[0]
+            found.append(Sortable(c.seq, c.uid if uid else c.seq, c.internaldate, c.size, message))
+        return found
 
     def cmd_FETCH(self, args: list[Value], uid: bool = False) -> str:
         """RFC 3501 section 6.4.5; a FETCH that sets \\Seen reports the new FLAGS too.
@@ -984,6 +1059,21 @@ class IMAPSession:
             raise Bad("No such message (the sequence set goes beyond the mailbox)")
         return [(seq, box.uids[seq - 1]) for seq in numbers.resolve(range(1, len(box.uids) + 1), len(box.uids))]
 
+    def _matching(self, key: SearchKey) -> list[Candidate]:
+        """The messages of the snapshot that match *key* (RFC 3501 section 6.4.4), in mailbox order."""
+        box = self._box
+        largest_uid = box.uids[-1] if box.uids else 0
+        found = []
+        for seq, message_uid in enumerate(box.uids, 1):
+            info = box.info[message_uid]
+            read = self._reader(message_uid)
+            candidate = Candidate(seq, message_uid, box.shown_flags(message_uid), info.internaldate, info.size,
+                                  len(box.uids), largest_uid, lambda read=read: read() or b"",
+                                  modseq=box.modseq[message_uid])
+            if key.matches(candidate):
+                found.append(candidate)
+        return found
+
     def _reader(self, uid: int) -> Callable[[], bytes | None]:
         def read() -> bytes | None:
             try:
@@ -1150,16 +1240,23 @@ def _date_time(value: bytes) -> float:
     return float(utc - offset if sign == "+" else utc + offset)
 
 
-def _matcher(pattern: str, delimiter: str) -> Callable[[str], bool]:
-    """LIST's wildcards (RFC 3501 section 6.3.8): ``*`` matches anything, ``%`` anything but the delimiter."""
-    regex = "".join(".*" if c == "*" else f"[^{re.escape(delimiter)}]*" if c == "%" else re.escape(c)
-                    for c in pattern)
-    compiled = re.compile(regex + r"\Z", re.DOTALL)
-    inbox = re.compile(regex + r"\Z", re.DOTALL | re.IGNORECASE)  # "INBOX" matches in any case
+_ESEARCH_RETURNS = ("MIN", "MAX", "ALL", "COUNT")  # RFC 4731 section 3.1
 
-    def matches(name: str) -> bool:
-        return bool((inbox if name == INBOX else compiled).match(name))
-    return matches
+
+def _esearch(tag: str, uid: bool, found: list[int], returns: list[str], highest: int | None) -> str:
+    """``ESEARCH (TAG "a1") UID MIN 2 COUNT 5`` (RFC 4731 section 3.2); MIN, MAX and ALL only when found."""
+    words = [f'ESEARCH (TAG "{tag}")'] + (["UID"] if uid else [])
+    if found and "MIN" in returns:
+        words.append(f"MIN {min(found)}")
+    if found and "MAX" in returns:
+        words.append(f"MAX {max(found)}")
+    if found and "ALL" in returns:
+        words.append(f"ALL {uid_set(sorted(found))}")
+    if "COUNT" in returns:
+        words.append(f"COUNT {len(found)}")
+    if highest is not None and found:
+        words.append(f"MODSEQ {highest}")  # RFC 7162 section 3.1.5, as an ESEARCH item
+    return " ".join(words)
 
 
 def uid_set(uids: list[int]) -> str:
