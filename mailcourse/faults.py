@@ -22,6 +22,12 @@ reaches a mailbox without an SMTP RCPT (a bounce for a local sender, local
 injection) is not stopped by ``mailbox_full``: the switch is the SMTP reply,
 not a real quota.
 
+``tamper_header`` is someone on the path too, between this server and the next: the
+relay changes one header field of each message it sends (``("Subject", "new text")``)
+after the message was DKIM-signed, so that the receiver finds ``dkim=fail`` (RFC 6376
+section 3.7: the signature covers the signed fields as they were). It is applied where the
+queue reads the message it sends (`mailcourse.queue`); the stored copy is untouched.
+
 ``strip_starttls`` is not the server failing but the network: a man in the
 middle who removes STARTTLS from the EHLO reply of the server's SMTP
 endpoints (`mailcourse.protocols.smtp_replies.strip_starttls`), so that a
@@ -39,6 +45,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .message import replace_header
 from .protocols.smtp_replies import strip_starttls
 
 # The exact replies, so that lessons and tests can quote them.
@@ -60,17 +67,27 @@ class Faults:
     mailbox_full: set[str] = field(default_factory=set)
     temporary_failure: bool = False
     strip_starttls: bool = False
+    tamper_header: tuple[str, str] | None = None  # (field name, new value) of relayed messages
 
     def reset(self) -> None:
         """Switch every fault off."""
         self.mailbox_full.clear()
         self.temporary_failure = False
         self.strip_starttls = False
+        self.tamper_header = None
 
     @property
     def active(self) -> bool:
         """True if any switch is on."""
-        return bool(self.mailbox_full) or self.temporary_failure or self.strip_starttls
+        return (bool(self.mailbox_full) or self.temporary_failure or self.strip_starttls
+                or self.tamper_header is not None)
+
+    def tamper_message(self, raw: bytes) -> bytes:
+        """What the relay sends instead of ``raw``: one header field changed, if switched on."""
+        if self.tamper_header is None:
+            return raw
+        name, value = self.tamper_header
+        return replace_header(raw, name, value)
 
     def tamper(self, data: bytes) -> bytes:
         """What the tap sends the client instead of ``data`` (a server's plain-text bytes)."""
@@ -103,4 +120,6 @@ class Faults:
             on.append("temporary failure at the end of DATA")
         if self.strip_starttls:
             on.append("STARTTLS stripped from EHLO on the wire")
+        if self.tamper_header is not None:
+            on.append(f"{self.tamper_header[0]}: changed on the way out")
         return "; ".join(on) or "no faults"

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .accounts import Accounts
-from .errors import LabError
+from .errors import LabError, MessageRefused
 from .faults import Faults
 from .limits import Limits
 from .message import (
@@ -56,7 +56,13 @@ from .tap import Endpoint
 if TYPE_CHECKING:
     from .clients.smtp import SMTPClient
     from .lab import Lab
+    from .senderauth import SenderAuth
     from .webmail import Webmail
+
+
+# Where an MX puts mail that fails DMARC under p=quarantine (RFC 7489 section 6.3): the
+# folder mail programs show as Junk or Spam.
+JUNK = "Junk"
 
 
 class MailServer:
@@ -74,6 +80,8 @@ class MailServer:
         # server's limits (a lesson makes jane's smaller) must not change the others'.
         self.limits = replace(limits) if limits is not None else Limits()
         self.faults = Faults()  # switches that make this server fail on purpose
+        # SPF, DKIM and DMARC (mailcourse.senderauth.SenderAuth): off unless a lab switches it on
+        self.sender_auth: SenderAuth | None = None
         self.path = lab.workspace / "servers" / self.domain
         self.store = MailStore(self.path / "mail", hostname=self.hostname)
         self.accounts = Accounts(self.domain, self.store)
@@ -242,13 +250,23 @@ class MailServer:
     # -- accepting mail -----------------------------------------------------------
 
     def receive(self, mail_from: str, rcpts: list[str], raw: bytes, *, helo: str, peer: str,
-                protocol: str, submission: bool, mail_options: Sequence[str] = ()) -> str:
+                protocol: str, submission: bool, mail_options: Sequence[str] = (),
+                client_ip: str | None = None) -> str:
         """Take responsibility for a message: deliver what is local, queue the rest.
 
         Called by the SMTP handler before it answers 250 to DATA, and by local
         injection. Everything is on disk when this returns. ``mail_options``
         are the parameters of MAIL FROM: the queue keeps BODY=8BITMIME and
         SMTPUTF8 with the message, for the relay to pass on (RFC 6152, RFC 6531).
+
+        With ``sender_auth`` on (`mailcourse.senderauth.SenderAuth`), what this
+        server's users submit for its domain is DKIM-signed (RFC 6376), and what
+        arrives from another host (``client_ip``, the SMTP client's address) is
+        checked for SPF, DKIM and DMARC and gets an Authentication-Results field
+        (RFC 8601). A DMARC failure under ``p=reject`` raises `MessageRefused`
+        (550 5.7.1: nothing is kept); under ``p=quarantine`` local delivery goes
+        to the folder Junk; a DNS failure during the checks is 451 4.4.3, so
+        the sender retries.
         """
         queue_id = self.lab.new_id()
         while queue_id in self.queue.items:  # a seeded lab on a kept workspace draws its old ids again
@@ -262,12 +280,24 @@ class MailServer:
             raw = remove_header(raw, "Bcc")
             raw = add_header_if_missing(raw, "Date", rfc5322_date(now))
             raw = add_header_if_missing(raw, "Message-ID", self.lab.new_message_id(domain_of(mail_from) or self.domain))
+            if self.sender_auth is not None and self.is_local_domain(domain_of(mail_from)):
+                raw = self.sender_auth.sign(raw, self.domain)  # last: the fields above are signed too
+        folder = INBOX
+        if self.sender_auth is not None and not submission and client_ip is not None:
+            verdict, raw = self.sender_auth.check(raw, ip=client_ip, helo=helo, mail_from=mail_from)
+            if verdict.action == "reject":
+                raise MessageRefused(f"550 5.7.1 Message refused: DMARC policy of {verdict.dmarc.from_domain} "
+                                     "is reject, and this message failed DMARC")
+            if verdict.action == "tempfail":
+                raise MessageRefused("451 4.4.3 Temporary DNS failure while checking the sender; try again later")
+            if verdict.action == "quarantine":
+                folder = JUNK
         local = [r for r in rcpts if self.is_local_domain(domain_of(r))]
         remote = [r for r in rcpts if r not in local]
         for rcpt in local:
             stamped = prepend_header(raw, "Received", received(helo, peer, "127.0.0.1", self.hostname,
                                                                protocol, queue_id, [rcpt], now))
-            self.deliver(rcpt, mail_from, stamped)
+            self.deliver(rcpt, mail_from, stamped, folder)
         if remote:
             stamped = prepend_header(raw, "Received", received(helo, peer, "127.0.0.1", self.hostname,
                                                                protocol, queue_id, remote, now))
@@ -277,11 +307,14 @@ class MailServer:
                                smtputf8="SMTPUTF8" in options)
         return queue_id
 
-    def deliver(self, rcpt: str, mail_from: str, raw: bytes) -> int:
+    def deliver(self, rcpt: str, mail_from: str, raw: bytes, folder: str = INBOX) -> int:
         """Final delivery into a local mailbox, with Return-Path: (RFC 5321 section 4.4)."""
         sender = "" if mail_from == NULL_SENDER else mail_from
         raw = prepend_header(remove_header(raw, "Return-Path"), "Return-Path", f"<{sender}>")
-        return self.store.deliver(rcpt.partition("@")[0].lower(), raw)
+        account = rcpt.partition("@")[0].lower()
+        if folder != INBOX:
+            self.store.create_folder(account, folder)  # Junk appears with its first message
+        return self.store.deliver(account, raw, folder)
 
     def send_bounce(self, sender: str, original: bytes, failures: dict[str, str], arrival: float,
                     reason: str) -> None:

@@ -68,6 +68,18 @@ def remove_header(raw: bytes, name: str) -> bytes:
     return b"".join(kept) + body
 
 
+def replace_header(raw: bytes, name: str, value: str) -> bytes:
+    """Give the first ``name:`` field a new value where it stands (added at the end if missing)."""
+    header, body = split_header(raw)
+    key = name.lower().encode() + b":"
+    fields = _fields(header)
+    for index, found in enumerate(fields):
+        if found.lower().startswith(key):
+            fields[index] = found[:len(key)] + b" " + value.encode() + CRLF
+            return b"".join(fields) + body
+    return add_header_if_missing(raw, name, value)
+
+
 def prepend_header(raw: bytes, name: str, value: str) -> bytes:
     """Put a field on top of the message, as each hop does with Received:."""
     return f"{name}: {value}".encode() + CRLF + raw

@@ -445,7 +445,7 @@ class OutgoingQueue:
                     results[item.id].failed[rcpt] = "550 5.1.2 no mail server for this domain in the directory"
                 else:
                     groups.setdefault(dest.domain, []).append(rcpt)
-            raw = self.raw(item)
+            raw = self.server.faults.tamper_message(self.raw(item))  # someone on the path, if switched on
             for domain, rcpts in groups.items():
                 by_server.setdefault(domain, []).append((item, raw, rcpts))
 

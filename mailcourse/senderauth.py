@@ -408,3 +408,38 @@ def _split(raw: bytes) -> tuple[bytes, bytes, bytes]:
         return raw, b"", b""
     end = m.start() + len(m.group(0).split(b"\n", 1)[0]) + 1  # keep the head's last EOL
     return raw[:end], raw[end:m.end()], raw[m.end():]
+
+
+# --- on a mail server -----------------------------------------------------------------
+
+@dataclass(eq=False)
+class SenderAuth:
+    """What a mail server needs to sign and check: its DNS lookup and its DKIM key.
+
+    ``server.sender_auth`` (`mailcourse.mailserver.MailServer`) is None unless a lab
+    switches sender authentication on. Then the server's submission endpoints sign what
+    their users send for the server's domain (`sign`), and its MX checks every message
+    that arrives from another host (`check`). The key is made at the first signature, so
+    a server that never signs never pays for an RSA key; `key.txt` is what DNS publishes
+    at ``<selector>._domainkey.<domain>``.
+    """
+    lookup: TxtLookup
+    authserv_id: str
+    selector: str = "lab"
+    _key: DKIMKey | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> DKIMKey:
+        if self._key is None:
+            self._key = make_dkim_key()
+        return self._key
+
+    def sign(self, raw: bytes, domain: str) -> bytes:
+        return sign(raw, domain, self.selector, self.key)
+
+    def check(self, raw: bytes, *, ip: str, helo: str, mail_from: str) -> tuple[Verdict, bytes]:
+        """The verdict on an arriving message, and the message with our one Authentication-Results on top."""
+        raw = strip_forged(raw, self.authserv_id)
+        verdict = verify(raw, ip=ip, helo=helo, mail_from=mail_from, lookup=self.lookup,
+                         authserv_id=self.authserv_id)
+        return verdict, f"Authentication-Results: {verdict.header()}".encode() + b"\r\n" + raw

@@ -45,6 +45,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, TLSSetupExce
 from . import SUBMISSION, SUBMISSIONS
 from .host import Host
 from ..accounts import Accounts
+from ..errors import MessageRefused
 from ..faults import Faults
 from ..limits import Limits
 from ..message import with_protocol
@@ -183,7 +184,8 @@ class Receive(Protocol):
     """
 
     def __call__(self, mail_from: str, rcpts: list[str], raw: bytes, *, helo: str, peer: str,
-                 protocol: str, submission: bool, mail_options: Sequence[str] = ()) -> str: ...
+                 protocol: str, submission: bool, mail_options: Sequence[str] = (),
+                 client_ip: str | None = None) -> str: ...
 
 
 @dataclass(eq=False)
@@ -287,10 +289,14 @@ class SMTPHandler:
                                    tls=isinstance(smtp, LabSMTP) and smtp.tls_active),
             submission=self.submission,
             mail_options=list(envelope.mail_options),  # BODY= and SMTPUTF8, for the relay to pass on
+            client_ip=session.peer[0] if isinstance(session.peer, tuple) else None,  # what SPF checks
         )
         # Writing to disk (with fsync) happens in a worker thread: while it
         # waits for the disk, the host's loop goes on serving other sessions.
-        queue_id = await asyncio.get_running_loop().run_in_executor(self.host.executor, receive)
+        try:
+            queue_id = await asyncio.get_running_loop().run_in_executor(self.host.executor, receive)
+        except MessageRefused as refused:  # a policy said no at the end of DATA: nothing was kept
+            return refused.reply
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
     async def handle_exception(self, error: Exception) -> str:
