@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="passwords only inside TLS on every server (STARTTLS first, or the implicit-TLS "
                             "ports; the webmail over https only), and relays between the servers only over TLS")
 
+    serve.add_argument("--no-dns", action="store_true",
+                       help="run no DNS server; the relays find each other in the lab's directory")
+
     bench = commands.add_parser("bench", help="measure start-up, latency, throughput and memory")
     bench.add_argument("--json", action="store_true", help="end with one line of JSON with the results")
     bench.add_argument("--repeats", type=_positive(int), default=5, help="runs to take the median of (default 5)")
@@ -152,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return serve(args.user, args.workspace, as_json=args.json, retry_intervals=args.retry,
                          lifetime=args.lifetime, transcript=args.transcript, pcap=args.pcap,
-                         require_tls=args.require_tls)
+                         require_tls=args.require_tls, dns=not args.no_dns)
         except (LabError, OSError) as e:
             print(f"mailcourse serve: error: {e}", file=sys.stderr)
             return 1

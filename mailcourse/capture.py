@@ -80,6 +80,7 @@ WELL_KNOWN_PORTS = {
     "submissions": 465,  # implicit TLS, RFC 8314 section 7.3
     "pop3s": 995,  # RFC 8314 section 7.4
     "imaps": 993,  # RFC 8314 section 7.2
+    "dns-tcp": 53,  # RFC 1035 section 4.2.2
     "webmails": 443,  # the webmail over TLS: https, RFC 9110 section 4.2.2
 }
 PROTOCOL_PORTS = {"SMTP": 25, "POP3": 110, "IMAP": 143, "HTTP": 80}  # for a service not listed above

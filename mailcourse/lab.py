@@ -47,6 +47,7 @@ from .trace import Connection, TlsView, Trace
 
 if TYPE_CHECKING:
     from .capture import CaptureFile
+    from .dns import LabDNS
 
 T = TypeVar("T")
 
@@ -122,7 +123,7 @@ class Lab:
                  retry_intervals: tuple[float, ...] = (1, 2, 4, 8, 15, 30, 60),
                  queue_lifetime: float = 600.0, limits: Limits | None = None,
                  max_trace_connections: int | None = None, relay_tls: str = NO_TLS,
-                 webmail_https: bool = False) -> None:
+                 webmail_https: bool = False, dns: bool = False) -> None:
         self._temporary = workspace is None
         self.workspace = Path(tempfile.mkdtemp(prefix="mailcourse-") if workspace is None else workspace)
         self.workspace.mkdir(parents=True, exist_ok=True)
@@ -152,6 +153,16 @@ class Lab:
         self._stopped = False
         self._holding_queues = False
         Lab._running.add(self)
+        self.dns: LabDNS | None = None
+        if dns:
+            from . import dns as lab_dns  # dnspython only for a lab that asks for it
+
+            self.dns = lab_dns.LabDNS(self)
+            try:
+                self.call(self.dns.server.start())
+            except BaseException:
+                self.stop()
+                raise
 
     # -- building the lab ---------------------------------------------------------
 
@@ -200,6 +211,8 @@ class Lab:
         self.call(server.start(queue=not self._holding_queues))
         self.servers[domain] = server
         self.directory.add(server)
+        if self.dns is not None and domain not in self.dns:
+            self.dns.add_zone(domain, address=server.mx.address[0])
         return server
 
     def add_user(self, address: str, password: str) -> str:
@@ -373,6 +386,8 @@ class Lab:
     async def _shutdown(self) -> None:
         for server in self.servers.values():
             await server.shutdown()
+        if self.dns is not None:
+            await self.dns.server.stop()
         # Let cancelled server tasks finish their clean-up.
         pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in pending:

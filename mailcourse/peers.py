@@ -173,6 +173,42 @@ def _ask_proc(peer: Address, ours: Address) -> int | None:
     return None
 
 
+PROC_NET_UDP = (Path("/proc/net/udp"), Path("/proc/net/udp6"))
+
+
+def proc_net_udp_uid(text: str, peer: Address, family: int = socket.AF_INET,
+                     byteorder: str = sys.byteorder) -> int | None:
+    """The uid of the UDP socket bound to ``peer`` (its row in /proc/net/udp), or None.
+
+    UDP has no connection: a client's socket is usually unconnected (remote
+    ``00000000:0000``), so the row is found by its local address alone.
+    """
+    at = text.find(f": {proc_hex(peer, family, byteorder)} ")
+    if at < 0:  # a socket that never bound, sending from the "any" address (0.0.0.0, or ::)
+        at = text.find(f": {'0' * (8 if family == socket.AF_INET else 32)}:{peer[1]:04X} ")
+    if at < 0:
+        return None
+    fields = text[at:text.find("\n", at)].split()
+    return int(fields[7])  # ":", local, remote, st, queues, timer, retransmits, uid
+
+
+def udp_owner_uid(peer: Address) -> int | None:
+    """The uid owning the UDP socket ``peer`` on this machine, or None (gone, or not Linux).
+
+    Read from /proc/net/udp (and udp6): a short file, since few programs keep
+    UDP sockets, so a datagram's check costs a small read. OSError if unreadable.
+    """
+    for path, family in zip(PROC_NET_UDP, (socket.AF_INET, socket.AF_INET6)):
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            continue
+        uid = proc_net_udp_uid(text, peer, family)
+        if uid is not None:
+            return uid
+    return None
+
+
 ASK = {SOCK_DIAG: _ask_sock_diag, PROC: _ask_proc}  # netlink first: see lookup_method
 
 

@@ -5,7 +5,8 @@ message for another domain it writes it here first (on disk, fsynced), then
 answers 250. A runner on the lab's loop relays what is due:
 
 * it looks each recipient's domain up in the lab's directory (the MX lookup
-  of RFC 5321 section 5.1) and groups the recipients by destination server;
+  of RFC 5321 section 5.1), or, in a lab with DNS, asks for its MX and A
+  records (`next_hop`), and groups the recipients by destination server;
 * it opens one SMTP session per destination server and sends every due
   message for that server in it, one transaction each;
 * after EHLO it decides, per message, what MAIL FROM must say and whether
@@ -58,11 +59,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from .durable import write_atomically
+from .errors import DNSTempError
 from .eightbit import CannotConvert, has_utf8_header, is_8bit, is_utf8_address, needs_smtputf8, to_7bit
 from .protocols.smtp_replies import is_permanent
 from .clients.smtp import SMTPClient
 
 if TYPE_CHECKING:
+    from .lab import Lab
     from .mailserver import MailServer
     from .tap import Endpoint
 
@@ -262,6 +265,36 @@ def _start_tls(client: SMTPClient, receiver: str, policy: str,
     return [f"sent with TLS ({client.sock.version()}) to {receiver}"]  # type: ignore[union-attr]
 
 
+def next_hop(lab: Lab, domain: str, device: str) -> MailServer | str:
+    """Where mail for ``domain`` goes, asked of the lab's DNS by ``device`` (RFC 5321 section 5.1).
+
+    The MX records, lowest preference first; then the A record of each
+    exchange. A domain with no MX but an A record is its own mail host (the
+    "implicit MX"). The host found is the lab server of that host name
+    (every lab server listens on 127.0.0.1: the address alone would not say
+    which). Returns the server, or a reply: ``550 5.1.2`` for a domain that
+    does not exist (NXDOMAIN, or outside the lab's zones) or has no address,
+    ``451 4.4.3`` when DNS gives no answer for now (RFC 3463: "directory
+    server failure"), which the queue retries.
+    """
+    assert lab.dns is not None
+    try:
+        mx = lab.dns.query(domain, "MX", device)
+        if mx.rcode != "NOERROR":
+            return f"550 5.1.2 {domain}: no such domain ({mx.rcode} from DNS)"
+        ranked = sorted((int(pref), host) for pref, host in (r.split() for r in mx.records))
+        hosts = [host for _, host in ranked] or [domain]  # no MX: the domain itself (implicit MX)
+        for host in hosts:
+            if lab.dns.resolve(host, "A", device):
+                name = host.lower().rstrip(".")
+                server = next((s for s in lab.servers.values() if name in (s.hostname, s.domain)), None)
+                if server is not None:
+                    return server
+    except DNSTempError as e:
+        return f"451 4.4.3 {e}"
+    return f"550 5.1.2 {domain}: no mail host with an address (MX, then A, RFC 5321 section 5.1)"
+
+
 class OutgoingQueue:
     """The persistent queue of one `MailServer` (its ``queue/`` folder)."""
 
@@ -437,12 +470,13 @@ class OutgoingQueue:
         lab = self.server.lab
         by_server: dict[str, list[tuple[QueueItem, bytes, list[str]]]] = {}
         results: dict[str, Outcome] = {item.id: Outcome() for item in due}
+        hops = await self._next_hops({rcpt.rpartition("@")[2].lower() for item in due for rcpt in item.pending})
         for item in due:
             groups: dict[str, list[str]] = {}
             for rcpt in item.pending:
-                dest = lab.directory.lookup(rcpt.rpartition("@")[2])
-                if dest is None:
-                    results[item.id].failed[rcpt] = "550 5.1.2 no mail server for this domain in the directory"
+                dest = hops[rcpt.rpartition("@")[2].lower()]
+                if isinstance(dest, str):  # why there is no next hop: a 5yz fails, a 4yz waits
+                    (results[item.id].deferred if dest.startswith("4") else results[item.id].failed)[rcpt] = dest
                 else:
                     groups.setdefault(dest.domain, []).append(rcpt)
             raw = self.server.faults.tamper_message(self.raw(item))  # someone on the path, if switched on
@@ -471,6 +505,21 @@ class OutgoingQueue:
                 total.notes += outcome.notes
         for item in due:
             self._settle(item, results[item.id])
+
+    async def _next_hops(self, domains: set[str]) -> dict[str, MailServer | str]:
+        """Each recipient domain's next hop: the lab's server to relay to, or the reply that says why none.
+
+        Without the lab's DNS, the directory answers. With it, an MX query
+        and an A query (`next_hop`), in a worker thread: they wait on the network.
+        """
+        lab = self.server.lab
+        if lab.dns is None:
+            return {d: lab.directory.lookup(d) or "550 5.1.2 no mail server for this domain in the directory"
+                    for d in domains}
+        loop = asyncio.get_running_loop()
+        found = await asyncio.gather(*(loop.run_in_executor(self.executor, next_hop, lab, d, self.server.hostname)
+                                       for d in domains))
+        return dict(zip(domains, found))
 
     def _settle(self, item: QueueItem, outcome: Outcome) -> None:
         item.attempts += 1

@@ -99,7 +99,7 @@ class Network:
         """True where each lookup reads all of /proc/net/tcp: taps then ask off the loop."""
         return self.lookup == peers.PROC
 
-    def refusal(self, peer: tuple[str, int], ours: tuple[str, int]) -> str | None:
+    def refusal(self, peer: tuple[str, int], ours: tuple[str, int], udp: bool = False) -> str | None:
         """Why the connection ``peer`` -> ``ours`` must be closed unanswered, or None to serve it.
 
         A lab device's own socket needs no question: it is this process's.
@@ -110,7 +110,7 @@ class Network:
             return None
         assert self.lookup is not None
         try:
-            uid = peers.owner_uid(peer, ours, self.lookup)
+            uid = peers.udp_owner_uid(peer) if udp else peers.owner_uid(peer, ours, self.lookup)
         except OSError as e:
             return f"refused: the kernel would not say whose it is ({e})"
         if uid == self.uid:

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .protocols import http, tls
-from .protocols.exchanges import C2S, S2C, MESSAGE, Exchange, read_exchanges, read_http
+from .protocols.exchanges import C2S, S2C, MESSAGE, Exchange, dns_lines, read_exchanges, read_http
 
 if TYPE_CHECKING:
     from .capture import CaptureFile
@@ -420,6 +420,8 @@ class Trace:
 
     def _timed(self, connection: Connection, keylog: str | None) -> list[tuple[float, str, str]]:
         events, _ = _shown_events(self.filter(connection, kind="data"), connection, keylog)
+        if connection.protocol.upper() == "DNS":  # binary messages, one per datagram or length-prefixed
+            return dns_lines(((e.time, e.direction, e.data) for e in events), framed=connection.service != "dns")
         if connection.protocol.upper() != "HTTP":
             return list(_timed_lines(events))
         # HTTPS: the handshake's lines (and records nobody could open), then the messages inside.
@@ -440,6 +442,8 @@ class Trace:
             records = [(e.direction, e.data.decode()) for e in events if e.tls]
             found = read_exchanges("HTTP", records, tls="implicit") if records else []
             return found + read_http(_http_messages([e for e in events if not e.tls]), at=len(records))
+        if connection.protocol.upper() == "DNS":
+            return read_exchanges("DNS", [(direction, line) for _, direction, line in self._timed(connection, None)])
         lines = [(direction, line) for _, direction, line in _timed_lines(events)]
         return read_exchanges(connection.protocol, lines, tls=connection.tls, decrypted=decrypted)
 
@@ -556,6 +560,8 @@ class Trace:
         for conn in chosen:
             if conn.server_addr is None and conn.protocol.upper() not in capture.PROTOCOL_PORTS:
                 continue  # no network crossed (a user's sendmail on the server host)
+            if conn.protocol.upper() == "DNS" and conn.service == "dns":
+                continue  # a UDP datagram: the capture writes TCP segments only (DNS over TCP is kept)
             host, lab_port = conn.server_addr or (conn.client_addr[0], 0)
             port = lab_port
             known = capture.WELL_KNOWN_PORTS.get(conn.service, capture.PROTOCOL_PORTS.get(conn.protocol.upper()))

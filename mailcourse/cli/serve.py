@@ -109,6 +109,8 @@ def endpoints_document(lab: Lab) -> dict[str, Any]:
              for address, password in lab.users.items()]
     document = {"domains": domains, "users": users, "workspace": str(lab.workspace),
                 "owner_only": lab.network.owner_only, "ca": str(lab.ca_file), "keylog": str(lab.tls.keylog_file)}
+    if lab.dns is not None:
+        document["dns"] = list(lab.dns.address)
     document["commands"] = client_commands(document)
     return document
 
@@ -204,6 +206,10 @@ def describe(document: dict[str, Any], kept: bool) -> str:
     if "webmails" in reader_domain:
         host, port = reader_domain["webmails"]
         lines.append(f"  or https://{host}:{port}/ (the same webmail over TLS: trust the lab's CA below first)")
+    if "dns" in document:
+        host, port = document["dns"]
+        lines += ["", "DNS (the lab's domains: MX, A, TXT for SPF, DMARC and DKIM; UDP and TCP)",
+                  f"  dig @{host} -p {port} MX {reader['address'].rpartition('@')[2]}"]
     workspace = document["workspace"]
     lines += ["", f"With TLS, verified against the lab's CA {document['ca']}",
               "(import it into a mail program as a certificate authority, or trust it when asked):"]
@@ -251,13 +257,14 @@ def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = 
           retry_intervals: tuple[float, ...] | None = None, lifetime: float | None = None,
           transcript: bool = False, out: TextIO | None = None,
           stop: threading.Event | None = None, pcap: str | Path | None = None,
-          require_tls: bool = False) -> int:
+          require_tls: bool = False, dns: bool = True) -> int:
     """Run the classic lab (plus ``users``) until a signal or ``stop`` is set; returns an exit status.
 
     Must run on the main thread (signal handlers); ``stop`` lets a caller end it otherwise.
     ``pcap``: on the way out, the sessions the trace still keeps (`KEPT_SESSIONS`) are
     written there as a pcapng capture (`Trace.to_pcapng`). ``require_tls``: passwords
-    only inside TLS, and relays only over TLS (see the module's docstring).
+    only inside TLS, and relays only over TLS (see the module's docstring). ``dns``:
+    the lab's DNS server runs (`mailcourse.dns`), and the relays ask it for MX records.
     """
     out = out or sys.stdout
     stop = stop or threading.Event()
@@ -279,7 +286,7 @@ def serve(users: Sequence[tuple[str, str]] = (), workspace: str | Path | None = 
         if require_tls:
             options["limits"] = Limits(login_requires_tls=True)
         lab = Lab.classic(workspace=workspace, max_trace_connections=KEPT_SESSIONS,
-                          relay_tls=REQUIRED if require_tls else OPPORTUNISTIC, webmail_https=True, **options)
+                          relay_tls=REQUIRED if require_tls else OPPORTUNISTIC, webmail_https=True, dns=dns, **options)
         try:
             for address, password in users:
                 lab.add_user(address, password)

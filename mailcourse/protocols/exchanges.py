@@ -33,6 +33,12 @@ protocol's own rules:
   inside, read as any other.
 - HTTP (RFC 9112 section 9.3): responses come in the order of the
   requests; a 1xx response is interim and answers nothing yet.
+- DNS (RFC 1035 section 4): binary messages, not lines. Over UDP each
+  datagram is one message; over TCP each has a two-byte length in front
+  (section 4.2.2). `dns_lines` turns each into lines a student can read
+  (``query MX example.org``, ``answer MX 10 mail.example.org.``,
+  ``answer NXDOMAIN``); an answer carries its query's id, and a lab
+  connection holds one query and its answer (UDP) or answers in order (TCP).
 
 This module knows those rules once, for every view that needs them (the
 transcript, the ladder, the round-trip counts, the lessons' checks).
@@ -185,7 +191,8 @@ def read_exchanges(protocol: str, lines: Iterable[tuple[str, str]], tls: str | N
     except for its ciphertext (``tls="implicit"``).
     """
     protocol = protocol.upper()
-    readers = {"SMTP": _SmtpReader, "POP3": _Pop3Reader, "IMAP": _ImapReader, "LOCAL": _LocalReader}
+    readers = {"SMTP": _SmtpReader, "POP3": _Pop3Reader, "IMAP": _ImapReader, "LOCAL": _LocalReader,
+               "DNS": _DnsReader}
     if protocol == "HTTP" and tls == "implicit" and not decrypted:
         readers["HTTP"] = _Reader  # nothing but records
     if protocol not in readers:
@@ -513,6 +520,47 @@ class _LocalReader(_Reader):
 
     def server(self, line: str, at: int) -> None:
         pass  # nothing answers a hand-over
+
+
+class _DnsReader(_Reader):
+    """DNS, read from `dns_lines`: each query line with the answer lines that follow it.
+
+    The lab's clients and dig ask one question per connection (UDP or TCP),
+    so the lines after a query are its answer; a pipelined TCP session would
+    need the ids, which the lines leave out.
+    """
+
+    def client(self, line: str, at: int) -> None:
+        verb, _, argument = line.removeprefix("query ").partition(" ")
+        self.command(line, at, verb, argument)
+
+    def server(self, line: str, at: int) -> None:
+        exchange = self.found[-1] if self.found else self.unasked(line, at)
+        _extend(exchange, S2C, REPLY, line, at)
+        self.done(exchange)
+
+
+def dns_lines(events: Iterable[tuple[float, str, bytes]], framed: bool) -> list[tuple[float, str, str]]:
+    """``(time, direction, line)`` for the DNS messages in ``events`` (time, direction, bytes).
+
+    ``framed``: TCP, where each message has a two-byte length in front and
+    may arrive in pieces (RFC 1035 section 4.2.2); else UDP, a message per event.
+    """
+    from .dns import summary  # dnspython, only for a lab that runs DNS
+
+    found: list[tuple[float, str, str]] = []
+    buffers: dict[str, bytes] = {}
+    for when, direction, data in events:
+        if not framed:
+            found += [(when, direction, line) for line in summary(data)]
+            continue
+        buffer = buffers.get(direction, b"") + data
+        while len(buffer) >= 2 and len(buffer) >= 2 + int.from_bytes(buffer[:2], "big"):
+            size = int.from_bytes(buffer[:2], "big")
+            found += [(when, direction, line) for line in summary(buffer[2:2 + size])]
+            buffer = buffer[2 + size:]
+        buffers[direction] = buffer
+    return found
 
 
 def read_http_bytes(sent: bytes, received: bytes) -> list[http.HttpExchange]:
