@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import random
 import shutil
 import tempfile
@@ -115,6 +116,13 @@ class Lab:
     that the lessons read the relay's dialogue; "opportunistic" or "required".
     ``webmail_https=True`` gives each new server a second webmail endpoint,
     "webmails", HTTPS: TLS from the first byte (`mailcourse.servers.webmail`).
+
+    DNS: ``dns=True`` starts the lab's own DNS server (`mailcourse.dns`,
+    ``lab.dns``), gives each server a zone, and the relays find their next
+    hop by MX and A queries on the wire. ``sender_auth=True`` (with DNS) also
+    switches on SPF, DKIM and DMARC (`mailcourse.senderauth`): each server
+    signs its users' mail with a key made at start and published in its zone
+    (selector ``lab``), and checks what its MX receives against the lab's DNS.
     """
 
     _running: weakref.WeakSet[Lab] = weakref.WeakSet()  # for `stop_all`
@@ -123,7 +131,10 @@ class Lab:
                  retry_intervals: tuple[float, ...] = (1, 2, 4, 8, 15, 30, 60),
                  queue_lifetime: float = 600.0, limits: Limits | None = None,
                  max_trace_connections: int | None = None, relay_tls: str = NO_TLS,
-                 webmail_https: bool = False, dns: bool = False) -> None:
+                 webmail_https: bool = False, dns: bool = False,
+                 sender_auth: bool = False) -> None:
+        if sender_auth and not dns:
+            raise LabError("sender_auth=True needs dns=True: SPF, DKIM and DMARC read their records from DNS")
         self._temporary = workspace is None
         self.workspace = Path(tempfile.mkdtemp(prefix="mailcourse-") if workspace is None else workspace)
         self.workspace.mkdir(parents=True, exist_ok=True)
@@ -154,6 +165,7 @@ class Lab:
         self._holding_queues = False
         Lab._running.add(self)
         self.dns: LabDNS | None = None
+        self._sender_auth = sender_auth
         if dns:
             from . import dns as lab_dns  # dnspython only for a lab that asks for it
 
@@ -213,6 +225,12 @@ class Lab:
         self.directory.add(server)
         if self.dns is not None and domain not in self.dns:
             self.dns.add_zone(domain, address=server.mx.address[0])
+        if self.dns is not None and self._sender_auth:
+            from .senderauth import SenderAuth  # dkimpy and pyspf only for a lab that asks for them
+
+            server.sender_auth = SenderAuth(functools.partial(self.dns.txt, device=server.hostname),
+                                            authserv_id=server.hostname)
+            self.dns[domain].dkim[server.sender_auth.selector] = server.sender_auth.key.txt
         return server
 
     def add_user(self, address: str, password: str) -> str:

@@ -138,3 +138,36 @@ def test_a_dns_failure_during_the_checks_is_a_temporary_refusal(lab) -> None:
     zones.failing = set()
     _forge(lab, "Later")
     assert len(_janes(lab, "Later")) == 1
+
+
+# -- with the lab's own DNS server: the records come from real DNS queries -------------
+
+def test_in_a_dns_lab_the_checks_read_the_published_records_on_the_wire() -> None:
+    with Lab.classic(seed=16, dns=True, sender_auth=True) as lab:
+        ours = lab.server("someplace.org")
+        assert lab.dns["someplace.org"].dkim["lab"] == ours.sender_auth.key.txt
+        _joe_sends(lab, "Lunch")
+        (message,) = _janes(lab, "Lunch")
+        assert _results(message) == {"spf": "pass", "dkim": "pass", "dmarc": "pass"}
+        asked = [line for conn in lab.trace.sessions(protocol="dns", device="mail.somewhereelse.com")
+                 for line in lab.trace.lines(conn)]
+        assert any("lab._domainkey.someplace.org" in text for _, text in asked), asked
+        assert any("_dmarc.someplace.org" in text for _, text in asked), asked
+
+        ours.faults.tamper_header = ("Subject", "Lunch is off")
+        _joe_sends(lab, "Lunch again")
+        (tampered,) = _janes(lab, "Lunch is off")
+        assert _results(tampered)["dkim"] == "fail"
+
+        lab.dns["someplace.org"].spf = FAIL_SPF  # the forger on 127.0.0.1 fails SPF now
+        lab.dns["someplace.org"].dmarc = "v=DMARC1; p=reject"
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            _forge(lab, "Bank account")
+        assert refused.value.smtp_code == 550
+
+
+def test_sender_auth_without_dns_is_refused_in_words() -> None:
+    from mailcourse.errors import LabError
+
+    with pytest.raises(LabError, match="dns=True"):
+        Lab(sender_auth=True)
