@@ -13,6 +13,7 @@ import email.policy
 import email.utils
 import re
 from datetime import datetime, timezone
+from typing import Callable
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
@@ -58,11 +59,20 @@ def header_values(raw: bytes, name: str) -> list[str]:
     return out
 
 
-def remove_header(raw: bytes, name: str) -> bytes:
-    """Remove every ``name:`` field (continuation lines included); the rest is untouched."""
+def remove_header(raw: bytes, name: str, where: Callable[[str], bool] | None = None) -> bytes:
+    """Remove every ``name:`` field (continuation lines included); the rest is untouched.
+
+    With ``where``, only the fields whose unfolded value it accepts.
+    """
     header, body = split_header(raw)
     key = name.lower().encode() + b":"
-    kept = [f for f in _fields(header) if not f.lower().startswith(key)]
+
+    def removed(field: bytes) -> bool:
+        if not field.lower().startswith(key):
+            return False
+        return where is None or where(" ".join(field[len(key):].decode("utf-8", "replace").split()))
+
+    kept = [f for f in _fields(header) if not removed(f)]
     if len(kept) == len(_fields(header)):
         return raw
     return b"".join(kept) + body

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mailcourse.errors import DNSTempError
+from mailcourse.message import prepend_header, remove_header
 
 TxtLookup = Callable[[str], "list[str]"]
 
@@ -386,28 +387,11 @@ def strip_forged(raw: bytes, authserv_id: str) -> bytes:
     RFC 8601 section 5: such a field did not come from us (we add ours after this), so
     it is a forgery meant to make a reader trust a check we never made.
     """
-    head, sep, body = _split(raw)
-    lines = re.split(rb"(?<=\n)", head)
-    out: list[bytes] = []
-    dropping = False
-    for line in lines:
-        if line[:1] in (b" ", b"\t") and dropping:
-            continue
-        dropping = False
-        m = re.match(rb"(?i)authentication-results\s*:\s*([^;\s]+)", line)
-        if m and m.group(1).decode("ascii", "replace").lower() == authserv_id.lower():
-            dropping = True
-            continue
-        out.append(line)
-    return b"".join(out) + sep + body
+    def ours(value: str) -> bool:  # the authserv-id is the value's first token (section 2.2)
+        first = value.split(";", 1)[0].split()
+        return bool(first) and first[0].lower() == authserv_id.lower()
 
-
-def _split(raw: bytes) -> tuple[bytes, bytes, bytes]:
-    m = re.search(rb"\r?\n\r?\n", raw)
-    if not m:
-        return raw, b"", b""
-    end = m.start() + len(m.group(0).split(b"\n", 1)[0]) + 1  # keep the head's last EOL
-    return raw[:end], raw[end:m.end()], raw[m.end():]
+    return remove_header(raw, "Authentication-Results", where=ours)
 
 
 # --- on a mail server -----------------------------------------------------------------
@@ -442,4 +426,4 @@ class SenderAuth:
         raw = strip_forged(raw, self.authserv_id)
         verdict = verify(raw, ip=ip, helo=helo, mail_from=mail_from, lookup=self.lookup,
                          authserv_id=self.authserv_id)
-        return verdict, f"Authentication-Results: {verdict.header()}".encode() + b"\r\n" + raw
+        return verdict, prepend_header(raw, "Authentication-Results", verdict.header())
